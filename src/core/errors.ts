@@ -1,0 +1,96 @@
+/**
+ * The one family of user-reachable errors. Every code is listed in ERROR_CODES with its exit code and a
+ * one-line meaning, and documented in docs/errors.md (a test keeps the two in step). Bugs stay plain `Error`.
+ */
+
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  refused: 3,
+  timedOut: 124,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+interface CodeInfo {
+  readonly exit: ExitCode;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  // usage and input
+  ARGO_USAGE: { exit: EXIT.usage, summary: 'the command line is invalid' },
+  ARGO_INVALID_INPUT: { exit: EXIT.failed, summary: 'a file or value from outside failed validation' },
+  ARGO_NOT_IMPLEMENTED: { exit: EXIT.failed, summary: 'the command exists in the contract but has not landed yet' },
+
+  // rooted file access
+  ARGO_PATH_OUTSIDE_ROOT: { exit: EXIT.failed, summary: 'a path could not be kept inside the target root' },
+  ARGO_SYMLINK_LOOP: { exit: EXIT.failed, summary: 'too many symbolic links while resolving a path in the target root' },
+  ARGO_FILE_NOT_FOUND: { exit: EXIT.failed, summary: 'a required file does not exist' },
+  ARGO_FILE_WRITE_FAILED: { exit: EXIT.failed, summary: 'a file could not be written; the original is unchanged' },
+  ARGO_NOT_A_LINUX_ROOT: { exit: EXIT.failed, summary: 'the target root does not look like a Linux root filesystem' },
+
+  // commands
+  ARGO_COMMAND_NOT_FOUND: { exit: EXIT.failed, summary: 'a program to run does not exist' },
+  ARGO_COMMAND_FAILED: { exit: EXIT.failed, summary: 'a program exited with a non-zero status or was killed' },
+  ARGO_COMMAND_TIMED_OUT: { exit: EXIT.timedOut, summary: 'a program ran past its time budget and was killed' },
+  ARGO_COMMAND_INACTIVE: { exit: EXIT.timedOut, summary: 'a program printed nothing for too long and was killed' },
+  ARGO_INTERRUPTED: { exit: EXIT.interrupted, summary: 'the run was interrupted (Ctrl-C or SIGTERM)' },
+
+  // chroot session and mounts
+  ARGO_MOUNT_FAILED: { exit: EXIT.failed, summary: 'a mount for the chroot session failed' },
+  ARGO_UNMOUNT_FAILED: { exit: EXIT.failed, summary: 'a mount of the chroot session could not be removed' },
+
+  // phased runner
+  ARGO_STEP_FAILED: { exit: EXIT.failed, summary: 'a step failed after all of its pivots' },
+  ARGO_STEP_TIMED_OUT: { exit: EXIT.timedOut, summary: 'a step ran past its time budget' },
+  ARGO_STATE_FILE_INVALID: { exit: EXIT.failed, summary: 'the state file for --resume is unreadable or belongs to another run' },
+  ARGO_LOG_DIR_UNAVAILABLE: { exit: EXIT.failed, summary: 'no folder for the run logs could be created' },
+
+  // Gentoo formats
+  ARGO_VERSION_INVALID: { exit: EXIT.failed, summary: 'a package version does not follow PMS' },
+  ARGO_ATOM_INVALID: { exit: EXIT.failed, summary: 'a package atom does not follow PMS' },
+  ARGO_DEPSPEC_INVALID: { exit: EXIT.failed, summary: 'a dependency specification is malformed' },
+  ARGO_INDEX_INVALID: { exit: EXIT.failed, summary: 'a binhost Packages index is malformed' },
+  ARGO_GPKG_INVALID: { exit: EXIT.failed, summary: 'a GPKG binary package is malformed or fails its Manifest' },
+  ARGO_XPAK_INVALID: { exit: EXIT.failed, summary: 'an XPAK binary package is malformed' },
+  ARGO_COMPRESSION_UNSUPPORTED: { exit: EXIT.failed, summary: 'a compressed member uses a compression this build cannot read' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ArgoErrorOptions {
+  readonly hint?: string;
+  readonly cause?: unknown;
+  /** Structured data for logs and --json output; never secrets. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export class ArgoError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: ArgoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ArgoError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+  }
+
+  get exitCode(): ExitCode {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+export function isArgoError(error: unknown, code?: ErrorCode): error is ArgoError {
+  return error instanceof ArgoError && (code === undefined || error.code === code);
+}
+
+/** Exit code for anything thrown out of a command handler: ArgoError keeps its own, a bug is 1. */
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof ArgoError ? error.exitCode : EXIT.failed;
+}

@@ -1,0 +1,16 @@
+/**
+ * What a parser could not read. Parsers carry on where Portage would and return these alongside their
+ * result instead of throwing: a caller decides whether a diagnostic matters.
+ */
+export interface Diagnostic {
+  /** The file the text came from, when the caller said (parsers take it as an option). */
+  readonly file?: string;
+  /** 1-based line number in that text. */
+  readonly line?: number;
+  /** The key, field or token that was not understood. */
+  readonly field?: string;
+  /** Static description of the problem. */
+  readonly message: string;
+  /** What Portage does with it: the line is ignored, the key dropped, a default used. */
+  readonly action?: 'ignored' | 'dropped' | 'defaulted' | 'kept';
+}
