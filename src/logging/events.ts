@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+
+/**
+ * The catalogue of log events. Each event has a static message and typed fields; the data goes in the
+ * fields, never in the message, so lines can be grouped and searched (`jq 'select(.event=="pivot")'`).
+ * docs/log-events.md documents every event and field; a test keeps the two in step.
+ */
+export interface EventFields {
+  'run.started': { runId: string; root: string; dryRun: boolean; resumed: boolean };
+  'run.finished': { runId: string; status: string; durationMs: number };
+  'run.interrupted': { runId: string; signal: string };
+
+  'phase.started': { phase: string };
+  'phase.finished': { phase: string; status: string; durationMs: number };
+  'phase.skipped': { phase: string; reason: string };
+
+  'step.started': { phase: string; step: string; attempt: string; budgetMs: number };
+  'step.succeeded': { phase: string; step: string; attempt: string; durationMs: number };
+  'step.failed': { phase: string; step: string; attempt: string; durationMs: number; code: string; reason: string };
+  'step.timed-out': { phase: string; step: string; attempt: string; durationMs: number; budgetMs: number };
+  'step.skipped': { phase: string; step: string; reason: string };
+  'step.already-done': { phase: string; step: string; finishedAt: string };
+  pivot: { phase: string; step: string; attempt: string; outcome: string; reason: string; next: string };
+
+  'state.saved': { path: string; steps: number };
+
+  'command.started': { argv: string[]; pid: number | undefined; budgetMs: number | undefined };
+  'command.output': { pid: number | undefined; stream: 'stdout' | 'stderr'; line: string };
+  'command.exited': { argv: string[]; pid: number | undefined; exitCode: number | undefined; signal: string | undefined; durationMs: number };
+  'command.killed': { argv: string[]; pid: number | undefined; reason: string };
+  'command.not-run': { argv: string[]; reason: string };
+
+  'mount.created': { source: string; target: string; kind: string };
+  'mount.skipped': { target: string; reason: string };
+  'mount.removed': { target: string };
+  'mount.remove-failed': { target: string; reason: string };
+  'chroot.opened': { root: string };
+  'chroot.closed': { root: string; remaining: number };
+
+  'file.replaced': { path: string; backup: string | undefined; bytes: number };
+  'log-dir.pivot': { from: string; to: string; reason: string };
+  'error': { code: string; hint: string | undefined };
+}
+
+export type EventName = keyof EventFields;
+export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
+
+interface EventInfo {
+  readonly level: EventLevel;
+  readonly message: string;
+}
+
+export const EVENTS: { readonly [K in EventName]: EventInfo } = {
+  'run.started': { level: 'info', message: 'Run started' },
+  'run.finished': { level: 'info', message: 'Run finished' },
+  'run.interrupted': { level: 'warn', message: 'Run interrupted' },
+  'phase.started': { level: 'info', message: 'Phase started' },
+  'phase.finished': { level: 'info', message: 'Phase finished' },
+  'phase.skipped': { level: 'info', message: 'Phase skipped' },
+  'step.started': { level: 'info', message: 'Step started' },
+  'step.succeeded': { level: 'info', message: 'Step succeeded' },
+  'step.failed': { level: 'error', message: 'Step failed' },
+  'step.timed-out': { level: 'error', message: 'Step ran past its budget' },
+  'step.skipped': { level: 'info', message: 'Step skipped' },
+  'step.already-done': { level: 'info', message: 'Step already succeeded in the resumed run' },
+  pivot: { level: 'warn', message: 'Attempt failed, trying the next one' },
+  'state.saved': { level: 'debug', message: 'State file saved' },
+  'command.started': { level: 'info', message: 'Command started' },
+  'command.output': { level: 'debug', message: 'Command output' },
+  'command.exited': { level: 'info', message: 'Command exited' },
+  'command.killed': { level: 'warn', message: 'Command killed' },
+  'command.not-run': { level: 'info', message: 'Command not run' },
+  'mount.created': { level: 'info', message: 'Mounted' },
+  'mount.skipped': { level: 'info', message: 'Mount skipped' },
+  'mount.removed': { level: 'info', message: 'Unmounted' },
+  'mount.remove-failed': { level: 'error', message: 'Unmount failed' },
+  'chroot.opened': { level: 'info', message: 'Chroot session opened' },
+  'chroot.closed': { level: 'info', message: 'Chroot session closed' },
+  'file.replaced': { level: 'info', message: 'File replaced atomically' },
+  'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another' },
+  error: { level: 'error', message: 'Error' },
+};
+
+/** Writes one catalogued event; `extra` may carry `err` (an Error, serialised by pino). */
+export function logEvent<K extends EventName>(
+  logger: Logger,
+  event: K,
+  fields: EventFields[K],
+  extra?: { err?: unknown; level?: EventLevel },
+): void {
+  const info = EVENTS[event];
+  const level = extra?.level ?? info.level;
+  const record: Record<string, unknown> = { event, ...fields };
+  if (extra?.err !== undefined) record['err'] = extra.err;
+  logger[level](record, info.message);
+}
