@@ -83,8 +83,9 @@ export function createConsoleRenderer(options: ConsoleRendererOptions): Destinat
       case 'run.finished':
         return paint('bold', `run ${field('status')} in ${formatDuration(record['durationMs'])}`);
       case 'error': {
+        const message = field('message');
         const hint = record['hint'] ? `\n  hint: ${field('hint')}` : '';
-        return `${paint('red', symbols.fail)} ${field('msg')} ${paint('dim', `[${field('code')}]`)}${hint}`;
+        return `${paint('red', symbols.fail)} ${message} ${paint('dim', `[${field('code')}]`)}${hint}`;
       }
       default:
         if (record.level === 'warn') return `${paint('yellow', symbols.warn)} ${field('msg')}`;

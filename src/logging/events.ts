@@ -39,7 +39,7 @@ export interface EventFields {
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
-  'error': { code: string; hint: string | undefined };
+  error: { code: string; message: string; hint: string | undefined };
 }
 
 export type EventName = keyof EventFields;

@@ -208,7 +208,7 @@ async function spawnCommand(argv: readonly string[], options: RunOptions, logger
     throw new CommandError(code, `${describe(argv)} was stopped: ${why}`, result, hintForKill(code), reason);
   }
   if ((outcome as { code?: string }).code === 'ENOENT' || outcome.exitCode === 127) {
-    throw new CommandError('ARGO_COMMAND_NOT_FOUND', `${file} was not found`, result, `Install the program that provides ${file}, or check PATH.`, outcome);
+    throw new CommandError('ARGO_COMMAND_NOT_FOUND', `${describe(argv)}: program not found`, result, `Install the package that provides ${programOf(argv)} on the system that runs it, or check PATH.`, outcome);
   }
   const ok = options.okExitCodes ?? [0];
   if (outcome.exitCode === undefined || !ok.includes(outcome.exitCode)) {
@@ -266,15 +266,22 @@ function hintForKill(code: ErrorCode): string {
     case 'ARGO_COMMAND_INACTIVE':
       return 'The program went silent; look at the last lines of its output for what it was waiting on.';
     case 'ARGO_INTERRUPTED':
-      return 'Run again with --resume to continue where it stopped.';
+      return 'It was stopped with its whole process group because the run was interrupted.';
     default:
       return 'The program was killed with its whole process group; a longer budget may help if it was making progress.';
   }
 }
 
+function programOf(argv: readonly string[]): string {
+  return (argv[0] === 'chroot' && argv.length > 2 ? argv[2] : argv[0]) ?? '';
+}
+
+/** The command as a person would name it: `sh -c …`, and `emerge … (inside /mnt/gentoo)` for a chroot. */
 function describe(argv: readonly string[]): string {
-  const shown = argv.slice(0, 4).join(' ');
-  return argv.length > 4 ? `${shown} …` : shown;
+  const inChroot = argv[0] === 'chroot' && argv.length > 2;
+  const command = inChroot ? argv.slice(2) : argv;
+  const shown = command.slice(0, 4).join(' ') + (command.length > 4 ? ' …' : '');
+  return inChroot ? `${shown} (inside ${argv[1]})` : shown;
 }
 
 /**

@@ -1,0 +1,16 @@
+import { notLanded } from './commands/not-landed.ts';
+import type { CliDefinition } from './run-cli.ts';
+
+export const apkgCli: CliDefinition = {
+  name: 'apkg',
+  description: 'Updates a Gentoo system without locking you out: preflight gate, snapshots, verified login.',
+  commands: (cli, bind) =>
+    cli
+      .command('update', 'Preflight, snapshot, emerge from the binhost, verify the login path, snapshot, report', {}, bind(notLanded('apkg update', 'issue #6')))
+      .command('rollback', 'Undo the last update from its pre-update snapshot', {}, bind(notLanded('apkg rollback', 'issue #6')))
+      .command('preflight', 'The pre-update checklist (same as argo preflight)', {}, bind(notLanded('apkg preflight', 'issue #5')))
+      .command('canary <action>', 'Manage the login canary account used to verify PAM after updates', (sub) =>
+        sub.positional('action', { choices: ['setup'] as const, describe: 'what to do' }),
+        bind(notLanded('apkg canary', 'issue #6')),
+      ),
+};
