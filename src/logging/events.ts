@@ -45,41 +45,48 @@ export interface EventFields {
 export type EventName = keyof EventFields;
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
-interface EventInfo {
+interface EventInfo<K extends EventName> {
   readonly level: EventLevel;
   readonly message: string;
+  /** Every field of the event, for docs/log-events.md (a compile-time check below keeps it complete). */
+  readonly fields: readonly (keyof EventFields[K])[];
 }
 
-export const EVENTS: { readonly [K in EventName]: EventInfo } = {
-  'run.started': { level: 'info', message: 'Run started' },
-  'run.finished': { level: 'info', message: 'Run finished' },
-  'run.interrupted': { level: 'warn', message: 'Run interrupted' },
-  'phase.started': { level: 'info', message: 'Phase started' },
-  'phase.finished': { level: 'info', message: 'Phase finished' },
-  'phase.skipped': { level: 'info', message: 'Phase skipped' },
-  'step.started': { level: 'info', message: 'Step started' },
-  'step.succeeded': { level: 'info', message: 'Step succeeded' },
-  'step.failed': { level: 'error', message: 'Step failed' },
-  'step.timed-out': { level: 'error', message: 'Step ran past its budget' },
-  'step.skipped': { level: 'info', message: 'Step skipped' },
-  'step.already-done': { level: 'info', message: 'Step already succeeded in the resumed run' },
-  pivot: { level: 'warn', message: 'Attempt failed, trying the next one' },
-  'state.saved': { level: 'debug', message: 'State file saved' },
-  'command.started': { level: 'info', message: 'Command started' },
-  'command.output': { level: 'debug', message: 'Command output' },
-  'command.exited': { level: 'info', message: 'Command exited' },
-  'command.killed': { level: 'warn', message: 'Command killed' },
-  'command.not-run': { level: 'info', message: 'Command not run' },
-  'mount.created': { level: 'info', message: 'Mounted' },
-  'mount.skipped': { level: 'info', message: 'Mount skipped' },
-  'mount.removed': { level: 'info', message: 'Unmounted' },
-  'mount.remove-failed': { level: 'error', message: 'Unmount failed' },
-  'chroot.opened': { level: 'info', message: 'Chroot session opened' },
-  'chroot.closed': { level: 'info', message: 'Chroot session closed' },
-  'file.replaced': { level: 'info', message: 'File replaced atomically' },
-  'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another' },
-  error: { level: 'error', message: 'Error' },
-};
+export const EVENTS = {
+  'run.started': { level: 'info', message: 'Run started', fields: ['runId', 'root', 'dryRun', 'resumed'] },
+  'run.finished': { level: 'info', message: 'Run finished', fields: ['runId', 'status', 'durationMs'] },
+  'run.interrupted': { level: 'warn', message: 'Run interrupted', fields: ['runId', 'signal'] },
+  'phase.started': { level: 'info', message: 'Phase started', fields: ['phase'] },
+  'phase.finished': { level: 'info', message: 'Phase finished', fields: ['phase', 'status', 'durationMs'] },
+  'phase.skipped': { level: 'info', message: 'Phase skipped', fields: ['phase', 'reason'] },
+  'step.started': { level: 'info', message: 'Step started', fields: ['phase', 'step', 'attempt', 'budgetMs'] },
+  'step.succeeded': { level: 'info', message: 'Step succeeded', fields: ['phase', 'step', 'attempt', 'durationMs'] },
+  'step.failed': { level: 'error', message: 'Step failed', fields: ['phase', 'step', 'attempt', 'durationMs', 'code', 'reason'] },
+  'step.timed-out': { level: 'error', message: 'Step ran past its budget', fields: ['phase', 'step', 'attempt', 'durationMs', 'budgetMs'] },
+  'step.skipped': { level: 'info', message: 'Step skipped', fields: ['phase', 'step', 'reason'] },
+  'step.already-done': { level: 'info', message: 'Step already succeeded in the resumed run', fields: ['phase', 'step', 'finishedAt'] },
+  pivot: { level: 'warn', message: 'Attempt failed, trying the next one', fields: ['phase', 'step', 'attempt', 'outcome', 'reason', 'next'] },
+  'state.saved': { level: 'debug', message: 'State file saved', fields: ['path', 'steps'] },
+  'command.started': { level: 'info', message: 'Command started', fields: ['argv', 'pid', 'budgetMs'] },
+  'command.output': { level: 'debug', message: 'Command output', fields: ['pid', 'stream', 'line'] },
+  'command.exited': { level: 'info', message: 'Command exited', fields: ['argv', 'pid', 'exitCode', 'signal', 'durationMs'] },
+  'command.killed': { level: 'warn', message: 'Command killed', fields: ['argv', 'pid', 'reason'] },
+  'command.not-run': { level: 'info', message: 'Command not run', fields: ['argv', 'reason'] },
+  'mount.created': { level: 'info', message: 'Mounted', fields: ['source', 'target', 'kind'] },
+  'mount.skipped': { level: 'info', message: 'Mount skipped', fields: ['target', 'reason'] },
+  'mount.removed': { level: 'info', message: 'Unmounted', fields: ['target'] },
+  'mount.remove-failed': { level: 'error', message: 'Unmount failed', fields: ['target', 'reason'] },
+  'chroot.opened': { level: 'info', message: 'Chroot session opened', fields: ['root'] },
+  'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root', 'remaining'] },
+  'file.replaced': { level: 'info', message: 'File replaced atomically', fields: ['path', 'backup', 'bytes'] },
+  'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another', fields: ['from', 'to', 'reason'] },
+  error: { level: 'error', message: 'Error', fields: ['code', 'message', 'hint'] },
+} as const satisfies { readonly [K in EventName]: EventInfo<K> };
+
+/** Fails to compile when an event's `fields` list misses a field of its type. */
+type UnlistedFields = { [K in EventName]: Exclude<keyof EventFields[K], (typeof EVENTS)[K]['fields'][number]> }[EventName];
+const everyFieldListed: [UnlistedFields] extends [never] ? true : UnlistedFields = true;
+void everyFieldListed;
 
 /** Writes one catalogued event; `extra` may carry `err` (an Error, serialised by pino). */
 export function logEvent<K extends EventName>(
@@ -88,7 +95,7 @@ export function logEvent<K extends EventName>(
   fields: EventFields[K],
   extra?: { err?: unknown; level?: EventLevel },
 ): void {
-  const info = EVENTS[event];
+  const info: { level: EventLevel; message: string } = EVENTS[event];
   const level = extra?.level ?? info.level;
   const record: Record<string, unknown> = { event, ...fields };
   if (extra?.err !== undefined) record['err'] = extra.err;
