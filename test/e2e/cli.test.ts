@@ -1,0 +1,113 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountSnapshot } from '../support/mount-table.ts';
+import { PROJECT, runBuiltCli } from '../support/run-cli.ts';
+import { makeTinyRoot } from '../support/tiny-root.ts';
+
+describe('the executables', () => {
+  it.each([
+    ['argo', ['recover', 'preflight', 'snapshot', 'chroot']],
+    ['apkg', ['update', 'rollback', 'preflight', 'canary']],
+    ['build-swarm', ['status', 'fresh', 'monitor', 'verify', 'finalize', 'fix-blocked', 'sync', 'reset', 'gateway', 'drone', 'local']],
+  ] as const)('%s --help exits 0 and lists its commands', async (name, commands) => {
+    const run = await runBuiltCli(name, ['--help']);
+    expect(run.code).toBe(0);
+    for (const command of commands) expect(run.stdout).toMatch(new RegExp(`^  ${name} ${command}\\b`, 'm'));
+    expect(run.stdout).toContain('--root');
+    expect(run.stdout).toContain('--json');
+  });
+
+  it('prints the package version', async () => {
+    const manifest = JSON.parse(await readFile(join(PROJECT, 'package.json'), 'utf8')) as { version: string };
+    const run = await runBuiltCli('argo', ['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(manifest.version);
+  });
+
+  it('exits 2 with a hint on a usage error', async () => {
+    const run = await runBuiltCli('argo', ['recovr']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('[ARGO_USAGE]');
+    expect(run.stderr).toContain('hint:');
+  });
+
+  it('says plainly when a command of the contract has not landed, in JSON too', async () => {
+    const run = await runBuiltCli('apkg', ['update', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('apkg update') } });
+  });
+});
+
+describe('argo chroot', () => {
+  let root: string;
+  let before: string[];
+  beforeAll(async () => {
+    root = await makeTinyRoot();
+    before = await mountSnapshot(root);
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs a command inside the target and leaves the mount table as it was', async () => {
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--', 'sh', '-c', 'echo inside; test -e /proc/self/status && echo proc-mounted']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('inside\nproc-mounted\n');
+    expect(await mountSnapshot(root)).toEqual(before);
+  });
+
+  it('reports a failing command with exit 1 and its output tail in JSON', async () => {
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--json', '--', 'sh', '-c', 'echo partial; exit 4']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_COMMAND_FAILED', details: { exitCode: 4, tail: ['partial'] } } });
+    expect(await mountSnapshot(root)).toEqual(before);
+  });
+
+  it('on SIGTERM kills the command, unmounts everything and exits 130', async () => {
+    const logFile = join(root, '..', `${root.split('/').pop()}-chroot.log`);
+    let mountedDuring = 0;
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--log-file', logFile, '--', 'sleep', '60'], {
+      during: (pid) => {
+        // Once the log says the command inside started, every mount is in place: count them, then stop it.
+        const poll = setInterval(() => {
+          void readFile(logFile, 'utf8').catch(() => '').then(async (log) => {
+            if (!log.includes('"chroot.opened"') || !log.includes('"sleep","60"')) return;
+            clearInterval(poll);
+            mountedDuring = (await mountSnapshot(root)).length - before.length;
+            process.kill(pid, 'SIGTERM');
+          });
+        }, 50);
+      },
+    });
+    expect(mountedDuring).toBeGreaterThanOrEqual(4);
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain('[ARGO_INTERRUPTED]');
+    expect(await mountSnapshot(root)).toEqual(before);
+    const events = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { event?: string });
+    expect(events.filter((event) => event.event === 'mount.removed')).toHaveLength(4);
+    expect(events.find((event) => event.event === 'chroot.closed')).toMatchObject({ remaining: 0 });
+    await rm(logFile, { force: true });
+  });
+
+  it.each(['ignore', 'silent-pipe'] as const)('never blocks on stdin (%s): a program reading it sees end of file', async (stdin) => {
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--budget', '20', '--', 'sh', '-c', 'cat; echo done'], { stdin });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('done\n');
+  });
+
+  it('keeps going when its terminal hangs up', async () => {
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--', 'sh', '-c', 'sleep 1; echo finished'], {
+      during: (pid) => setTimeout(() => process.kill(pid, 'SIGHUP'), 300),
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('finished\n');
+  });
+
+  it('refuses a folder that is not a Linux root', async () => {
+    const run = await runBuiltCli('argo', ['chroot', '--root', join(PROJECT, 'docs'), '--', 'true']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('[ARGO_NOT_A_LINUX_ROOT]');
+  });
+});
