@@ -6,19 +6,15 @@ import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { makeTinyRoot } from '../../test/support/tiny-root.ts';
 import { createChrootSession } from './chroot-session.ts';
 import { createHostRunner } from './run-command.ts';
+import { mountPointsUnder, mountSnapshot } from '../../test/support/mount-table.ts';
 
 const mountTable = () => readFile('/proc/self/mountinfo', 'utf8');
-const mountPointsUnder = async (root: string) =>
-  (await mountTable())
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((point): point is string => point !== undefined && (point === root || point.startsWith(`${root}/`)));
 
 let root: string;
-let before: string;
+let before: string[];
 beforeEach(async () => {
   root = await makeTinyRoot();
-  before = await mountTable();
+  before = await mountSnapshot(root);
 });
 afterEach(async () => {
   // A failing test must not leave mounts behind for the next one.
@@ -46,7 +42,7 @@ describe('createChrootSession', () => {
     expect(during).toEqual(expect.arrayContaining([join(root, 'proc'), join(root, 'sys'), join(root, 'dev'), join(root, 'run')]));
     await chroot.close();
     expect(await mountPointsUnder(root)).toEqual([]);
-    expect(await mountTable()).toBe(before);
+    expect(await mountSnapshot(root)).toEqual(before);
     expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8')).toContain('192.0.2.53');
     expect(log.events('mount.created').map((record) => record['source'])).toEqual(['/proc', '/sys', '/dev', '/run']);
     expect(log.events('chroot.closed')[0]).toMatchObject({ remaining: 0 });
@@ -74,7 +70,7 @@ describe('createChrootSession', () => {
     const { chroot } = session();
     await expect(chroot.run('sh', ['-c', 'exit 7'])).rejects.toMatchObject({ code: 'ARGO_COMMAND_FAILED' });
     await chroot.close();
-    expect(await mountTable()).toBe(before);
+    expect(await mountSnapshot(root)).toEqual(before);
   });
 
   it('unmounts after an interrupt kills the command inside', async () => {
@@ -83,7 +79,7 @@ describe('createChrootSession', () => {
     setTimeout(() => controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGTERM')), 300);
     await expect(chroot.run('sleep', ['30'], { signal: controller.signal, graceMs: 200 })).rejects.toMatchObject({ code: 'ARGO_INTERRUPTED' });
     await chroot.close();
-    expect(await mountTable()).toBe(before);
+    expect(await mountSnapshot(root)).toEqual(before);
   });
 
   it('skips what is already mounted and leaves it mounted', async () => {
@@ -108,7 +104,7 @@ describe('createChrootSession', () => {
     const { chroot } = session();
     await expect(chroot.open()).rejects.toMatchObject({ code: 'ARGO_NOT_A_LINUX_ROOT', message: expect.stringContaining('/sys') });
     await chroot.close();
-    expect(await mountTable()).toBe(before);
+    expect(await mountSnapshot(root)).toEqual(before);
   });
 
   it('keeps a target resolv.conf symlink as it is', async () => {
@@ -125,6 +121,6 @@ describe('createChrootSession', () => {
     const { chroot } = session();
     await chroot.close();
     await chroot.close();
-    expect(await mountTable()).toBe(before);
+    expect(await mountSnapshot(root)).toEqual(before);
   });
 });
