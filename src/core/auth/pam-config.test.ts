@@ -52,7 +52,7 @@ describe('parsePamFile', () => {
 
 describe('resolvePamStack', () => {
   it('follows include chains once each and reports missing ones', () => {
-    const files = { ...FILES, 'system-login': `${FILES['system-login']}\nauth include system-login\nauth substack gone` };
+    const files: Record<string, string> = { ...FILES, 'system-login': `${FILES['system-login']}\nauth include system-login\nauth substack gone` };
     const stack = resolvePamStack('login', (name) => files[name]);
     expect([...new Set(stack.rules.map((rule) => rule.module))]).toEqual([
       'pam_securetty.so', 'pam_lastlog.so', 'pam_tally2.so', 'pam_shells.so', 'pam_nologin.so', 'pam_elogind.so', 'pam_env.so', 'pam_unix.so', 'pam_deny.so',
