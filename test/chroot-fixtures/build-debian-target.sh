@@ -193,6 +193,12 @@ ensure_host_pkgs() {
 }
 
 sha256() { sha256sum | cut -d' ' -f1; }
+# KEY=VALUE line readable both by `source` and by a naive KEY=VALUE parser:
+# bare when the value is shell-safe, else single-quoted.
+kv() {
+    if [[ $2 =~ ^[A-Za-z0-9_./:,+=@%-]*$ ]]; then printf '%s=%s\n' "$1" "$2"
+    else printf "%s='%s'\n" "$1" "${2//\'/\'\\\'\'}"; fi
+}
 SCRIPT_SHA=$(sha256sum "$SELF" | cut -d' ' -f1)
 key_base()   { printf 'base\n%s\n%s\n%s\n%s\n' "$SCRIPT_SHA" "$SUITE" "$WITH_PYTHON" "$MIRROR" | sha256; }
 key_libs()   { printf 'libs\n%s\n%s\n' "$SCRIPT_SHA" "$(key_base)" | sha256; }
@@ -257,6 +263,7 @@ elf_dyn() {
 write_vdb_files() {
     local root=$1 dir=$2 counter=$3 provides=$4; shift 4
     local scan size=0 line path real dyn so rp needed
+    local -a more=()
     local -a needed_lines=() elf2_lines=() sonames=() reqs=()
     scan=$(scan_pkgs "$root" "$@") || die "listing files of $* in $root failed"
     printf '%s\n' "$scan" | sed -n 's/^C //p' >"$dir/CONTENTS"
@@ -269,7 +276,7 @@ write_vdb_files() {
         elf2_lines+=("X86_64;$path;$so;$rp;$needed;x86_64")
         [ -z "$needed" ] || needed_lines+=("$path $needed")
         if [ -n "$so" ] && [[ $path =~ ^/(usr/)?lib(64)?/($MULTIARCH/)?[^/]+$ ]]; then sonames+=("$so"); fi
-        [ -z "$needed" ] || reqs+=(${needed//,/ })
+        if [ -n "$needed" ]; then IFS=, read -r -a more <<<"$needed"; reqs+=("${more[@]}"); fi
     done < <(printf '%s\n' "$scan" | grep '^E ' || true)
     put "$dir" SIZE "$size"
     printf '%s\n' "${needed_lines[@]}" >"$dir/NEEDED"
@@ -498,7 +505,7 @@ EOF
     step_done
 
     step libcrypt-build "build libxcrypt $ver twice (all hashes / without sha512crypt)"
-    local tmp s hashes flags
+    local tmp s hashes
     make_tmp libcrypt; tmp=$TMP
     run_logged libcrypt-build dpkg-source --no-check -x "$dsc" "$tmp/src" || die "dpkg-source -x failed"
     s=$tmp/src
@@ -530,12 +537,14 @@ EOF
         cp -p "$out/libcrypt.so.1.1.0" "$out/image/lib/$MULTIARCH/"
         ln -s libcrypt.so.1.1.0 "$out/image/lib/$MULTIARCH/libcrypt.so.1"
         {
-            printf 'SOURCE_PACKAGE=libxcrypt\nSOURCE_VERSION=%s\n' "$ver"
-            printf 'VARIANT=%s\nENABLE_HASHES=%s\n' "$variant" "$enable"
-            printf 'CONFIGURE_ARGS=%q\n' "${conf[*]} --enable-hashes=$enable"
-            printf 'MD5=%s\n' "$(md5sum <"$out/libcrypt.so.1.1.0" | cut -d' ' -f1)"
-            printf 'SHA256=%s\n' "$(sha256sum <"$out/libcrypt.so.1.1.0" | cut -d' ' -f1)"
-            printf 'BUILD_SECONDS=%s\n' "$(elapsed "$t0")"
+            kv SOURCE_PACKAGE libxcrypt
+            kv SOURCE_VERSION "$ver"
+            kv VARIANT "$variant"
+            kv ENABLE_HASHES "$enable"
+            kv CONFIGURE_ARGS "${conf[*]} --enable-hashes=$enable"
+            kv MD5 "$(md5sum <"$out/libcrypt.so.1.1.0" | cut -d' ' -f1)"
+            kv SHA256 "$(sha256sum <"$out/libcrypt.so.1.1.0" | cut -d' ' -f1)"
+            kv BUILD_SECONDS "$(elapsed "$t0")"
         } >"$out/BUILD-INFO"
         log "built $variant libcrypt in $(elapsed "$t0")s (--enable-hashes=$enable)"
     done
@@ -555,6 +564,7 @@ build_broken() {
     step debian-broken "copy base, install libcrypt without sha512crypt"
     stamp_clear debian-broken
     local tmp r real vdb libpath md5 mtime size hashes
+    local -a vdbs
     make_tmp debian-broken; tmp=$TMP
     cp -a --reflink=auto -- "$BASE" "$tmp/root"
     r=$tmp/root
@@ -566,9 +576,9 @@ build_broken() {
     mv -f -- "$r$real.argo-new" "$r$real"
     md5=$(md5sum <"$r$real" | cut -d' ' -f1)
     mtime=$(stat -c %Y -- "$r$real")
-    vdb=( "$r"/var/db/pkg/sys-libs/libxcrypt-* )
-    (( ${#vdb[@]} == 1 )) || die "expected one sys-libs/libxcrypt-* entry, found ${#vdb[@]}"
-    vdb=${vdb[0]}
+    vdbs=( "$r"/var/db/pkg/sys-libs/libxcrypt-* )
+    (( ${#vdbs[@]} == 1 )) || die "expected one sys-libs/libxcrypt-* entry, found ${#vdbs[@]}"
+    vdb=${vdbs[0]}
     grep -q "^obj $libpath " "$vdb/CONTENTS" || die "$vdb/CONTENTS has no obj $libpath"
     awk -v p="$libpath" -v m="$md5" -v t="$mtime" \
         '$1 == "obj" && $2 == p { $3 = m; $4 = t } { print }' "$vdb/CONTENTS" >"$vdb/CONTENTS.new"
@@ -596,17 +606,20 @@ write_summary() {
     local adm=$BASE/var/lib/dpkg v
     {
         printf '# Written by %s; source it or parse KEY=VALUE lines.\n' "test/chroot-fixtures/$PROG.sh"
-        printf 'ARGO_FIXTURE_CACHE=%q\n' "$CACHE"
-        printf 'ARGO_FIXTURE_BASE=%q\nARGO_FIXTURE_BROKEN=%q\n' "$BASE" "$BROKEN"
-        printf 'ARGO_FIXTURE_GOOD_LIB=%q\nARGO_FIXTURE_BROKEN_LIB=%q\n' "$LIB_GOOD/libcrypt.so.1.1.0" "$LIB_BROKEN/libcrypt.so.1.1.0"
-        printf 'ARGO_FIXTURE_CREDENTIALS=%q\n' "$CREDS"
-        printf 'ARGO_FIXTURE_BUILDER_SHA256=%s\n' "$SCRIPT_SHA"
-        printf 'ARGO_FIXTURE_DEBIAN_SUITE=%s\nARGO_FIXTURE_DEBIAN_RELEASE=%s\n' "$SUITE" "$(cat "$BASE/etc/debian_version")"
-        printf 'ARGO_FIXTURE_LIBXCRYPT_SOURCE_VERSION=%q\n' "$(sed -n 's/^SOURCE_VERSION=//p' "$LIB_GOOD/BUILD-INFO")"
-        printf 'ARGO_FIXTURE_BROKEN_ENABLE_HASHES=%q\n' "$(sed -n 's/^ENABLE_HASHES=//p' "$LIB_BROKEN/BUILD-INFO")"
-        printf 'ARGO_FIXTURE_DEBOOTSTRAP_SECONDS=%s\n' "$(cat "$STAMPS/debootstrap-seconds" 2>/dev/null || echo unknown)"
+        kv ARGO_FIXTURE_CACHE "$CACHE"
+        kv ARGO_FIXTURE_BASE "$BASE"
+        kv ARGO_FIXTURE_BROKEN "$BROKEN"
+        kv ARGO_FIXTURE_GOOD_LIB "$LIB_GOOD/libcrypt.so.1.1.0"
+        kv ARGO_FIXTURE_BROKEN_LIB "$LIB_BROKEN/libcrypt.so.1.1.0"
+        kv ARGO_FIXTURE_CREDENTIALS "$CREDS"
+        kv ARGO_FIXTURE_BUILDER_SHA256 "$SCRIPT_SHA"
+        kv ARGO_FIXTURE_DEBIAN_SUITE "$SUITE"
+        kv ARGO_FIXTURE_DEBIAN_RELEASE "$(cat "$BASE/etc/debian_version")"
+        kv ARGO_FIXTURE_LIBXCRYPT_SOURCE_VERSION "$(sed -n 's/^SOURCE_VERSION=//p' "$LIB_GOOD/BUILD-INFO")"
+        kv ARGO_FIXTURE_BROKEN_ENABLE_HASHES "$(sed -n 's/^ENABLE_HASHES=//p' "$LIB_BROKEN/BUILD-INFO")"
+        kv ARGO_FIXTURE_DEBOOTSTRAP_SECONDS "$(cat "$STAMPS/debootstrap-seconds" 2>/dev/null || echo unknown)"
         for v in libcrypt1 libc6 libpam0g libpam-modules pamtester login passwd openrc perl openssl procps python3-minimal; do
-            printf 'ARGO_FIXTURE_DEB_%s=%q\n' "$(tr 'a-z0-9.+-' 'A-Z0-9___' <<<"$v")" \
+            kv "ARGO_FIXTURE_DEB_$(tr 'a-z0-9.+-' 'A-Z0-9___' <<<"$v")" \
                 "$(dpkg-query --admindir="$adm" -W -f='${Version}' "$v" 2>/dev/null || echo absent)"
         done
     } >"$ENVFILE.new"
