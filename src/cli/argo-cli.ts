@@ -20,6 +20,7 @@ export const argoCli: CliDefinition = {
           sub
             .positional('command', { type: 'string', array: true, default: [], describe: 'the command and its arguments, after --' })
             .option('budget', { type: 'number', default: 3600, describe: 'seconds before the command is killed' })
+            .option('input', { type: 'string', describe: 'feed this file to the command\'s stdin (its content is never logged)' })
             .example('$0 chroot --root /mnt/gentoo -- emerge --info', 'run emerge --info inside the mounted install'),
         bind<ChrootArgs>(runChrootCommand),
       ),

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountSnapshot } from '../support/mount-table.ts';
@@ -95,6 +95,18 @@ describe('argo chroot', () => {
     const run = await runBuiltCli('argo', ['chroot', '--root', root, '--budget', '20', '--', 'sh', '-c', 'cat; echo done'], { stdin });
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('done\n');
+  });
+
+  it('feeds --input to the command and never logs its content', async () => {
+    const input = join(root, '..', `${root.split('/').pop()}-input`);
+    const logFile = `${input}.log`;
+    await writeFile(input, 'correct horse', { mode: 0o600 });
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--input', input, '--log-file', logFile, '--', 'sh', '-c', 'read -r secret; [ "$secret" = "correct horse" ] && echo received']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('received\n');
+    expect(await readFile(logFile, 'utf8')).not.toContain('correct horse');
+    await rm(input);
+    await rm(logFile);
   });
 
   it('keeps going when its terminal hangs up', async () => {

@@ -1,5 +1,7 @@
 import { ArgoError, EXIT } from '../../core/errors.ts';
+import * as path from 'node:path';
 import { openSystem } from '../../system/open-system.ts';
+import type { RootedFs } from '../../system/rooted-fs.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface ChrootArgs extends GlobalOptions {
@@ -7,12 +9,15 @@ export interface ChrootArgs extends GlobalOptions {
   /** What followed `--` (yargs' populate--). */
   readonly '--'?: readonly (string | number)[];
   readonly budget: number;
+  /** A host file whose content becomes the command's stdin (never logged). */
+  readonly input: string | undefined;
 }
 
 /**
  * `argo chroot --root DIR -- CMD ARGS…`: runs one command inside a mounted Gentoo install the way the
  * Handbook's chroot instructions set it up, and takes every mount down afterwards, also on Ctrl-C.
- * Stdin is not passed through: this is for commands, not for an interactive shell.
+ * Stdin is not passed through (a dead terminal must not block it): this is for commands, not for an
+ * interactive shell. `--input FILE` feeds a file instead, e.g. a password; its content is never logged.
  */
 export async function runChrootCommand(args: ChrootArgs, context: HandlerContext): Promise<CommandOutcome> {
   const [file, ...rest] = [...args.command, ...(args['--'] ?? []).map(String)];
@@ -29,7 +34,9 @@ export async function runChrootCommand(args: ChrootArgs, context: HandlerContext
   const system = openSystem({ root: args.root, logger: context.logger });
   const { stdout, stderr } = context.process;
   try {
+    const input = args.input === undefined ? undefined : await readInput(system.host, args.input);
     const result = await system.commands.run(file, rest, {
+      input,
       signal: context.signal,
       budgetMs: args.budget * 1000,
       outputLevel: 'info',
@@ -39,4 +46,12 @@ export async function runChrootCommand(args: ChrootArgs, context: HandlerContext
   } finally {
     await system.close();
   }
+}
+
+async function readInput(host: RootedFs, file: string): Promise<string> {
+  const text = await host.readTextIfExists(path.resolve(file));
+  if (text === undefined) {
+    throw new ArgoError('ARGO_FILE_NOT_FOUND', `The input file ${file} does not exist`, { hint: 'Pass an existing file to --input.' });
+  }
+  return text;
 }
