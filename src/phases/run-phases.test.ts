@@ -181,6 +181,21 @@ describe('runPhases', () => {
     expect(result.phases[0]?.error?.code).toBe('ARGO_INTERRUPTED');
   });
 
+  it('lets a step note a pivot of its own and a summary phase see the phases before it', async () => {
+    let seen: string[] = [];
+    const { run, log } = setup([
+      {
+        id: 'process-cleanup',
+        steps: [{ id: 'kill', budgetMs: 1000, attempts: [{ id: 'plan', run: async (ctx) => ctx.notePivot({ attempt: 'kill 4711', outcome: 'failed', reason: 'still in D state after SIGKILL', next: 'leave it for the reboot' }) }] }],
+      },
+      { id: 'summary', steps: [{ id: 'write', budgetMs: 1000, attempts: [{ id: 'plan', run: async (ctx) => void (seen = ctx.finishedPhases().map((phase) => `${phase.id}:${phase.status}`)) }] }] },
+    ]);
+    const result = await run();
+    expect(seen).toEqual(['process-cleanup:succeeded']);
+    expect(result.phases[0]?.pivots).toEqual([{ step: 'kill', attempt: 'kill 4711', outcome: 'failed', reason: 'still in D state after SIGKILL' }]);
+    expect(log.events('pivot')[0]).toMatchObject({ phase: 'process-cleanup', step: 'kill', next: 'leave it for the reboot' });
+  });
+
   it('records the commands of a dry run without running those that change the system', async () => {
     const marker = join(dir, 'written');
     const { run, runner } = setup(

@@ -80,7 +80,7 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
       continue;
     }
     const signal = phase.always ? new AbortController().signal : options.signal;
-    results.push(await runPhase(phase, { ...options, signal, dryRun, outputs, runState: state, runId }));
+    results.push(await runPhase(phase, { ...options, signal, dryRun, outputs, runState: state, runId, finished: results }));
   }
 
   interrupted ||= options.signal.aborted;
@@ -96,6 +96,9 @@ interface PhaseRun<D> extends RunPhasesOptions<D> {
   readonly outputs: Map<string, unknown>;
   readonly runState: RunState;
   readonly runId: string;
+  readonly finished: readonly PhaseResult[];
+  /** Pivots noted by steps of the current phase (StepContext.notePivot). */
+  readonly noted?: PivotRecord[];
 }
 
 async function loadState(store: StateStore | undefined, runKey: string): Promise<RunState | undefined> {
@@ -145,7 +148,9 @@ function skippedPhase<D>(phase: Phase<D>, reason: string, logger: Logger): Phase
   return { id: phase.id, status: 'skipped', durationMs: 0, steps: [], pivots: [], reason };
 }
 
-async function runPhase<D>(phase: Phase<D>, run: PhaseRun<D>): Promise<PhaseResult> {
+async function runPhase<D>(phase: Phase<D>, outer: PhaseRun<D>): Promise<PhaseResult> {
+  const noted: PivotRecord[] = [];
+  const run: PhaseRun<D> = { ...outer, noted };
   const started = run.clock.monotonicMs();
   const logger = run.logger.child({ phase: phase.id });
   if (phase.skip) {
@@ -168,11 +173,14 @@ async function runPhase<D>(phase: Phase<D>, run: PhaseRun<D>): Promise<PhaseResu
   const status = phaseStatus(steps);
   const durationMs = Math.round(run.clock.monotonicMs() - started);
   logEvent(run.logger, 'phase.finished', { phase: phase.id, status, durationMs });
-  const pivots: PivotRecord[] = steps.flatMap((step) =>
-    step.attempts.length > 1
-      ? step.attempts.map((attempt) => ({ step: step.id, attempt: attempt.attempt, outcome: attempt.outcome, reason: attempt.reason }))
-      : [],
-  );
+  const pivots: PivotRecord[] = [
+    ...steps.flatMap((step) =>
+      step.attempts.length > 1
+        ? step.attempts.map((attempt) => ({ step: step.id, attempt: attempt.attempt, outcome: attempt.outcome, reason: attempt.reason }))
+        : [],
+    ),
+    ...noted,
+  ];
   const failedStep = steps.find((step) => step.error !== undefined && step.status !== 'succeeded');
   return { id: phase.id, status, durationMs, steps, pivots, error: failedStep?.error };
 }
@@ -311,6 +319,11 @@ function makeContext<D>(
     stepId,
     attemptId,
     outputOf: <T>(qualifiedStepId: string) => run.outputs.get(qualifiedStepId) as T | undefined,
+    finishedPhases: () => [...run.finished],
+    notePivot: (pivot) => {
+      logEvent(run.logger, 'pivot', { phase: phaseId, step: stepId, ...pivot });
+      run.noted?.push({ step: stepId, attempt: pivot.attempt, outcome: pivot.outcome, reason: pivot.reason });
+    },
   };
 }
 

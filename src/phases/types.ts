@@ -17,6 +17,13 @@ export interface StepContext<D> {
   readonly attemptId: string;
   /** The output of an earlier step (`phase/step`), also when it succeeded in the run being resumed. */
   outputOf<T>(qualifiedStepId: string): T | undefined;
+  /** Results of the phases that have finished so far (for a summary phase). */
+  finishedPhases(): readonly PhaseResult[];
+  /**
+   * Records a fallback taken inside a step that is not one of its attempts (e.g. "process 4711 could not be
+   * killed, leaving it"): logged as a pivot and listed in the phase's pivots.
+   */
+  notePivot(pivot: { attempt: string; outcome: AttemptOutcome; reason: string; next: string }): void;
 }
 
 export interface Attempt<D> {

@@ -1,4 +1,4 @@
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, type Stats, type StatsFs } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
@@ -33,6 +33,8 @@ export interface RootedFs {
   readlink(target: string): Promise<string>;
   stat(target: string): Promise<Stats>;
   lstat(target: string): Promise<Stats>;
+  /** Free and total space of the filesystem holding `target`. */
+  statfs(target: string): Promise<StatsFs>;
   exists(target: string): Promise<boolean>;
   isDirectory(target: string): Promise<boolean>;
   mkdir(target: string, mode?: number): Promise<void>;
@@ -107,6 +109,10 @@ class RootedFsImpl implements RootedFs {
 
   async lstat(target: string): Promise<Stats> {
     return fs.lstat(await this.resolveParent(target));
+  }
+
+  async statfs(target: string): Promise<StatsFs> {
+    return fs.statfs(await this.resolve(target));
   }
 
   async exists(target: string): Promise<boolean> {

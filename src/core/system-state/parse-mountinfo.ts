@@ -53,3 +53,15 @@ export function mountsUnder(entries: readonly MountEntry[], path: string): Mount
 export function isMountPoint(entries: readonly MountEntry[], path: string): boolean {
   return entries.some((entry) => entry.mountPoint === path);
 }
+
+/** The mount that holds `path`: the entry with the longest mount point that is `path` or a parent of it. */
+export function mountContaining(entries: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const entry of entries) {
+    const prefix = entry.mountPoint === '/' ? '/' : `${entry.mountPoint}/`;
+    const holds = path === entry.mountPoint || path.startsWith(prefix);
+    // Later lines win for the same mount point: they are mounted on top.
+    if (holds && (best === undefined || entry.mountPoint.length >= best.mountPoint.length)) best = entry;
+  }
+  return best;
+}
