@@ -1,5 +1,6 @@
 import { runChrootCommand, type ChrootArgs } from './commands/chroot.ts';
 import { notLanded } from './commands/not-landed.ts';
+import { runRecoverCommand, type RecoverArgs } from './commands/recover.ts';
 import type { CliDefinition } from './run-cli.ts';
 
 export const argoCli: CliDefinition = {
@@ -7,7 +8,24 @@ export const argoCli: CliDefinition = {
   description: 'Keeps a Gentoo system bootable and loginable: recovery, pre-update checks, snapshots.',
   commands: (cli, bind) =>
     cli
-      .command('recover', 'Repair a system nobody can log in to (eight logged phases, resumable)', {}, bind(notLanded('argo recover', 'issue #4')))
+      .command(
+        'recover',
+        'Repair a system nobody can log in to (eight logged phases, resumable)',
+        (sub) =>
+          sub
+            .option('user', { type: 'string', demandOption: true, describe: 'the account that must be able to log in again' })
+            .option('password-file', { type: 'string', describe: 'file (on this machine) holding the new password on its first line' })
+            .option('password-hash', { type: 'string', describe: 'a crypt(3) hash to set as it is (e.g. from openssl passwd -6)' })
+            .option('generate-password', { type: 'boolean', default: false, describe: 'generate a password, print it once and keep it in a root-only file' })
+            .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo, else /tmp/argo' })
+            .option('binhost', { type: 'string', describe: 'binhost URL for the binary-package rebuild (PORTAGE_BINHOST)' })
+            .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted recovery, skipping what succeeded' })
+            .option('dry-run', { type: 'boolean', default: false, describe: 'diagnose and show what would be done; change nothing' })
+            .option('skip', { type: 'string', array: true, default: [], describe: 'skip a phase (repeatable)' })
+            .option('proc-root', { type: 'string', hidden: true, describe: 'where to read running processes (tests)' })
+            .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB'),
+        bind<RecoverArgs>(runRecoverCommand),
+      )
       .command('preflight', 'The pre-update checklist: go or no-go for an update', {}, bind(notLanded('argo preflight', 'issue #5')))
       .command('snapshot <action>', 'Create, list, diff, restore or delete snapshots (snapper or btrfs)', (sub) =>
         sub.positional('action', { choices: ['create', 'list', 'diff', 'restore', 'delete'] as const, describe: 'what to do' }),

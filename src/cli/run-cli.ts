@@ -1,5 +1,5 @@
 import yargs, { type Argv } from 'yargs';
-import type { Logger } from 'pino';
+import type { DestinationStream, Level, Logger } from 'pino';
 import { ArgoError, EXIT, exitCodeOf, type ExitCode } from '../core/errors.ts';
 import { consoleStyleFor, createConsoleRenderer } from '../logging/console-renderer.ts';
 import { createLogger, type ClosableLogger } from '../logging/create-logger.ts';
@@ -36,6 +36,8 @@ export interface GlobalOptions {
 /** Everything a handler needs from the shell: its logger (console + optional file), the signal, the streams. */
 export interface HandlerContext {
   readonly logger: Logger;
+  /** The console destinations, for commands that build a logger of their own (a run with its own log files). */
+  readonly consoleStreams: readonly { readonly stream: DestinationStream; readonly level: Level }[];
   readonly signal: AbortSignal;
   readonly process: CliProcess;
 }
@@ -64,8 +66,9 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
     async (raw: unknown): Promise<void> => {
       const args = raw as A & GlobalOptions;
       json = args.json;
-      logging = createCliLogger(args, proc);
-      outcome = await handler(args, { logger: logging.logger, signal: proc.signal, process: proc });
+      const consoleStreams = [consoleStreamFor(args, proc)];
+      logging = createLogger({ file: args.logFile, streams: consoleStreams });
+      outcome = await handler(args, { logger: logging.logger, consoleStreams, signal: proc.signal, process: proc });
     };
 
   const cli = yargs([...proc.argv])
@@ -104,13 +107,10 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
   return outcome.exitCode;
 }
 
-function createCliLogger(args: GlobalOptions, proc: CliProcess): ClosableLogger {
+function consoleStreamFor(args: GlobalOptions, proc: CliProcess): { stream: DestinationStream; level: Level } {
   const style = consoleStyleFor(proc.stderr, proc.env);
   const renderer = createConsoleRenderer({ write: (text) => proc.stderr.write(text), ...style });
-  return createLogger({
-    file: args.logFile,
-    streams: [{ stream: renderer, level: args.verbose ? 'debug' : 'info' }],
-  });
+  return { stream: renderer, level: args.verbose ? 'debug' : 'info' };
 }
 
 function reportError(error: unknown, proc: CliProcess, logger: Logger | undefined, json: boolean): ExitCode {

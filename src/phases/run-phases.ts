@@ -88,7 +88,7 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
   if (interrupted) logEvent(logger, 'run.interrupted', { runId, signal: describeReason(options.signal.reason) });
   const failed = results.some((phase) => phase.status === 'failed' || phase.status === 'timed-out');
   logEvent(logger, 'run.finished', { runId, status: interrupted ? 'interrupted' : failed ? 'failed' : 'succeeded', durationMs });
-  return { runId, startedAt: state.startedAt, durationMs, interrupted, resumed: previous !== undefined, phases: results };
+  return { runId, startedAt: state.startedAt, durationMs, interrupted, resumed: previous !== undefined, phases: results, outputs };
 }
 
 interface PhaseRun<D> extends RunPhasesOptions<D> {
@@ -195,7 +195,8 @@ function phaseStatus(steps: readonly StepResult[]): PhaseStatus {
 async function runStep<D>(phase: Phase<D>, step: Step<D>, run: PhaseRun<D>, phaseLogger: Logger): Promise<StepResult> {
   const qualified = `${phase.id}/${step.id}`;
   const saved = run.runState.steps[qualified];
-  if (saved !== undefined) {
+  // Phases marked always (an after-picture, a report) describe this run, so they run again on resume.
+  if (saved !== undefined && !phase.always) {
     logEvent(run.logger, 'step.already-done', { phase: phase.id, step: step.id, finishedAt: saved.finishedAt });
     return { id: step.id, status: 'succeeded', durationMs: 0, attempts: [], resumed: true };
   }
@@ -337,7 +338,11 @@ async function saveStep<D>(run: PhaseRun<D>, qualified: string, attempt: string,
 }
 
 function summarise(error: unknown): ErrorSummary {
-  if (isArgoError(error)) return { code: error.code, message: error.message, hint: error.hint };
+  if (isArgoError(error)) {
+    const cause = error.cause;
+    const tail = error.details['tail'] ?? (isArgoError(cause) ? cause.details['tail'] : undefined);
+    return { code: error.code, message: error.message, hint: error.hint, tail: Array.isArray(tail) ? (tail as string[]) : undefined };
+  }
   if (error instanceof Error) return { code: 'ARGO_STEP_FAILED', message: error.message };
   return { code: 'ARGO_STEP_FAILED', message: String(error) };
 }

@@ -52,7 +52,10 @@ export interface Phase<D> {
   readonly dependsOn?: readonly string[];
   /** Returns a reason to skip the whole phase (e.g. "not needed: libcrypt verifies $6$"). */
   readonly skip?: (context: StepContext<D>) => string | undefined | Promise<string | undefined>;
-  /** Runs even after an interrupt (a report, a post-update snapshot), with only its own budgets. */
+  /**
+   * Runs even after an interrupt (a report, a post-update snapshot), with only its own budgets; on --resume it
+   * runs again rather than being skipped as done.
+   */
   readonly always?: boolean;
 }
 
@@ -60,6 +63,8 @@ export interface ErrorSummary {
   readonly code: string;
   readonly message: string;
   readonly hint?: string | undefined;
+  /** The last output lines of the command that failed, when the error came from one. */
+  readonly tail?: readonly string[] | undefined;
 }
 
 export interface AttemptRecord {
@@ -107,4 +112,6 @@ export interface RunResult {
   readonly interrupted: boolean;
   readonly resumed: boolean;
   readonly phases: readonly PhaseResult[];
+  /** Outputs of the steps that succeeded (`phase/step` → output), this run's and the resumed run's. */
+  readonly outputs: ReadonlyMap<string, unknown>;
 }

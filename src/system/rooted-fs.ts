@@ -23,6 +23,8 @@ export interface RootedFs {
   readonly root: string;
   /** Host path of `target`, with every symlink along it resolved inside the root. */
   resolve(target: string): Promise<string>;
+  /** `target` with every symlink resolved, as a path inside the root. */
+  realpath(target: string): Promise<string>;
   /** Host path of `target` with the parent resolved but the last component left as it is (for lstat, readlink). */
   resolveParent(target: string): Promise<string>;
   readText(target: string): Promise<string>;
@@ -69,6 +71,10 @@ class RootedFsImpl implements RootedFs {
 
   async resolve(target: string): Promise<string> {
     return this.toHost(await this.resolveInside(target, true));
+  }
+
+  async realpath(target: string): Promise<string> {
+    return this.resolveInside(target, true);
   }
 
   async resolveParent(target: string): Promise<string> {

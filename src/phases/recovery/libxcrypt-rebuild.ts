@@ -1,0 +1,180 @@
+import * as path from 'node:path/posix';
+import { compareVersions } from '../../core/gentoo/compare-versions.ts';
+import { ArgoError } from '../../core/errors.ts';
+import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts';
+import { CHROOT_ENV } from '../../system/chroot-session.ts';
+import type { RunOptions } from '../../system/run-command.ts';
+import type { Attempt, Phase, StepContext } from '../types.ts';
+import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
+
+type Context = StepContext<RecoveryDeps>;
+
+const MINUTE = 60_000;
+const LIBCRYPT_DIRS = ['/usr/lib64', '/lib64', '/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib', '/lib'];
+
+/** The output of every attempt: which one fixed it and the crypt test afterwards. */
+export interface RebuildOutput {
+  readonly method: string;
+  readonly crypt: CryptTestResult;
+}
+
+/** The prefixes the repair must make verify: $6$ and every method found in /etc/shadow. */
+function prefixesToFix(context: Context): string[] {
+  const diagnostics = context.outputOf<DiagnosticsOutput>('diagnostics/collect');
+  return [...new Set(['$6$', ...(diagnostics?.before.hashPrefixesInUse ?? [])])];
+}
+
+/** After each attempt the real crypt test runs again; the attempt counts only if every prefix verifies. */
+async function confirmRepaired(context: Context, method: string): Promise<RebuildOutput> {
+  const crypt = await testCrypt(context.deps.system.commands, prefixesToFix(context), context.signal);
+  if (!crypt.allOk) {
+    const failing = crypt.results.filter((result) => !result.ok).map((result) => result.prefix);
+    throw new ArgoError('ARGO_STEP_FAILED', `after ${method} libcrypt still cannot verify ${failing.join(' ') || 'anything (no crypt tool ran)'}`, {
+      hint: 'The rebuilt library was configured without those hashes: look for EXTRA_ECONF in /etc/portage/package.env.',
+      details: { method, failing },
+    });
+  }
+  return { method, crypt };
+}
+
+function emergeEnv(context: Context): Record<string, string> {
+  const env: Record<string, string> = { ...CHROOT_ENV };
+  if (context.deps.options.binhost !== undefined) env['PORTAGE_BINHOST'] = context.deps.options.binhost;
+  return env;
+}
+
+function emergeOptions(context: Context, budgetMs: number, inactivityMs: number): RunOptions {
+  return { signal: context.signal, budgetMs, inactivityMs, env: emergeEnv(context), outputLevel: 'info' };
+}
+
+const binaryPackage: Attempt<RecoveryDeps> = {
+  id: 'binary-package',
+  budgetMs: 30 * MINUTE,
+  async run(context) {
+    await context.deps.system.commands.run('emerge', ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'], emergeOptions(context, 30 * MINUTE, 10 * MINUTE));
+    return confirmRepaired(context, 'binary-package');
+  },
+};
+
+const sourceBuild: Attempt<RecoveryDeps> = {
+  id: 'source-build',
+  budgetMs: 60 * MINUTE,
+  async run(context) {
+    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], emergeOptions(context, 60 * MINUTE, 20 * MINUTE));
+    return confirmRepaired(context, 'source-build');
+  },
+};
+
+/** The folder holding the target's libcrypt.so.1 now (the manual build installs there). */
+async function libcryptDir(context: Context): Promise<string> {
+  for (const dir of LIBCRYPT_DIRS) {
+    if (await context.deps.system.target.exists(path.join(dir, 'libcrypt.so.1'))) return dir;
+  }
+  return '/usr/lib64';
+}
+
+async function newestDistfile(context: Context): Promise<string> {
+  const { target } = context.deps.system;
+  const distdir = '/var/cache/distfiles';
+  const names = (await target.isDirectory(distdir)) ? (await target.readdir(distdir)).map((entry) => entry.name) : [];
+  const candidates = names
+    .map((name) => /^libxcrypt-(\d[\w.]*)\.tar\.(?:xz|gz|bz2)$/.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .sort((a, b) => compareVersions(a[1] as string, b[1] as string));
+  const newest = candidates.at(-1);
+  if (newest === undefined) {
+    throw new ArgoError('ARGO_FILE_NOT_FOUND', `No libxcrypt source tarball in ${distdir} of the target`, {
+      hint: 'Copy libxcrypt-<version>.tar.xz from a mirror into /var/cache/distfiles and run again with --resume.',
+    });
+  }
+  return path.join(distdir, newest[0]);
+}
+
+const manualBuild: Attempt<RecoveryDeps> = {
+  id: 'manual-build',
+  budgetMs: 60 * MINUTE,
+  async run(context) {
+    const { commands } = context.deps.system;
+    const distfile = await newestDistfile(context);
+    const libdir = await libcryptDir(context);
+    const work = '/var/tmp/argo-libxcrypt-build';
+    const source = path.join(work, path.basename(distfile).replace(/\.tar\.\w+$/, ''));
+    const build: RunOptions = { signal: context.signal, budgetMs: 60 * MINUTE, inactivityMs: 20 * MINUTE, outputLevel: 'info' };
+    await commands.run('rm', ['-rf', work], { signal: context.signal, budgetMs: MINUTE });
+    await commands.run('mkdir', ['-p', work], { signal: context.signal, budgetMs: MINUTE });
+    await commands.run('tar', ['-xf', distfile, '-C', work], { signal: context.signal, budgetMs: 5 * MINUTE });
+    // Every hash method, the glibc-compatible libcrypt.so.1, and the library folder the system uses now.
+    await commands.run(
+      'env',
+      ['-C', source, './configure', '--prefix=/usr', `--libdir=${libdir}`, '--enable-hashes=all', '--enable-obsolete-api=glibc', '--disable-static', '--disable-xcrypt-compat-files'],
+      build,
+    );
+    await commands.run('env', ['-C', source, 'make', '-j2'], build);
+    await commands.run('env', ['-C', source, 'make', 'install'], build);
+    await commands.run('ldconfig', [], { signal: context.signal, budgetMs: 5 * MINUTE, okExitCodes: [0, 1] });
+    await commands.run('rm', ['-rf', work], { signal: context.signal, budgetMs: MINUTE });
+    return confirmRepaired(context, 'manual-build');
+  },
+};
+
+/** Snapshots visible inside the target, newest first: snapper's `/.snapshots/<N>/snapshot`. */
+async function snapshotRoots(context: Context): Promise<string[]> {
+  const { target } = context.deps.system;
+  if (!(await target.isDirectory('/.snapshots'))) return [];
+  const numbers = (await target.readdir('/.snapshots'))
+    .map((entry) => entry.name)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => b - a);
+  const roots: string[] = [];
+  for (const number of numbers) {
+    const root = `/.snapshots/${number}/snapshot`;
+    if (await target.isDirectory(root)) roots.push(root);
+  }
+  return roots;
+}
+
+const snapshotRestore: Attempt<RecoveryDeps> = {
+  id: 'snapshot-restore',
+  budgetMs: 10 * MINUTE,
+  async run(context) {
+    const { target, commands } = context.deps.system;
+    const libdir = await libcryptDir(context);
+    const liveInside = await target.realpath(path.join(libdir, 'libcrypt.so.1'));
+    const snapshots = await snapshotRoots(context);
+    if (snapshots.length === 0) {
+      throw new ArgoError('ARGO_FILE_NOT_FOUND', 'No snapshot of the target was found under /.snapshots', { hint: 'Without a snapshot there is no known-good copy of libcrypt to restore.' });
+    }
+    const checkDir = '/var/tmp/argo-snapshot-check';
+    for (const snapshot of snapshots) {
+      const candidate = path.join(snapshot, liveInside);
+      if (!(await target.exists(candidate))) continue;
+      // Test the snapshot's copy with the target's own perl before touching the live library.
+      await target.mkdir(checkDir, 0o700);
+      await target.writeFileAtomic(path.join(checkDir, 'libcrypt.so.1'), await target.readBytes(candidate), { mode: 0o644 });
+      const check = await testCrypt(
+        { ...commands, run: (file, args, options) => commands.run(file, args, { ...options, env: { ...CHROOT_ENV, LD_LIBRARY_PATH: checkDir } }) },
+        prefixesToFix(context),
+        context.signal,
+      );
+      await target.remove(checkDir);
+      if (!check.allOk) {
+        context.notePivot({ attempt: `snapshot ${snapshot}`, outcome: 'failed', reason: 'its libcrypt fails the crypt test too', next: 'an older snapshot' });
+        continue;
+      }
+      await target.writeFileAtomic(liveInside, await target.readBytes(candidate));
+      return confirmRepaired(context, 'snapshot-restore');
+    }
+    throw new ArgoError('ARGO_STEP_FAILED', 'No snapshot holds a libcrypt that passes the crypt test', { details: { snapshots } });
+  },
+};
+
+export const libxcryptRebuildPhase: Phase<RecoveryDeps> = {
+  id: 'libxcrypt-rebuild',
+  dependsOn: ['diagnostics'],
+  skip: (context) =>
+    context.deps.options.skip.has('libxcrypt-rebuild')
+      ? 'skipped with --skip'
+      : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons['libxcrypt-rebuild'],
+  steps: [{ id: 'rebuild', budgetMs: 60 * MINUTE, attempts: [binaryPackage, sourceBuild, manualBuild, snapshotRestore] }],
+};

@@ -1,0 +1,97 @@
+import { replaceShadowPassword } from '../../core/auth/shadow.ts';
+import { ArgoError } from '../../core/errors.ts';
+import { logEvent } from '../../logging/events.ts';
+import { generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from '../../login-path/password-hash.ts';
+import type { CommandRunner } from '../../system/run-command.ts';
+import type { Attempt, Phase, StepContext } from '../types.ts';
+import type { RecoveryDeps } from './recovery-deps.ts';
+
+type Context = StepContext<RecoveryDeps>;
+
+export interface PasswordResetOutput {
+  readonly user: string;
+  readonly hashedWith: 'openssl-in-target' | 'openssl-on-host' | 'given-hash';
+  readonly lastChangeDay: number;
+  readonly backup: string;
+}
+
+/** The user's current hash, read fresh (it may have changed since diagnostics). */
+function currentHash(shadow: string, user: string): string | undefined {
+  return shadow.split('\n').find((line) => line.startsWith(`${user}:`))?.split(':')[1];
+}
+
+/**
+ * Writes the new hash into /etc/shadow: only the user's line changes (hash and last-change day), the file is
+ * replaced atomically with its mode, owner and group, and the old one is kept as /etc/shadow-.
+ */
+async function writeShadow(context: Context, hash: string, hashedWith: PasswordResetOutput['hashedWith']): Promise<PasswordResetOutput> {
+  const { system, options } = context.deps;
+  const day = Math.floor(system.clock.now().getTime() / 86_400_000);
+  const before = await system.target.readText('/etc/shadow');
+  const after = replaceShadowPassword(before, options.user, hash, day);
+  if (!context.dryRun) {
+    await system.target.writeFileAtomic('/etc/shadow', after, { backupPath: '/etc/shadow-' });
+    logEvent(context.logger, 'file.replaced', { path: '/etc/shadow', backup: '/etc/shadow-', bytes: Buffer.byteLength(after) });
+  }
+  return { user: options.user, hashedWith, lastChangeDay: day, backup: '/etc/shadow-' };
+}
+
+function hashAttempt(id: 'openssl-in-target' | 'openssl-on-host', runner: (deps: RecoveryDeps) => CommandRunner): Attempt<RecoveryDeps> {
+  return {
+    id,
+    async run(context) {
+      const { system, secrets } = context.deps;
+      const password = secrets.password;
+      if (password === undefined) throw new ArgoError('ARGO_INVALID_INPUT', 'No password to set', { hint: 'Give --password-file, --password-hash or --generate-password.' });
+      const hash = await hashPasswordWithOpenssl(runner(context.deps), password, generateSalt(), context.signal);
+      // The target's own crypt must accept the new hash before it goes in: otherwise we would lock the user out.
+      if (!(await verifyWithTargetCrypt(system.commands, password, hash, context.signal))) {
+        throw new ArgoError('ARGO_STEP_FAILED', "the target's crypt does not accept the new SHA-512-crypt hash", {
+          hint: 'libcrypt still lacks sha512crypt; the libxcrypt rebuild must succeed first.',
+        });
+      }
+      return writeShadow(context, hash, id);
+    },
+  };
+}
+
+const givenHash: Attempt<RecoveryDeps> = {
+  id: 'given-hash',
+  async run(context) {
+    const hash = context.deps.secrets.hash as string;
+    return writeShadow(context, hash, 'given-hash');
+  },
+};
+
+/** Phase 4: set the password non-interactively, never through passwd(1). */
+export const passwordResetPhase: Phase<RecoveryDeps> = {
+  id: 'password-reset',
+  dependsOn: ['libxcrypt-rebuild'],
+  async skip(context) {
+    const { options, secrets, system } = context.deps;
+    if (options.skip.has('password-reset')) return 'skipped with --skip';
+    if (options.password.kind === 'generate') return undefined;
+    const shadow = await system.target.readTextIfExists('/etc/shadow');
+    const stored = shadow === undefined ? undefined : currentHash(shadow, options.user);
+    if (stored === undefined || stored === '') return undefined;
+    if (options.password.kind === 'hash') return stored === secrets.hash ? `${options.user}'s shadow entry already holds the given hash` : undefined;
+    const verifies = secrets.password !== undefined && (await verifyWithTargetCrypt(system.commands, secrets.password, stored, context.signal).catch(() => false));
+    return verifies ? `${options.user}'s current hash already verifies the given password` : undefined;
+  },
+  steps: [
+    {
+      id: 'write-shadow',
+      budgetMs: 5 * 60_000,
+      attempts: [
+        hashAttempt('openssl-in-target', (deps) => deps.system.commands),
+        hashAttempt('openssl-on-host', (deps) => deps.system.hostCommands),
+      ],
+    },
+  ],
+};
+
+/** With --password-hash the given hash is written as it is (it was checked for shape when parsing options). */
+export const passwordResetFromHashPhase: Phase<RecoveryDeps> = {
+  ...passwordResetPhase,
+  steps: [{ id: 'write-shadow', budgetMs: 5 * 60_000, attempts: [givenHash] }],
+};

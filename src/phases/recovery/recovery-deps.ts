@@ -1,0 +1,55 @@
+import type { LoginState } from '../../login-path/read-login-state.ts';
+import type { RunLogDir } from '../../logging/run-log-dir.ts';
+import type { System } from '../../system/open-system.ts';
+import type { ProcessTable } from '../../system/process-table.ts';
+
+/** Where the new password comes from. Only the kind and the file's path are ever logged. */
+export type PasswordSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'hash'; readonly hash: string }
+  | { readonly kind: 'generate' };
+
+export interface RecoveryOptions {
+  readonly user: string;
+  readonly password: PasswordSource;
+  /** Binhost base URL for the binary-package pivot (PORTAGE_BINHOST for emerge). */
+  readonly binhost: string | undefined;
+  /** Phases the user asked to skip (--skip). */
+  readonly skip: ReadonlySet<string>;
+}
+
+/** Secrets, in memory only: never in the state file, the report or a log. */
+export interface RecoverySecrets {
+  /** The plaintext password, when there is one (file or generated). */
+  password: string | undefined;
+  /** The hash to write, for --password-hash. */
+  hash: string | undefined;
+}
+
+/** The `deps` of every recovery step. */
+export interface RecoveryDeps {
+  readonly system: System;
+  readonly processes: ProcessTable;
+  readonly options: RecoveryOptions;
+  readonly secrets: RecoverySecrets;
+  readonly logs: RunLogDir;
+}
+
+/** The output of diagnostics/collect, kept in the state file: the before-picture and the verdict. */
+export interface DiagnosticsOutput {
+  readonly before: LoginState;
+  readonly verdict: import('../../core/recovery/verdict.ts').Verdict;
+}
+
+export const RECOVERY_PHASES = [
+  'diagnostics',
+  'process-cleanup',
+  'libxcrypt-rebuild',
+  'password-reset',
+  'pam-canary',
+  'display-manager',
+  'system-state',
+  'summary',
+] as const;
+
+export type RecoveryPhaseId = (typeof RECOVERY_PHASES)[number];

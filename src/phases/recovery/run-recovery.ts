@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import type { DestinationStream, Level } from 'pino';
+import { hashPrefixOf } from '../../core/auth/crypt-vectors.ts';
+import { isValidUserName } from '../../core/auth/passwd.ts';
+import { ArgoError } from '../../core/errors.ts';
+import { createLogger } from '../../logging/create-logger.ts';
+import { logEvent } from '../../logging/events.ts';
+import { createPivotLog, openRunLogDir, type RunLogDir } from '../../logging/run-log-dir.ts';
+import { generatePassword, passwordFromFile } from '../../login-path/password-hash.ts';
+import { openSystem } from '../../system/open-system.ts';
+import { createProcessTable } from '../../system/process-table.ts';
+import { createRootedFs } from '../../system/rooted-fs.ts';
+import { createStateFile } from '../../system/state-file.ts';
+import type { Clock } from '../../system/clock.ts';
+import { systemClock } from '../../system/clock.ts';
+import { runPhases } from '../run-phases.ts';
+import type { Phase, PhaseResult, RunResult } from '../types.ts';
+import { diagnosticsPhase } from './diagnostics.ts';
+import { displayManagerPhase } from './display-manager.ts';
+import { libxcryptRebuildPhase } from './libxcrypt-rebuild.ts';
+import { pamCanaryPhase } from './pam-canary.ts';
+import { passwordResetFromHashPhase, passwordResetPhase } from './password-reset.ts';
+import { processCleanupPhase } from './process-cleanup.ts';
+import { RECOVERY_PHASES, type PasswordSource, type RecoveryDeps, type RecoverySecrets } from './recovery-deps.ts';
+import { summaryPhase, type RecoveryOutcome, type SummaryOutput } from './summary.ts';
+import { systemStatePhase } from './system-state.ts';
+
+export interface RecoverInput {
+  readonly root: string;
+  readonly user: string;
+  readonly password: PasswordSource;
+  readonly binhost?: string | undefined;
+  readonly skip?: readonly string[];
+  /** Base folder on the host for the run's log folder; default <root>/var/log/argo, then /tmp/argo. */
+  readonly logDir?: string | undefined;
+  readonly resume?: boolean;
+  readonly dryRun?: boolean;
+  /** Where the running processes are read (tests inject a tree). */
+  readonly procRoot?: string;
+  readonly signal: AbortSignal;
+  /** Console destinations (the CLI's renderer); the run's own files are added here. */
+  readonly streams?: readonly { readonly stream: DestinationStream; readonly level: Level }[];
+  /** Prints a line for the person at the console (the generated password, once). Never logged. */
+  readonly tellUser: (text: string) => void;
+  readonly clock?: Clock;
+}
+
+export interface RecoveryReport {
+  readonly version: 1;
+  readonly runId: string;
+  readonly root: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly dryRun: boolean;
+  readonly resumed: boolean;
+  readonly interrupted: boolean;
+  readonly outcome: RecoveryOutcome;
+  readonly login: SummaryOutput['login'];
+  readonly logDir: string;
+  readonly generatedPasswordFile?: string;
+  readonly phases: readonly {
+    readonly id: string;
+    readonly status: string;
+    readonly durationMs: number;
+    readonly reason?: string;
+    readonly pivots: readonly { readonly attempt: string; readonly outcome: string; readonly reason?: string }[];
+    readonly error?: { readonly code: string; readonly message: string; readonly hint?: string };
+  }[];
+  readonly causes: SummaryOutput['causes'];
+  readonly nextSteps: readonly string[];
+}
+
+const GENERATED_PASSWORD_FILE = 'generated-password';
+
+function validate(input: RecoverInput): void {
+  if (!isValidUserName(input.user)) {
+    throw new ArgoError('ARGO_USAGE', `"${input.user}" is not a valid user name`, { hint: 'Give the login name as in /etc/passwd, e.g. --user alice.' });
+  }
+  for (const phase of input.skip ?? []) {
+    if (!(RECOVERY_PHASES as readonly string[]).includes(phase)) {
+      throw new ArgoError('ARGO_USAGE', `--skip ${phase}: there is no such phase`, { hint: `Phases: ${RECOVERY_PHASES.join(', ')}.` });
+    }
+  }
+  if (input.password.kind === 'hash') {
+    const hash = input.password.hash;
+    if (hashPrefixOf(hash) === undefined || /[:\s]/.test(hash)) {
+      throw new ArgoError('ARGO_USAGE', '--password-hash is not a crypt(3) hash', { hint: "Make one with: openssl passwd -6 (quote it: '$6$…')." });
+    }
+  }
+}
+
+function runKeyOf(input: RecoverInput): string {
+  const identity = { root: path.resolve(input.root), user: input.user, password: input.password.kind, file: input.password.kind === 'file' ? input.password.path : undefined, binhost: input.binhost };
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
+}
+
+function timestampOf(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** The newest earlier run folder under the bases whose state file exists: where --resume continues. */
+async function findResumableRun(bases: readonly string[]): Promise<{ base: string; name: string } | undefined> {
+  const host = createRootedFs('/');
+  let newest: { base: string; name: string } | undefined;
+  for (const base of bases) {
+    if (!(await host.isDirectory(base))) continue;
+    for (const entry of await host.readdir(base)) {
+      if (!entry.name.startsWith('recovery-') || !(await host.exists(path.join(base, entry.name, 'state.json')))) continue;
+      if (newest === undefined || entry.name > newest.name) newest = { base, name: entry.name };
+    }
+  }
+  return newest;
+}
+
+async function resolveSecrets(input: RecoverInput, logs: RunLogDir, tellUser: (text: string) => void): Promise<{ secrets: RecoverySecrets; generatedFile?: string }> {
+  const host = createRootedFs('/');
+  switch (input.password.kind) {
+    case 'file': {
+      const text = await host.readTextIfExists(path.resolve(input.password.path));
+      if (text === undefined) {
+        throw new ArgoError('ARGO_FILE_NOT_FOUND', `The password file ${input.password.path} does not exist`, { hint: 'Give the path of a file on the machine argo runs on (not inside --root).' });
+      }
+      return { secrets: { password: passwordFromFile(text, input.password.path), hash: undefined } };
+    }
+    case 'hash':
+      return { secrets: { password: undefined, hash: input.password.hash } };
+    case 'generate': {
+      const file = path.join(logs.dir, GENERATED_PASSWORD_FILE);
+      const earlier = await host.readTextIfExists(file);
+      if (earlier !== undefined) return { secrets: { password: earlier.trim(), hash: undefined }, generatedFile: file };
+      const password = generatePassword();
+      await host.writeFileAtomic(file, `${password}\n`, { mode: 0o600 });
+      tellUser(`New password for ${input.user}: ${password}\n(shown once; also in ${file}, readable by root only)\n`);
+      return { secrets: { password, hash: undefined }, generatedFile: file };
+    }
+  }
+}
+
+/**
+ * `argo recover`: the eight phases against one root, with their own log folder, state file and report.
+ * Everything mounted for the chroot is unmounted before this returns, whatever happened.
+ */
+export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> {
+  validate(input);
+  const clock = input.clock ?? systemClock;
+  const root = path.resolve(input.root);
+  const bases = input.logDir !== undefined ? [path.resolve(input.logDir)] : [path.join(root, 'var/log/argo'), '/tmp/argo'];
+  const previous = input.resume ? await findResumableRun(bases) : undefined;
+  if (input.resume && previous === undefined) {
+    throw new ArgoError('ARGO_STATE_FILE_INVALID', `There is no interrupted recovery to resume under ${bases.join(' or ')}`, { hint: 'Run without --resume (with the same --log-dir, if you gave one).' });
+  }
+  const logs = openRunLogDir(previous ? [previous.base] : bases, previous?.name ?? `recovery-${timestampOf(clock.now())}`);
+  const runId = path.basename(logs.dir);
+  const closable = createLogger({
+    file: logs.path('main'),
+    streams: [...(input.streams ?? []), { stream: createPivotLog(logs.path('pivots')), level: 'warn' }],
+  });
+  const logger = closable.logger;
+  try {
+    for (const pivot of logs.pivotedFrom) logEvent(logger, 'log-dir.pivot', { from: pivot.dir, to: logs.dir, reason: pivot.reason });
+    const { secrets, generatedFile } = await resolveSecrets(input, logs, input.tellUser);
+    const system = openSystem({ root, logger, dryRun: input.dryRun ?? false, clock });
+    const deps: RecoveryDeps = {
+      system,
+      processes: createProcessTable(input.procRoot ?? '/proc'),
+      options: { user: input.user, password: input.password, binhost: input.binhost, skip: new Set(input.skip ?? []) },
+      secrets,
+      logs,
+    };
+    const phases: Phase<RecoveryDeps>[] = [
+      diagnosticsPhase,
+      processCleanupPhase,
+      libxcryptRebuildPhase,
+      input.password.kind === 'hash' ? passwordResetFromHashPhase : passwordResetPhase,
+      pamCanaryPhase,
+      displayManagerPhase,
+      systemStatePhase,
+      summaryPhase,
+    ];
+    let result: RunResult;
+    try {
+      result = await runPhases({
+        runId,
+        root,
+        phases,
+        deps,
+        logger,
+        clock,
+        signal: input.signal,
+        dryRun: input.dryRun ?? false,
+        stateStore: createStateFile(logs.path('state')),
+        resume: previous !== undefined,
+        runKey: runKeyOf(input),
+      });
+    } finally {
+      await system.close();
+    }
+    const summary = summaryOf(result, input.user);
+    const report: RecoveryReport = {
+      version: 1,
+      runId,
+      root,
+      startedAt: result.startedAt,
+      finishedAt: clock.now().toISOString(),
+      durationMs: result.durationMs,
+      dryRun: input.dryRun ?? false,
+      resumed: result.resumed,
+      interrupted: result.interrupted,
+      outcome: summary.outcome,
+      login: summary.login,
+      logDir: logs.dir,
+      ...(generatedFile === undefined ? {} : { generatedPasswordFile: generatedFile }),
+      phases: result.phases.map(toReportPhase),
+      causes: summary.causes,
+      nextSteps: summary.nextSteps,
+    };
+    await logs.write('report', `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  } finally {
+    closable.close();
+  }
+}
+
+/** The summary phase's output, or, when it could not run, the verdict that the login was not proven. */
+function summaryOf(result: RunResult, user: string): SummaryOutput {
+  const summary = result.outputs.get('summary/write') as SummaryOutput | undefined;
+  if (summary !== undefined && result.phases.find((phase) => phase.id === 'summary')?.status === 'succeeded') return summary;
+  return { outcome: 'failed', login: { user, ok: false, method: undefined }, causes: [], nextSteps: ['Read main.log: the summary phase itself failed.'] };
+}
+
+function toReportPhase(phase: PhaseResult): RecoveryReport['phases'][number] {
+  return {
+    id: phase.id,
+    status: phase.status,
+    durationMs: phase.durationMs,
+    ...(phase.reason === undefined ? {} : { reason: phase.reason }),
+    pivots: phase.pivots.map((pivot) => ({ attempt: pivot.attempt, outcome: pivot.outcome, ...(pivot.reason === undefined ? {} : { reason: pivot.reason }) })),
+    ...(phase.error === undefined ? {} : { error: { code: phase.error.code, message: phase.error.message, ...(phase.error.hint === undefined ? {} : { hint: phase.error.hint }) } }),
+  };
+}
