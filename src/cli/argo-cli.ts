@@ -22,6 +22,8 @@ export const argoCli: CliDefinition = {
             .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted recovery, skipping what succeeded' })
             .option('dry-run', { type: 'boolean', default: false, describe: 'diagnose and show what would be done; change nothing' })
             .option('skip', { type: 'string', array: true, default: [], describe: 'skip a phase (repeatable)' })
+            .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
+            .option('build-inactivity', { type: 'number', default: 1200, describe: 'seconds a build may print nothing before it is killed' })
             .option('proc-root', { type: 'string', hidden: true, describe: 'where to read running processes (tests)' })
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB'),
         bind<RecoverArgs>(runRecoverCommand),

@@ -38,6 +38,14 @@ describe('openRunLogDir', () => {
     expect(await readFile(logs.path('report'), 'utf8')).toBe('{}\n');
   });
 
+  it('never shares a folder between two runs, unless asked to reuse it', async () => {
+    const first = openRunLogDir([dir], 'recovery-1');
+    const second = openRunLogDir([dir], 'recovery-1');
+    const third = openRunLogDir([dir], 'recovery-1');
+    expect([first.dir, second.dir, third.dir]).toEqual([join(dir, 'recovery-1'), join(dir, 'recovery-1-2'), join(dir, 'recovery-1-3')]);
+    expect(openRunLogDir([dir], 'recovery-1', { reuse: true }).dir).toBe(join(dir, 'recovery-1'));
+  });
+
   it('pivots past a read-only and a full filesystem, saying why', async () => {
     const readOnly = await mountTmpfs('ro', 'ro,size=1m');
     const full = await mountTmpfs('full', 'size=32k');

@@ -36,11 +36,14 @@ const PROBE_BYTES = 64 * 1024;
 /**
  * Creates `<base>/<name>` in the first base folder that can take it (mode 0700: logs describe accounts),
  * proving each with a real write. A read-only or full target pivots to the next base, e.g. the host's /tmp.
+ * A new run never shares a folder: when `<name>` exists it becomes `<name>-2`, `-3`, …; `reuse` opens an
+ * existing folder instead (--resume).
  */
-export function openRunLogDir(bases: readonly string[], name: string): RunLogDir {
+export function openRunLogDir(bases: readonly string[], name: string, options: { reuse?: boolean } = {}): RunLogDir {
   const pivotedFrom: { dir: string; reason: string }[] = [];
   for (const base of bases) {
-    const dir = path.join(base, name);
+    let dir = path.join(base, name);
+    for (let suffix = 2; !options.reuse && existsSync(dir); suffix += 1) dir = path.join(base, `${name}-${suffix}`);
     const reason = tryPrepare(dir);
     if (reason === undefined) {
       return {

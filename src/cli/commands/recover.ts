@@ -16,6 +16,8 @@ export interface RecoverArgs extends GlobalOptions {
   readonly dryRun: boolean;
   readonly skip: readonly string[];
   readonly procRoot: string | undefined;
+  readonly buildBudget: number;
+  readonly buildInactivity: number;
 }
 
 function passwordSourceOf(args: RecoverArgs): PasswordSource {
@@ -38,6 +40,8 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
     password: passwordSourceOf(args),
     binhost: args.binhost,
     skip: args.skip,
+    buildBudgetMs: args.buildBudget * 1000,
+    buildInactivityMs: args.buildInactivity * 1000,
     logDir: args.logDir,
     resume: args.resume,
     dryRun: args.dryRun,

@@ -51,7 +51,9 @@ const binaryPackage: Attempt<RecoveryDeps> = {
   id: 'binary-package',
   budgetMs: 30 * MINUTE,
   async run(context) {
-    await context.deps.system.commands.run('emerge', ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'], emergeOptions(context, 30 * MINUTE, 10 * MINUTE));
+    const { buildBudgetMs, buildInactivityMs } = context.deps.options;
+    const options = emergeOptions(context, Math.min(30 * MINUTE, buildBudgetMs), Math.min(10 * MINUTE, buildInactivityMs));
+    await context.deps.system.commands.run('emerge', ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'], options);
     return confirmRepaired(context, 'binary-package');
   },
 };
@@ -60,7 +62,8 @@ const sourceBuild: Attempt<RecoveryDeps> = {
   id: 'source-build',
   budgetMs: 60 * MINUTE,
   async run(context) {
-    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], emergeOptions(context, 60 * MINUTE, 20 * MINUTE));
+    const { buildBudgetMs, buildInactivityMs } = context.deps.options;
+    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], emergeOptions(context, buildBudgetMs, buildInactivityMs));
     return confirmRepaired(context, 'source-build');
   },
 };
@@ -99,7 +102,8 @@ const manualBuild: Attempt<RecoveryDeps> = {
     const libdir = await libcryptDir(context);
     const work = '/var/tmp/argo-libxcrypt-build';
     const source = path.join(work, path.basename(distfile).replace(/\.tar\.\w+$/, ''));
-    const build: RunOptions = { signal: context.signal, budgetMs: 60 * MINUTE, inactivityMs: 20 * MINUTE, outputLevel: 'info' };
+    const { buildBudgetMs, buildInactivityMs } = context.deps.options;
+    const build: RunOptions = { signal: context.signal, budgetMs: buildBudgetMs, inactivityMs: buildInactivityMs, outputLevel: 'info' };
     await commands.run('rm', ['-rf', work], { signal: context.signal, budgetMs: MINUTE });
     await commands.run('mkdir', ['-p', work], { signal: context.signal, budgetMs: MINUTE });
     await commands.run('tar', ['-xf', distfile, '-C', work], { signal: context.signal, budgetMs: 5 * MINUTE });

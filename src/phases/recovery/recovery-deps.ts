@@ -16,6 +16,10 @@ export interface RecoveryOptions {
   readonly binhost: string | undefined;
   /** Phases the user asked to skip (--skip). */
   readonly skip: ReadonlySet<string>;
+  /** Budget of a source or manual build of libxcrypt (default 1 h). */
+  readonly buildBudgetMs: number;
+  /** A build that prints nothing for this long is killed (default 20 min). */
+  readonly buildInactivityMs: number;
 }
 
 /** Secrets, in memory only: never in the state file, the report or a log. */

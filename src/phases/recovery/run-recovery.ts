@@ -32,6 +32,9 @@ export interface RecoverInput {
   readonly password: PasswordSource;
   readonly binhost?: string | undefined;
   readonly skip?: readonly string[];
+  /** Budget and inactivity limit of a source or manual libxcrypt build; defaults 1 h and 20 min. */
+  readonly buildBudgetMs?: number;
+  readonly buildInactivityMs?: number;
   /** Base folder on the host for the run's log folder; default <root>/var/log/argo, then /tmp/argo. */
   readonly logDir?: string | undefined;
   readonly resume?: boolean;
@@ -151,7 +154,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
   if (input.resume && previous === undefined) {
     throw new ArgoError('ARGO_STATE_FILE_INVALID', `There is no interrupted recovery to resume under ${bases.join(' or ')}`, { hint: 'Run without --resume (with the same --log-dir, if you gave one).' });
   }
-  const logs = openRunLogDir(previous ? [previous.base] : bases, previous?.name ?? `recovery-${timestampOf(clock.now())}`);
+  const logs = previous ? openRunLogDir([previous.base], previous.name, { reuse: true }) : openRunLogDir(bases, `recovery-${timestampOf(clock.now())}`);
   const runId = path.basename(logs.dir);
   const closable = createLogger({
     file: logs.path('main'),
@@ -165,7 +168,14 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
     const deps: RecoveryDeps = {
       system,
       processes: createProcessTable(input.procRoot ?? '/proc'),
-      options: { user: input.user, password: input.password, binhost: input.binhost, skip: new Set(input.skip ?? []) },
+      options: {
+        user: input.user,
+        password: input.password,
+        binhost: input.binhost,
+        skip: new Set(input.skip ?? []),
+        buildBudgetMs: input.buildBudgetMs ?? 60 * 60_000,
+        buildInactivityMs: input.buildInactivityMs ?? 20 * 60_000,
+      },
       secrets,
       logs,
     };
