@@ -214,7 +214,7 @@ async function runStep<D>(phase: Phase<D>, step: Step<D>, run: PhaseRun<D>, phas
   let lastError: ErrorSummary | undefined;
   let lastOutcome: AttemptOutcome = 'failed';
   for (const [index, attempt] of step.attempts.entries()) {
-    const budgetMs = attempt.budgetMs ?? step.budgetMs;
+    const budgetMs = typeof attempt.budgetMs === 'function' ? attempt.budgetMs(run.deps) : (attempt.budgetMs ?? step.budgetMs);
     const attemptStarted = run.clock.monotonicMs();
     logEvent(run.logger, 'step.started', { phase: phase.id, step: step.id, attempt: attempt.id, budgetMs });
     const outcome = await runAttempt(attempt, budgetMs, run, makeContextFactory(run, stepLogger.child({ attempt: attempt.id }), phase.id, step.id, attempt.id));

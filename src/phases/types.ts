@@ -29,8 +29,8 @@ export interface StepContext<D> {
 export interface Attempt<D> {
   /** Stable id, written to logs and reports (`binary-package`, `source-build`). */
   readonly id: string;
-  /** Defaults to the step's budget. */
-  readonly budgetMs?: number;
+  /** Defaults to the step's budget; a function when the budget is an option of the run. */
+  readonly budgetMs?: number | ((deps: D) => number);
   /** Resolves to the step's output (JSON-serialisable: it goes into the state file) or throws. */
   run(context: StepContext<D>): Promise<unknown>;
 }

@@ -49,7 +49,7 @@ function emergeOptions(context: Context, budgetMs: number, inactivityMs: number)
 
 const binaryPackage: Attempt<RecoveryDeps> = {
   id: 'binary-package',
-  budgetMs: 30 * MINUTE,
+  budgetMs: (deps) => Math.min(30 * MINUTE, deps.options.buildBudgetMs) + 5 * MINUTE,
   async run(context) {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const options = emergeOptions(context, Math.min(30 * MINUTE, buildBudgetMs), Math.min(10 * MINUTE, buildInactivityMs));
@@ -60,7 +60,8 @@ const binaryPackage: Attempt<RecoveryDeps> = {
 
 const sourceBuild: Attempt<RecoveryDeps> = {
   id: 'source-build',
-  budgetMs: 60 * MINUTE,
+  // The build's own budget, plus time for the crypt test that follows it.
+  budgetMs: (deps) => deps.options.buildBudgetMs + 5 * MINUTE,
   async run(context) {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], emergeOptions(context, buildBudgetMs, buildInactivityMs));
@@ -95,7 +96,7 @@ async function newestDistfile(context: Context): Promise<string> {
 
 const manualBuild: Attempt<RecoveryDeps> = {
   id: 'manual-build',
-  budgetMs: 60 * MINUTE,
+  budgetMs: (deps) => deps.options.buildBudgetMs + 10 * MINUTE,
   async run(context) {
     const { commands } = context.deps.system;
     const distfile = await newestDistfile(context);
