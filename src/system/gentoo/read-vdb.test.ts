@@ -34,6 +34,12 @@ async function copyEntry(from: string, to: string, overrides: Record<string, str
   for (const name of await readdir(from)) await writeFile(join(to, name), overrides[name] ?? (await readFile(join(from, name))));
 }
 
+it('stops when its signal is aborted', async () => {
+  const controller = new AbortController();
+  controller.abort(new Error('interrupted'));
+  await expect(readVdb(createRootedFs(CLUSTERHQ_ROOT), { signal: controller.signal })).rejects.toThrow('interrupted');
+});
+
 describe('readVdb on a prepared root', () => {
   let root: string;
   beforeEach(async () => {

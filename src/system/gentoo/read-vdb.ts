@@ -18,6 +18,8 @@ import type { RootedFs } from '../rooted-fs.ts';
 export interface ReadVdbOptions {
   /** Path of the database inside the root. Default `/var/db/pkg`. */
   readonly vdbPath?: string;
+  /** Checked between package directories; reading stops with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Vdb {
@@ -70,8 +72,9 @@ async function toHostDirectory(fs: RootedFs, hostParent: string, inside: string,
 /**
  * Reads the files of one package directory synchronously. Through libuv's thread pool each small file costs four
  * round trips (about 100 µs measured); readFileSync does open, read and close in one native call (about 10 µs), and
- * a VDB has 25 files per package. The
- * caller yields to the event loop every few directories, so the loop is never held for more than a few milliseconds. Symbolic links are read through the RootedFs, which keeps them inside the root.
+ * a VDB has 25 files per package. The caller yields to the event loop every few directories, so the loop is never
+ * held for more than a few milliseconds. Symbolic links are read through the RootedFs, which keeps them inside the
+ * root.
  */
 async function readEntryFiles(fs: RootedFs, hostDir: string, inside: string): Promise<Record<string, string> | undefined> {
   const entries = listHostDir(hostDir);
@@ -92,6 +95,7 @@ async function readEntryFiles(fs: RootedFs, hostDir: string, inside: string): Pr
 
 export async function readVdb(fs: RootedFs, options: ReadVdbOptions = {}): Promise<Vdb> {
   const vdbPath = (options.vdbPath ?? '/var/db/pkg').replace(/\/+$/, '') || '/';
+  options.signal?.throwIfAborted();
   const diagnostics: Diagnostic[] = [];
   const packages: VdbPackage[] = [];
   const hostVdb = (await fs.isDirectory(vdbPath)) ? await fs.resolve(vdbPath) : undefined;
@@ -130,7 +134,10 @@ export async function readVdb(fs: RootedFs, options: ReadVdbOptions = {}): Promi
       if (parsed.package !== undefined) packages.push(parsed.package);
       diagnostics.push(...parsed.diagnostics);
       read += 1;
-      if (read % ENTRIES_PER_YIELD === 0) await yieldToEventLoop();
+      if (read % ENTRIES_PER_YIELD === 0) {
+        await yieldToEventLoop();
+        options.signal?.throwIfAborted();
+      }
     }
   }
   return { packages, diagnostics };
