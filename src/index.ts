@@ -19,3 +19,6 @@ export { createHostRunner, CommandError, type CommandRunner, type CommandResult,
 export { createChrootSession, CHROOT_ENV, type ChrootSession } from './system/chroot-session.ts';
 export { createStateFile } from './system/state-file.ts';
 export { systemClock, type Clock } from './system/clock.ts';
+export { readVdb, type Vdb, type ReadVdbOptions } from './system/gentoo/read-vdb.ts';
+export { readConfigFiles } from './system/gentoo/read-config-files.ts';
+export { readMakeConf } from './system/gentoo/read-make-conf.ts';

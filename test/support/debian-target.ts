@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT } from './run-cli.ts';
+
+const run = promisify(execFile);
+export const FIXTURE_CACHE = process.env['ARGO_FIXTURE_CACHE'] ?? '/var/cache/argo-fixtures';
+
+/** The fixture builder's summary (paths, versions); fails loudly when the fixtures were not built. */
+export async function fixtureEnv(): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(join(FIXTURE_CACHE, 'argo-fixture.env'), 'utf8');
+  } catch {
+    throw new Error(`The Debian fixture roots are missing under ${FIXTURE_CACHE}: run bash scripts/setup.sh --fixtures`);
+  }
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match) env[match[1] as string] = (match[2] as string).replace(/^'(.*)'$/, '$1');
+  }
+  return env;
+}
+
+export interface TargetCopy {
+  /** A scratch folder holding the root and whatever else the test needs (password files, logs). */
+  readonly dir: string;
+  readonly root: string;
+  remove(): Promise<void>;
+}
+
+/** A private copy of a cached fixture root: tests change it freely, the cache is never touched. */
+export async function copyTarget(kind: 'base' | 'broken'): Promise<TargetCopy> {
+  const env = await fixtureEnv();
+  const source = kind === 'base' ? env['ARGO_FIXTURE_BASE'] : env['ARGO_FIXTURE_BROKEN'];
+  const dir = await mkdtemp('/var/tmp/argo-target-');
+  const root = join(dir, 'root');
+  await run('cp', ['-a', source as string, root]);
+  return {
+    dir,
+    root,
+    async remove() {
+      // A killed run may have left mounts behind: take them down before deleting anything.
+      await run('sh', ['-c', `findmnt -rn -o TARGET | grep -F "${root}/" | sort -r | xargs -r umount -R --lazy`]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Installs the faithful fake emerge into a copied root, configured with KEY=VALUE settings. */
+export async function installFakeEmerge(root: string, settings: Record<string, string>): Promise<void> {
+  const args = [join(PROJECT, 'test/chroot-fixtures/install-fake-emerge.sh'), root, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)];
+  await run('bash', args);
+}
