@@ -1,0 +1,41 @@
+/**
+ * `argo recover` on the really broken fixture (libcrypt without SHA512-crypt, the fake emerge's binary
+ * package available): wall time of the whole command and time from its start to the successful canary,
+ * read from main.log. Target: canary under 60 s. Needs the fixtures: bash scripts/setup.sh --fixtures.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const project = fileURLToPath(new URL('../../', import.meta.url));
+const cache = process.env['ARGO_FIXTURE_CACHE'] ?? '/var/cache/argo-fixtures';
+const runs = Number(process.env['ARGO_BENCH_RUNS'] ?? 5);
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+const wall: number[] = [];
+const toCanary: number[] = [];
+for (let run = 0; run < runs; run += 1) {
+  const dir = mkdtempSync('/var/tmp/argo-bench-');
+  const root = join(dir, 'root');
+  try {
+    execFileSync('cp', ['-a', join(cache, 'debian-broken'), root]);
+    execFileSync('bash', [join(project, 'test/chroot-fixtures/install-fake-emerge.sh'), root, 'BINARY=ok']);
+    writeFileSync(join(dir, 'password'), 'correct horse\n', { mode: 0o600 });
+    const started = performance.now();
+    const result = spawnSync(process.execPath, [join(project, 'dist/cli/argo.js'), 'recover', '--root', root, '--user', 'alice', '--password-file', join(dir, 'password'), '--json'], { encoding: 'utf8' });
+    wall.push(performance.now() - started);
+    if (result.status !== 0) throw new Error(`argo recover failed (exit ${result.status}):\n${result.stderr}`);
+    const report = JSON.parse(result.stdout) as { logDir: string; outcome: string };
+    const events = readFileSync(join(report.logDir, 'main.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event?: string; phase?: string; time: string });
+    const begin = Date.parse(events.find((event) => event.event === 'run.started')?.time ?? '');
+    const canary = Date.parse(events.find((event) => event.event === 'step.succeeded' && event.phase === 'pam-canary')?.time ?? '');
+    toCanary.push(canary - begin);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+console.log('| case | runs | median | target | ok |');
+console.log('|---|---|---|---|---|');
+console.log(`| argo recover, broken target, binary pivot: start to successful canary | ${runs} | ${(median(toCanary) / 1000).toFixed(2)} s | < 60 s | ${median(toCanary) < 60_000 ? 'yes' : 'NO'} |`);
+console.log(`| argo recover, whole command (Node start, mounts, report, unmount) | ${runs} | ${(median(wall) / 1000).toFixed(2)} s | - | - |`);
