@@ -1,0 +1,65 @@
+import { hashPrefixesInUse } from '../../core/auth/shadow.ts';
+import { findInstalled } from '../../core/gentoo/find-installed.ts';
+import { checkPamStack } from '../../login-path/check-pam-stack.ts';
+import { testCrypt } from '../../login-path/test-crypt.ts';
+import { readVdb } from '../../system/gentoo/read-vdb.ts';
+import type { Check } from '../types.ts';
+
+/** The same crypt test as `argo recover`'s diagnostics: $6$ and every method in /etc/shadow. */
+export const libcryptCheck: Check = {
+  id: 'libcrypt',
+  budgetMs: 60_000,
+  async run({ system, signal }) {
+    const prefixes = hashPrefixesInUse((await system.target.readTextIfExists('/etc/shadow')) ?? '');
+    const crypt = await testCrypt(system.commands, prefixes, signal);
+    const failing = crypt.results.filter((result) => !result.ok).map((result) => result.prefix);
+    const details = { tool: crypt.tool, tested: crypt.results.map((result) => result.prefix), failing, untested: crypt.untested, attempts: crypt.attempts };
+    if (crypt.tool === undefined) {
+      return { status: 'fail', summary: crypt.libcryptMissing ? 'libcrypt cannot be loaded' : 'no perl or python3 to test crypt(3) with', details, advice: 'Run argo recover before any update.' };
+    }
+    if (failing.length > 0) {
+      return { status: 'fail', summary: `crypt(3) cannot verify ${failing.join(' ')}: logins with such hashes fail`, details, advice: 'Run argo recover now; do not update on top of a broken libcrypt.' };
+    }
+    return { status: 'pass', summary: `crypt(3) verifies ${crypt.results.map((result) => result.prefix).join(' ')}`, details };
+  },
+};
+
+/** The same PAM stack check as recover's diagnostics. */
+export const pamStackCheck: Check = {
+  id: 'pam-stack',
+  budgetMs: 30_000,
+  async run({ system }) {
+    const report = await checkPamStack(system.target);
+    const details = { ...report };
+    if (report.moduleDir === undefined) return { status: 'fail', summary: 'pam_unix.so not found in any PAM module folder', details, advice: 'Re-emerge sys-libs/pam.' };
+    if (report.missingModules.length > 0 || report.missingIncludes.length > 0) {
+      const missing = [...report.missingModules.map((entry) => entry.module), ...report.missingIncludes.map((name) => `/etc/pam.d/${name}`)];
+      return { status: 'fail', summary: `PAM stack incomplete: ${missing.join(', ')} missing`, details, advice: 'Re-emerge sys-libs/pam and sys-auth/pambase before updating.' };
+    }
+    if (!report.unixChkpwd.privileged) {
+      return { status: 'fail', summary: `unix_chkpwd ${report.unixChkpwd.path ?? 'is missing'}${report.unixChkpwd.path ? ' is not setgid' : ''}`, details, advice: 'Re-emerge sys-libs/pam (it installs /sbin/unix_chkpwd setgid shadow).' };
+    }
+    return { status: 'pass', summary: `every module of ${report.servicesChecked.join(', ')} present in ${report.moduleDir}`, details };
+  },
+};
+
+const LOADERS = ['/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-aarch64.so.1', '/lib/ld-linux-armhf.so.3', '/lib/ld-linux.so.2', '/lib64/ld64.so.2', '/lib/ld-linux-riscv64-lp64d.so.1'];
+
+/** glibc installed and its dynamic loader present: without the loader nothing dynamically linked starts. */
+export const glibcCheck: Check = {
+  id: 'glibc',
+  budgetMs: 30_000,
+  async run({ system }) {
+    const vdb = await readVdb(system.target);
+    const glibc = findInstalled(vdb, 'sys-libs/glibc').at(-1);
+    const loaders: string[] = [];
+    for (const loader of LOADERS) if (await system.target.exists(loader)) loaders.push(loader);
+    const details = { installed: glibc?.cpv, loaders, crypt: glibc?.use.includes('crypt') ?? false };
+    if (loaders.length === 0) return { status: 'fail', summary: 'no dynamic loader (ld-linux*.so) found', details, advice: 'Restore sys-libs/glibc from a binary package or a snapshot before anything else.' };
+    if (glibc === undefined) return { status: 'warn', summary: `loader present (${loaders[0]}) but sys-libs/glibc is not in /var/db/pkg`, details };
+    if (glibc.use.includes('crypt')) {
+      return { status: 'warn', summary: `${glibc.cpv} has USE=crypt: it competes with libxcrypt[system] for libcrypt.so`, details, advice: 'Set sys-libs/glibc -crypt in package.use.' };
+    }
+    return { status: 'pass', summary: `${glibc.cpv}, loader ${loaders[0]}`, details };
+  },
+};
