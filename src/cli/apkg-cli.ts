@@ -1,4 +1,6 @@
 import { notLanded } from './commands/not-landed.ts';
+import { runPreflightCommand, type PreflightArgs } from './commands/preflight.ts';
+import { preflightOptions } from './preflight-options.ts';
 import type { CliDefinition } from './run-cli.ts';
 
 export const apkgCli: CliDefinition = {
@@ -8,7 +10,7 @@ export const apkgCli: CliDefinition = {
     cli
       .command('update', 'Preflight, snapshot, emerge from the binhost, verify the login path, snapshot, report', {}, bind(notLanded('apkg update', 'issue #6')))
       .command('rollback', 'Undo the last update from its pre-update snapshot', {}, bind(notLanded('apkg rollback', 'issue #6')))
-      .command('preflight', 'The pre-update checklist (same as argo preflight)', {}, bind(notLanded('apkg preflight', 'issue #5')))
+      .command('preflight', 'The pre-update checklist (same as argo preflight; exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))
       .command('canary <action>', 'Manage the login canary account used to verify PAM after updates', (sub) =>
         sub.positional('action', { choices: ['setup'] as const, describe: 'what to do' }),
         bind(notLanded('apkg canary', 'issue #6')),

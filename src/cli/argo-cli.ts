@@ -1,6 +1,8 @@
 import { runChrootCommand, type ChrootArgs } from './commands/chroot.ts';
 import { notLanded } from './commands/not-landed.ts';
+import { runPreflightCommand, type PreflightArgs } from './commands/preflight.ts';
 import { runRecoverCommand, type RecoverArgs } from './commands/recover.ts';
+import { preflightOptions } from './preflight-options.ts';
 import type { CliDefinition } from './run-cli.ts';
 
 export const argoCli: CliDefinition = {
@@ -28,7 +30,7 @@ export const argoCli: CliDefinition = {
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB'),
         bind<RecoverArgs>(runRecoverCommand),
       )
-      .command('preflight', 'The pre-update checklist: go or no-go for an update', {}, bind(notLanded('argo preflight', 'issue #5')))
+      .command('preflight', 'The pre-update checklist: go or no-go for an update (exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))
       .command('snapshot <action>', 'Create, list, diff, restore or delete snapshots (snapper or btrfs)', (sub) =>
         sub.positional('action', { choices: ['create', 'list', 'diff', 'restore', 'delete'] as const, describe: 'what to do' }),
         bind(notLanded('argo snapshot', 'issue #5')),
