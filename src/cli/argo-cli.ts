@@ -1,7 +1,7 @@
 import { runChrootCommand, type ChrootArgs } from './commands/chroot.ts';
-import { notLanded } from './commands/not-landed.ts';
 import { runPreflightCommand, type PreflightArgs } from './commands/preflight.ts';
 import { runRecoverCommand, type RecoverArgs } from './commands/recover.ts';
+import { runSnapshotCommand, type SnapshotArgs } from './commands/snapshot.ts';
 import { preflightOptions } from './preflight-options.ts';
 import type { CliDefinition } from './run-cli.ts';
 
@@ -31,9 +31,24 @@ export const argoCli: CliDefinition = {
         bind<RecoverArgs>(runRecoverCommand),
       )
       .command('preflight', 'The pre-update checklist: go or no-go for an update (exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))
-      .command('snapshot <action>', 'Create, list, diff, restore or delete snapshots (snapper or btrfs)', (sub) =>
-        sub.positional('action', { choices: ['create', 'list', 'diff', 'restore', 'delete'] as const, describe: 'what to do' }),
-        bind(notLanded('argo snapshot', 'issue #5')),
+      .command(
+        'snapshot <action> [from] [to]',
+        'Create, list, diff, restore or delete snapshots (snapper where configured, plain btrfs otherwise)',
+        (sub) =>
+          sub
+            .positional('action', { choices: ['create', 'list', 'diff', 'restore', 'delete'] as const, describe: 'what to do' })
+            .positional('from', { type: 'number', describe: 'diff/restore: the older snapshot; delete: the snapshot' })
+            .positional('to', { type: 'number', describe: 'diff/restore: the newer snapshot (default: the current system)' })
+            .option('type', { choices: ['single', 'pre', 'post'] as const, describe: 'create: snapshot type' })
+            .option('pre-number', { type: 'number', describe: 'create --type post: its pre snapshot' })
+            .option('description', { type: 'string', describe: 'create: description' })
+            .option('userdata', { type: 'string', array: true, describe: 'create: key=value (repeatable)' })
+            .option('min-free', { type: 'number', describe: 'create: refuse below this many free bytes' })
+            .option('paths', { type: 'string', array: true, describe: 'restore: only these paths (inside --root)' })
+            .option('update', { type: 'string', describe: 'list/diff/restore: the pre/post pair of this update id' })
+            .example('$0 snapshot create --type pre --description "before update"', 'take a pre snapshot')
+            .example('$0 snapshot restore 12 --paths /usr/lib64/libcrypt.so.1.1.0', 'put one file back as it was in snapshot 12'),
+        bind<SnapshotArgs>(runSnapshotCommand),
       )
       .command(
         'chroot [command..]',

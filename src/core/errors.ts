@@ -49,6 +49,12 @@ export const ERROR_CODES = {
   ARGO_STATE_FILE_INVALID: { exit: EXIT.failed, summary: 'the state file for --resume is unreadable or belongs to another run' },
   ARGO_LOG_DIR_UNAVAILABLE: { exit: EXIT.failed, summary: 'no folder for the run logs could be created' },
 
+  // snapshots
+  ARGO_SNAPSHOT_UNAVAILABLE: { exit: EXIT.failed, summary: 'the root cannot be snapshotted (not btrfs, not a subvolume, no snapper or btrfs tools)' },
+  ARGO_SNAPSHOT_NO_SPACE: { exit: EXIT.refused, summary: 'a snapshot was refused: free space is below the minimum' },
+  ARGO_SNAPSHOT_NOT_FOUND: { exit: EXIT.failed, summary: 'no snapshot with that number, or no pair for that update id' },
+  ARGO_SNAPSHOT_PROTECTED: { exit: EXIT.refused, summary: 'refused to delete the snapshot the system runs or boots from' },
+
   // Gentoo formats
   ARGO_VERSION_INVALID: { exit: EXIT.failed, summary: 'a package version does not follow PMS' },
   ARGO_ATOM_INVALID: { exit: EXIT.failed, summary: 'a package atom does not follow PMS' },

@@ -7,11 +7,12 @@ import { libcryptCheck, pamStackCheck, glibcCheck } from './checks/login-checks.
 import { consoleCheck, guiSessionCheck } from './checks/session-checks.ts';
 import { bootFallbackCheck, configUpdatesCheck, fstabCheck, newsCheck, preservedLibsCheck } from './checks/file-checks.ts';
 import { binhostCoverageCheck, diskSpaceCheck, libxcryptPinCheck } from './checks/update-checks.ts';
+import { snapshotCheck } from './checks/snapshot-check.ts';
 import { runPreflight } from './run-preflight.ts';
 import type { Check, PreflightOptions, PreflightReport, TerminalInfo } from './types.ts';
 
-/** Every check but `snapshot`, whose backend is passed in by the caller (it owns the snapshot it may take). */
 export const CHECKS: readonly Check[] = [
+  snapshotCheck,
   binhostCoverageCheck,
   guiSessionCheck,
   consoleCheck,
@@ -54,12 +55,32 @@ function planProvider(system: System, signal: AbortSignal): () => Promise<Parsed
 }
 
 export async function runChecklist(input: ChecklistInput): Promise<PreflightReport> {
-  return runPreflight(input.checks ?? CHECKS, {
+  const context = {
     system: input.system,
     processes: input.processes,
     options: input.options,
     terminal: input.terminal,
     signal: input.signal,
     plan: planProvider(input.system, input.signal),
-  });
+  };
+  const report = await runPreflight(input.checks ?? CHECKS, context);
+  return input.options.stopGui ? stopGuiIfSafe(report, context, input.logger) : report;
+}
+
+/**
+ * --stop-gui: stop the display manager, but only from a console (never from a terminal inside the session
+ * it would kill) and only once the snapshot is taken; then look at the graphical session again.
+ */
+async function stopGuiIfSafe(report: PreflightReport, context: Parameters<typeof runPreflight>[1], logger: Logger): Promise<PreflightReport> {
+  const status = (id: string) => report.checks.find((check) => check.id === id);
+  const snapshotTaken = status('snapshot')?.status === 'pass' && status('snapshot')?.details['snapshot'] !== undefined;
+  if (status('gui-session')?.status !== 'fail' || status('console')?.status !== 'pass' || !snapshotTaken || context.system.isForeignRoot) {
+    logger.warn({ event: undefined, snapshotTaken, console: status('console')?.status }, 'Not stopping the display manager: it needs a console and a snapshot first');
+    return report;
+  }
+  const systemd = (await context.system.target.readlink('/sbin/init').catch(() => '')).includes('systemd');
+  await context.system.commands.run(systemd ? 'systemctl' : 'rc-service', systemd ? ['stop', 'display-manager'] : ['display-manager', 'stop'], { signal: context.signal, budgetMs: 120_000 });
+  const again = await runPreflight([guiSessionCheck], context);
+  const checks = report.checks.map((check) => (check.id === 'gui-session' ? (again.checks[0] ?? check) : check));
+  return { ...report, checks, verdict: checks.some((check) => check.status === 'fail') ? 'no-go' : 'go' };
 }

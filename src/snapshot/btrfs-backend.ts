@@ -1,0 +1,123 @@
+import * as path from 'node:path';
+import { createRootedFs } from '../system/rooted-fs.ts';
+import type { System } from '../system/open-system.ts';
+import { diffTrees } from './diff-trees.ts';
+import { assertFreeSpace, DEFAULT_MIN_FREE_BYTES } from './free-space.ts';
+import { restoreChanges, selectChanges } from './restore-changes.ts';
+import { formatSnapshotInfo, parseSnapshotInfo } from './snapshot-info.ts';
+import { snapshotError } from './snapshot-errors.ts';
+import { CURRENT, type CreateSnapshotRequest, type Snapshot, type SnapshotBackend, type SnapshotChange } from './types.ts';
+import { validateRequest } from './validate-request.ts';
+
+export interface BtrfsBackendOptions {
+  readonly system: System;
+  /** The subvolume to snapshot, as a path inside the target root. Default `/`. */
+  readonly subvolume?: string | undefined;
+  readonly minFreeBytes?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Snapshots with plain `btrfs` in snapper's layout: `<subvolume>/.snapshots/<N>/snapshot` (read-only) with an
+ * `info.json` beside it. `btrfs` runs on the host (it acts on host paths of the target), so it works from a
+ * live USB without entering the target.
+ */
+export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBackend {
+  const { system, signal } = options;
+  const subvolume = options.subvolume ?? '/';
+  const minFreeBytes = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  const snapshotsDir = path.posix.join(subvolume, '.snapshots');
+  const snapshotPath = (id: number): string => path.posix.join(snapshotsDir, String(id), 'snapshot');
+  const treePath = (id: number): string => (id === CURRENT ? subvolume : snapshotPath(id));
+  const btrfs = (args: string[], mutates = true) => system.hostCommands.run('btrfs', args, { signal, mutates });
+
+  async function numbers(): Promise<number[]> {
+    if (!(await system.target.isDirectory(snapshotsDir))) return [];
+    return (await system.target.readdir(snapshotsDir))
+      .filter((entry) => entry.type === 'directory' && /^[1-9]\d*$/.test(entry.name))
+      .map((entry) => Number(entry.name))
+      .sort((a, b) => a - b);
+  }
+
+  async function requireSnapshot(id: number): Promise<void> {
+    if (id === CURRENT) return;
+    if (!(await system.target.isDirectory(snapshotPath(id)))) {
+      throw snapshotError('ARGO_SNAPSHOT_NOT_FOUND', `Snapshot ${id} does not exist in ${path.posix.join(system.root, snapshotsDir)}`, {
+        hint: 'List the snapshots with argo snapshot list.',
+        details: { id, subvolume },
+      });
+    }
+  }
+
+  async function readTree(id: number) {
+    await requireSnapshot(id);
+    return createRootedFs(await system.target.resolve(treePath(id)));
+  }
+
+  const backend: SnapshotBackend = {
+    name: 'btrfs',
+    subvolume,
+    snapshotPath,
+
+    async create(request: CreateSnapshotRequest): Promise<Snapshot> {
+      validateRequest(request);
+      if (request.preId !== undefined) await requireSnapshot(request.preId);
+      await assertFreeSpace(system.target, subvolume, minFreeBytes);
+      if (!(await system.target.exists(snapshotsDir))) {
+        await btrfs(['subvolume', 'create', await system.target.resolve(snapshotsDir)]);
+      }
+      const id = ((await numbers()).at(-1) ?? 0) + 1;
+      const folder = path.posix.join(snapshotsDir, String(id));
+      await system.target.mkdir(folder);
+      const snapshot: Snapshot = {
+        id,
+        kind: request.kind,
+        preId: request.kind === 'post' ? request.preId : undefined,
+        date: system.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        description: request.description,
+        userdata: { ...request.userdata },
+        cleanup: request.cleanup ?? '',
+      };
+      try {
+        await btrfs(['subvolume', 'snapshot', '-r', await system.target.resolve(subvolume), await system.target.resolve(snapshotPath(id))]);
+        await system.target.writeFileAtomic(path.posix.join(folder, 'info.json'), formatSnapshotInfo(snapshot), { mode: 0o644 });
+      } catch (error) {
+        if (await system.target.exists(snapshotPath(id))) {
+          await btrfs(['subvolume', 'delete', await system.target.resolve(snapshotPath(id))]);
+        }
+        if (!system.hostCommands.dryRun) await system.target.remove(folder);
+        throw error;
+      }
+      return snapshot;
+    },
+
+    async list(): Promise<Snapshot[]> {
+      const snapshots: Snapshot[] = [];
+      for (const id of await numbers()) {
+        if (!(await system.target.isDirectory(snapshotPath(id)))) continue;
+        const info = await system.target.readTextIfExists(path.posix.join(snapshotsDir, String(id), 'info.json'));
+        // A snapshot without info.json (made by hand, or by snapper with info.xml) is listed, not hidden.
+        snapshots.push(info === undefined ? { id, kind: 'single', date: '', description: '', userdata: {}, cleanup: '' } : parseSnapshotInfo(info, id));
+      }
+      return snapshots;
+    },
+
+    async diff(from: number, to: number): Promise<SnapshotChange[]> {
+      const changes = await diffTrees(await readTree(from), await readTree(to), signal);
+      return changes.map((change) => ({ ...change, path: path.posix.join(subvolume, change.path) }));
+    },
+
+    async restore(from: number, to = CURRENT, paths?: readonly string[]): Promise<SnapshotChange[]> {
+      const changes = selectChanges(await backend.diff(from, to), paths);
+      await restoreChanges(system, { snapshotTree: snapshotPath(from), subvolume, changes, signal });
+      return changes;
+    },
+
+    async delete(id: number): Promise<void> {
+      await requireSnapshot(id);
+      await btrfs(['subvolume', 'delete', await system.target.resolve(snapshotPath(id))]);
+      if (!system.hostCommands.dryRun) await system.target.remove(path.posix.join(snapshotsDir, String(id)));
+    },
+  };
+  return backend;
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import type { Stats } from 'node:fs';
+import type { System } from '../system/open-system.ts';
+import type { SnapshotChange } from './types.ts';
+
+export interface RestoreChangesOptions {
+  /** The snapshot's read-only tree, as a path inside the target root (`/.snapshots/5/snapshot`). */
+  readonly snapshotTree: string;
+  /** The subvolume the snapshot was taken of, as a path inside the target root. */
+  readonly subvolume: string;
+  /** The changes to undo, paths inside the target root. */
+  readonly changes: readonly SnapshotChange[];
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Puts each changed path back as it is in the snapshot, in the current system: a path the snapshot does
+ * not have is removed; a file or symlink is copied with its mode, owner, times and xattrs (`cp -a`,
+ * reflinked on btrfs) to a temporary name beside it and renamed over the current one, so a reader sees
+ * the old or the restored file, never a partial one; a directory gets the snapshot's mode and owner.
+ * Parents come before children. In a dry run nothing is changed.
+ */
+export async function restoreChanges(system: System, options: RestoreChangesOptions): Promise<void> {
+  const runner = system.hostCommands;
+  const ordered = [...options.changes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const change of ordered) {
+    options.signal?.throwIfAborted();
+    const rel = path.posix.relative(options.subvolume, change.path);
+    const source = path.posix.join(options.snapshotTree, rel);
+    const before = await lstatIfExists(system, source);
+    const currentHost = await system.target.resolveParent(change.path);
+    const current = await lstatIfExists(system, change.path);
+    if (before === undefined) {
+      if (current !== undefined && !runner.dryRun) await system.target.remove(change.path);
+      continue;
+    }
+    const sourceHost = await system.target.resolveParent(source);
+    const run = (file: string, args: string[]): Promise<unknown> => runner.run(file, args, { signal: options.signal });
+    if (before.isDirectory()) {
+      if (current !== undefined && !current.isDirectory() && !runner.dryRun) await system.target.remove(change.path);
+      if (current === undefined || !current.isDirectory()) await run('mkdir', ['-p', '--', currentHost]);
+      await run('chown', ['--no-dereference', `--reference=${sourceHost}`, '--', currentHost]);
+      await run('chmod', [`--reference=${sourceHost}`, '--', currentHost]);
+      continue;
+    }
+    await run('mkdir', ['-p', '--', path.dirname(currentHost)]);
+    const temporary = path.join(path.dirname(currentHost), `.${path.basename(currentHost)}.argo-restore-${randomBytes(6).toString('hex')}`);
+    await run('cp', ['-a', '--reflink=auto', '--no-target-directory', '--', sourceHost, temporary]);
+    try {
+      if (current?.isDirectory() && !runner.dryRun) await system.target.remove(change.path);
+      await run('mv', ['-f', '--no-target-directory', '--', temporary, currentHost]);
+    } catch (error) {
+      if (!runner.dryRun) await system.host.remove(temporary);
+      throw error;
+    }
+  }
+}
+
+async function lstatIfExists(system: System, target: string): Promise<Stats | undefined> {
+  try {
+    return await system.target.lstat(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/** Keeps the changes at or below one of `paths` (paths inside the target root); all of them without paths. */
+export function selectChanges(changes: readonly SnapshotChange[], paths: readonly string[] | undefined): SnapshotChange[] {
+  if (paths === undefined || paths.length === 0) return [...changes];
+  const wanted = paths.map((candidate) => path.posix.resolve('/', candidate));
+  return changes.filter((change) => wanted.some((want) => change.path === want || change.path.startsWith(want === '/' ? '/' : `${want}/`)));
+}
