@@ -75,7 +75,7 @@ async function stopGuiIfSafe(report: PreflightReport, context: Parameters<typeof
   const status = (id: string) => report.checks.find((check) => check.id === id);
   const snapshotTaken = status('snapshot')?.status === 'pass' && status('snapshot')?.details['snapshot'] !== undefined;
   if (status('gui-session')?.status !== 'fail' || status('console')?.status !== 'pass' || !snapshotTaken || context.system.isForeignRoot) {
-    logger.warn({ event: undefined, snapshotTaken, console: status('console')?.status }, 'Not stopping the display manager: it needs a console and a snapshot first');
+    logger.warn({ snapshotTaken, console: status('console')?.status }, 'Not stopping the display manager: it needs a console and a snapshot first');
     return report;
   }
   const systemd = (await context.system.target.readlink('/sbin/init').catch(() => '')).includes('systemd');

@@ -14,3 +14,12 @@ export interface Diagnostic {
   /** What Portage does with it: the line is ignored, the key dropped, a default used. */
   readonly action?: 'ignored' | 'dropped' | 'defaulted' | 'kept';
 }
+
+/** A parser's list of diagnostics and the one way it adds to it, with the file filled in. */
+export function collectDiagnostics(file: string | undefined, action: Diagnostic['action'] = 'ignored') {
+  const diagnostics: Diagnostic[] = [];
+  const report = (line: number, message: string, field?: string): void => {
+    diagnostics.push({ ...(file === undefined ? {} : { file }), line, ...(field === undefined ? {} : { field }), message, action });
+  };
+  return { diagnostics, report };
+}

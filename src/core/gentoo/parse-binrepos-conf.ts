@@ -10,7 +10,7 @@
  * `listBinrepos`.
  */
 
-import type { Diagnostic } from './diagnostics.ts';
+import { collectDiagnostics, type Diagnostic } from './diagnostics.ts';
 
 export interface BinreposConfValue {
   /** Raw value (continuation lines joined with "\n"), before `%(name)s` interpolation. */
@@ -52,16 +52,7 @@ interface MutableSection {
 }
 
 export function parseBinreposConf(text: string, options: ParseBinreposConfOptions = {}): BinreposConf {
-  const diagnostics: Diagnostic[] = [];
-  const report = (line: number, message: string, field?: string): void => {
-    diagnostics.push({
-      ...(options.file === undefined ? {} : { file: options.file }),
-      line,
-      ...(field === undefined ? {} : { field }),
-      message,
-      action: 'ignored',
-    });
-  };
+  const { diagnostics, report } = collectDiagnostics(options.file);
   const fileField = options.file === undefined ? {} : { file: options.file };
 
   const defaults: MutableSection = { name: DEFAULT_SECTION, line: 0, options: new Map() };

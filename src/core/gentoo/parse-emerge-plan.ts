@@ -14,7 +14,7 @@
  * Colour codes are stripped first. `--columns` layout is not supported (reported as a diagnostic per line).
  */
 
-import type { Diagnostic } from './diagnostics.ts';
+import { collectDiagnostics, type Diagnostic } from './diagnostics.ts';
 
 export interface EmergeUseFlag {
   /** Flag name as printed, without the USE_EXPAND prefix: `python3_12`. */
@@ -130,16 +130,7 @@ const REPO_INDEX = /^[0-9?]+(?:=>[0-9?]+)?$/;
 const VERSION_AT_END = /-\d+(?:\.\d+)*[a-z]?(?:_(?:alpha|beta|pre|rc|p)\d*)*(?:-r\d+)?$/;
 
 export function parseEmergePlan(text: string, options: ParseEmergePlanOptions = {}): ParsedEmergePlan {
-  const diagnostics: Diagnostic[] = [];
-  const report = (line: number, message: string, field?: string): void => {
-    diagnostics.push({
-      ...(options.file === undefined ? {} : { file: options.file }),
-      line,
-      ...(field === undefined ? {} : { field }),
-      message,
-      action: 'ignored',
-    });
-  };
+  const { diagnostics, report } = collectDiagnostics(options.file);
   const packages: EmergePlanEntry[] = [];
   let total: MutableTotal | undefined;
 

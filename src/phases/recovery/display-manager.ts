@@ -1,7 +1,7 @@
 import { ArgoError } from '../../core/errors.ts';
 import { logEvent } from '../../logging/events.ts';
 import type { Phase } from '../types.ts';
-import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
+import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
 
 export interface DisplayManagerOutput {
   readonly init: string;
@@ -12,10 +12,7 @@ export interface DisplayManagerOutput {
 /** Phase 6: re-enable the display manager at boot. It is never started here (no session, maybe a chroot). */
 export const displayManagerPhase: Phase<RecoveryDeps> = {
   id: 'display-manager',
-  skip: (context) =>
-    context.deps.options.skip.has('display-manager')
-      ? 'skipped with --skip'
-      : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons['display-manager'],
+  skip: skipUnlessNeeded('display-manager'),
   steps: [
     {
       id: 'enable',

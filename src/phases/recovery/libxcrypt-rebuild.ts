@@ -5,7 +5,7 @@ import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts'
 import { CHROOT_ENV } from '../../system/chroot-session.ts';
 import type { RunOptions } from '../../system/run-command.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
-import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
+import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
 
 type Context = StepContext<RecoveryDeps>;
 
@@ -177,9 +177,6 @@ const snapshotRestore: Attempt<RecoveryDeps> = {
 export const libxcryptRebuildPhase: Phase<RecoveryDeps> = {
   id: 'libxcrypt-rebuild',
   dependsOn: ['diagnostics'],
-  skip: (context) =>
-    context.deps.options.skip.has('libxcrypt-rebuild')
-      ? 'skipped with --skip'
-      : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons['libxcrypt-rebuild'],
+  skip: skipUnlessNeeded('libxcrypt-rebuild'),
   steps: [{ id: 'rebuild', budgetMs: 60 * MINUTE, attempts: [binaryPackage, sourceBuild, manualBuild, snapshotRestore] }],
 };

@@ -1,7 +1,7 @@
 import { planProcessCleanup, type ProcessInfo } from '../../core/system-state/processes.ts';
 import type { Clock } from '../../system/clock.ts';
 import type { Phase } from '../types.ts';
-import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
+import { skipUnlessNeeded, type RecoveryDeps } from './recovery-deps.ts';
 
 export interface ProcessCleanupOutput {
   readonly killed: readonly { readonly pid: number; readonly comm: string; readonly reason: string; readonly signal: string }[];
@@ -16,10 +16,7 @@ const KILL_GRACE_MS = 2_000;
 /** Phase 2: stop what hangs (D state) and the frozen graphical session; report what cannot be stopped. */
 export const processCleanupPhase: Phase<RecoveryDeps> = {
   id: 'process-cleanup',
-  skip: (context) =>
-    context.deps.options.skip.has('process-cleanup')
-      ? 'skipped with --skip'
-      : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons['process-cleanup'],
+  skip: skipUnlessNeeded('process-cleanup'),
   steps: [
     {
       id: 'stop-stuck-processes',

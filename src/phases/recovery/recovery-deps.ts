@@ -57,3 +57,9 @@ export const RECOVERY_PHASES = [
 ] as const;
 
 export type RecoveryPhaseId = (typeof RECOVERY_PHASES)[number];
+
+/** The skip predicate of a repair phase: --skip, else the diagnostics verdict's reason it is not needed. */
+export function skipUnlessNeeded(phase: 'process-cleanup' | 'libxcrypt-rebuild' | 'display-manager') {
+  return (context: import('../types.ts').StepContext<RecoveryDeps>): string | undefined =>
+    context.deps.options.skip.has(phase) ? 'skipped with --skip' : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons[phase];
+}
