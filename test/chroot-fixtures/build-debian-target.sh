@@ -6,11 +6,17 @@
 # Everything is built under ${ARGO_FIXTURE_CACHE:-/var/cache/argo-fixtures},
 # outside the clone:
 #
-#   debian-base/          bookworm minbase + PAM/login/openrc + Gentoo shape
+#   debian-base/          bookworm minbase + PAM/login/openrc + toolchain
+#                         (gcc, make, libc6-dev, xz-utils) + Gentoo shape,
+#                         the libxcrypt distfile and a stand-in /usr/bin/xdm
 #   debian-broken/        copy of debian-base with a libcrypt built WITHOUT
-#                         sha512crypt installed over the real one
+#                         sha512crypt installed over the real one, and the
+#                         display-manager service out of the default runlevel
 #   libcrypt-broken/      that library (libcrypt.so.1.1.0) + BUILD-INFO
 #   libcrypt-good/        the same Debian source built with all hashes
+#   distfiles/            libxcrypt-<ver>.tar.xz, a release-style tarball
+#                         (autoreconf + make dist-xz of upstream's source)
+#   fake-emerge/          GPKG + stash for install-fake-emerge.sh (warmed here)
 #   credentials.txt       test passwords (mode 0600)
 #   argo-fixture.env      machine-readable summary (paths, versions, timings)
 #   logs/ src/ debs/ apt-src/ .stamps/   build logs, download caches, stamps
@@ -26,6 +32,8 @@
 # Env:   ARGO_FIXTURE_CACHE   cache dir (default /var/cache/argo-fixtures)
 #        ARGO_FIXTURE_MIRROR  Debian mirror (default http://deb.debian.org/debian)
 #        ARGO_FIXTURE_PYTHON  1 (default) to include python3-minimal, 0 to omit
+#        ARGO_FIXTURE_TOOLCHAIN  1 (default) to include gcc, make, libc6-dev and
+#                             xz-utils (the manual-build pivot needs them), 0 to omit
 # Last line of output:
 #   ARGO_FIXTURE base=<path> broken=<path> good_lib=<path> broken_lib=<path>
 set -Eeuo pipefail
@@ -37,6 +45,7 @@ SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 CACHE=$(readlink -m -- "${ARGO_FIXTURE_CACHE:-/var/cache/argo-fixtures}")
 MIRROR=${ARGO_FIXTURE_MIRROR:-http://deb.debian.org/debian}
 WITH_PYTHON=${ARGO_FIXTURE_PYTHON:-1}
+WITH_TOOLCHAIN=${ARGO_FIXTURE_TOOLCHAIN:-1}
 SUITE=bookworm
 MULTIARCH=x86_64-linux-gnu
 # Gentoo-side names of what the Debian root really contains.
@@ -55,6 +64,8 @@ CREDS=$CACHE/credentials.txt
 ENVFILE=$CACHE/argo-fixture.env
 STAMPS=$CACHE/.stamps
 LOGS=$CACHE/logs
+DISTFILES=$CACHE/distfiles
+SELF_DIR=$(dirname -- "$SELF")
 
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -200,7 +211,7 @@ kv() {
     else printf "%s='%s'\n" "$1" "${2//\'/\'\\\'\'}"; fi
 }
 SCRIPT_SHA=$(sha256sum "$SELF" | cut -d' ' -f1)
-key_base()   { printf 'base\n%s\n%s\n%s\n%s\n' "$SCRIPT_SHA" "$SUITE" "$WITH_PYTHON" "$MIRROR" | sha256; }
+key_base()   { printf 'base\n%s\n%s\n%s\n%s\n%s\n' "$SCRIPT_SHA" "$SUITE" "$WITH_PYTHON" "$MIRROR" "$WITH_TOOLCHAIN" | sha256; }
 key_libs()   { printf 'libs\n%s\n%s\n' "$SCRIPT_SHA" "$(key_base)" | sha256; }
 key_broken() { printf 'broken\n%s\n%s\n%s\n' "$SCRIPT_SHA" "$(key_base)" "$(key_libs)" | sha256; }
 stamp_ok() { # name key paths...
@@ -414,6 +425,111 @@ LC_MESSAGES=C.utf8
 EOF
     printf '%s\n' gui-libs/display-manager-init sys-auth/pamtester x11-apps/xdm >"$r/var/lib/portage/world"
     printf 'Gentoo Base System release 2.14\n' >"$r/etc/gentoo-release"
+    display_manager_shape "$r"
+}
+
+# The display manager DISPLAYMANAGER="xdm" names: a stand-in /usr/bin/xdm,
+# plus vdb entries for x11-apps/xdm and gui-libs/display-manager-init whose
+# CONTENTS list the real files. The service is in debian-base's default
+# runlevel; build_broken takes it out.
+dm_vdb() { # root category pf counter description files...
+    local r=$1 cat=$2 pf=$3 c=$4 desc=$5 dir p parent size=0; shift 5
+    dir=$r/var/db/pkg/$cat/$pf
+    mkdir -p "$dir"
+    common_vdb "$dir" "$cat" "$pf" 0
+    put "$dir" DESCRIPTION "$desc"
+    put "$dir" USE 'amd64 elibc_glibc kernel_linux'
+    : >"$dir/CONTENTS"
+    for p in "$@"; do
+        parent=${p%/*}
+        grep -qxF "dir $parent" "$dir/CONTENTS" || printf 'dir %s\n' "$parent" >>"$dir/CONTENTS"
+        printf 'obj %s %s %s\n' "$p" "$(md5sum <"$r$p" | cut -d' ' -f1)" "$(stat -c %Y -- "$r$p")" >>"$dir/CONTENTS"
+        size=$(( size + $(stat -c %s -- "$r$p") ))
+    done
+    put "$dir" SIZE "$size"
+    printf '%s' "$c" >"$dir/COUNTER"
+}
+display_manager_shape() {
+    local r=$1
+    cat >"$r/usr/bin/xdm" <<'XDM_EOF'
+#!/bin/sh
+# argo fixture stand-in for x11-apps/xdm (the X Display Manager). There is no
+# X server in this chroot: it only records that it was started and, like
+# "xdm -nodaemon", stays in the foreground until it is signalled.
+case "$1" in
+    -version|--version) echo "xdm 1.1.14 (argo fixture stand-in)"; exit 0 ;;
+esac
+mkdir -p /run 2>/dev/null
+echo "$$" >/run/xdm.pid 2>/dev/null
+echo "$(date -u +%FT%TZ) xdm started: $*" >>/var/log/xdm.log 2>/dev/null
+trap 'rm -f /run/xdm.pid; exit 0' TERM INT HUP
+if [ "$1" = -nodaemon ]; then
+    while :; do sleep 60 & wait $!; done
+fi
+exit 0
+XDM_EOF
+    chmod 0755 "$r/usr/bin/xdm"
+    dm_vdb "$r" x11-apps xdm-1.1.14 1150 'X.Org xdm application' /usr/bin/xdm
+    dm_vdb "$r" gui-libs display-manager-init-1.1.2-r3 1151 \
+        'RC init files for starting display and login managers' \
+        /etc/init.d/display-manager /etc/conf.d/display-manager
+    mkdir -p "$r/etc/runlevels/default"
+    ln -sfn /etc/init.d/display-manager "$r/etc/runlevels/default/display-manager"
+}
+
+# ------------------------------------------------------------ libxcrypt source
+# Private apt config holding only a deb-src entry: the host's sources.list is
+# never touched. Sets SRC_DSC; the download is skipped when already cached.
+upstream_version() { local v=${1#*:}; printf '%s' "${v%-*}"; }
+fetch_libxcrypt_source() { # debian source version
+    local ver=$1 apt_dir=$CACHE/apt-src src_dir=$CACHE/src
+    SRC_DSC=$src_dir/libxcrypt_${ver#*:}.dsc
+    if [ -f "$SRC_DSC" ] && [ -f "$src_dir/libxcrypt_$(upstream_version "$ver").orig.tar.xz" ]; then
+        return 0
+    fi
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources.list.d" "$src_dir"
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$MIRROR" "$SUITE" >"$apt_dir/sources.list.d/debian-src.sources"
+    local -a aptopts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+    run_logged libcrypt-source apt-get "${aptopts[@]}" update -q || die "apt-get update (deb-src) failed"
+    (cd "$src_dir" && run_logged libcrypt-source apt-get "${aptopts[@]}" source --download-only -q "libxcrypt=$ver") \
+        || die "apt-get source libxcrypt=$ver failed"
+    [ -f "$SRC_DSC" ] || die "missing $SRC_DSC"
+}
+key_distfile() { printf 'distfile\n%s\n%s\n' "$SCRIPT_SHA" "$(sha256sum <"$1" | cut -d' ' -f1)" | sha256; }
+
+# A release-style libxcrypt-<ver>.tar.xz from upstream's pristine source (the
+# Debian orig tarball is a git snapshot without configure): autoreconf -fi
+# (it needs ltdl.m4 from libltdl-dev), configure, make dist-xz. The result
+# builds with plain ./configure && make && make install. Sets DISTFILE.
+make_distfile() { # debian source version
+    local ver=$1 up orig tmp out
+    up=$(upstream_version "$ver")
+    orig=$CACHE/src/libxcrypt_$up.orig.tar.xz
+    [ -f "$orig" ] || die "missing $orig"
+    DISTFILE=$DISTFILES/libxcrypt-$up.tar.xz
+    if stamp_ok distfile "$(key_distfile "$orig")" "$DISTFILE"; then
+        log "distfile $DISTFILE is up to date"
+        return 0
+    fi
+    stamp_clear distfile
+    ensure_host_pkgs build-essential autoconf automake libtool libltdl-dev pkg-config perl xz-utils
+    make_tmp distfile; tmp=$TMP
+    tar -xf "$orig" -C "$tmp" || die "cannot unpack $orig"
+    [ -d "$tmp/libxcrypt-$up" ] || die "$orig does not unpack to libxcrypt-$up/"
+    (cd "$tmp/libxcrypt-$up" && run_logged distfile autoreconf -fi) || die "autoreconf failed (see $LOGS/distfile.log)"
+    mkdir -p "$tmp/build"
+    (cd "$tmp/build" && run_logged distfile "../libxcrypt-$up/configure" --disable-werror) || die "configure for make dist failed"
+    (cd "$tmp/build" && run_logged distfile make dist-xz) || die "make dist-xz failed (see $LOGS/distfile.log)"
+    out=$tmp/build/libxcrypt-$up.tar.xz
+    [ -f "$out" ] || die "make dist-xz produced no $out"
+    tar -tJf "$out" "libxcrypt-$up/configure" "libxcrypt-$up/Makefile.in" >/dev/null \
+        || die "$out lacks configure or Makefile.in"
+    mkdir -p "$DISTFILES"
+    chmod 0644 "$out"
+    mv -f -- "$out" "$DISTFILE"
+    stamp_write distfile "$(key_distfile "$orig")"
 }
 
 # ------------------------------------------------------------ components
@@ -424,6 +540,8 @@ build_base() {
     local tmp pkgs t0 shadow
     pkgs=perl,libpam-modules,libpam-modules-bin,libpam-runtime,pamtester,login,passwd,openssl,openrc,procps
     (( WITH_PYTHON )) && pkgs+=,python3-minimal
+    # What a Gentoo system always has for building (the manual-build pivot).
+    (( WITH_TOOLCHAIN )) && pkgs+=,gcc,make,libc6-dev,xz-utils
     make_tmp debian-base; tmp=$TMP
     mkdir -p "$CACHE/debs"
     t0=$EPOCHREALTIME
@@ -437,6 +555,10 @@ build_base() {
     [ -z "$(mounts_below "$tmp")" ] || die "debootstrap left mounts below $tmp"
     local r=$tmp/root
     in_root "$r" dpkg-query -W openrc >/dev/null || die "openrc not installed"
+    if (( WITH_TOOLCHAIN )); then
+        { in_root "$r" gcc --version && in_root "$r" make --version && in_root "$r" xz --version; } >/dev/null \
+            || die "the toolchain (gcc, make, xz) does not run in the root"
+    fi
     # Downloaded .debs and the Packages lists are ~95 MB the tests don't need.
     in_root "$r" apt-get clean
     rm -rf -- "$r"/var/lib/apt/lists/*_Packages "$r"/var/lib/apt/lists/*_InRelease
@@ -464,6 +586,19 @@ build_base() {
     [ "$got" = "$SHA512_EXPECTED" ] || die "base root: SHA-512 crypt gives '$got'"
     step_done
 
+    step distfile "release-style libxcrypt distfile into /var/cache/distfiles"
+    local srcver
+    srcver=$(dpkg-query --admindir="$r/var/lib/dpkg" -W -f='${source:Version}' libcrypt1) \
+        || die "cannot read libcrypt1's version in the new root"
+    fetch_libxcrypt_source "$srcver"
+    make_distfile "$srcver"
+    install -D -m 0644 "$DISTFILE" "$r/var/cache/distfiles/${DISTFILE##*/}"
+    if (( WITH_TOOLCHAIN )); then
+        in_root "$r" tar -tJf "/var/cache/distfiles/${DISTFILE##*/}" >/dev/null \
+            || die "the distfile cannot be listed inside the root"
+    fi
+    step_done
+
     step debian-base-install "install into place"
     local ct; ct=$(mktemp -p "$CACHE" .credentials.XXXXXX)
     chmod 0600 "$ct"
@@ -480,28 +615,11 @@ build_libs() {
     step libcrypt-source "fetch Debian's libxcrypt source"
     ensure_host_pkgs dpkg-dev xz-utils build-essential autoconf automake libtool pkg-config perl binutils
     stamp_clear libcrypt
-    local ver apt_dir src_dir dsc
+    local ver dsc
     ver=$(dpkg-query --admindir="$BASE/var/lib/dpkg" -W -f='${source:Version}' libcrypt1) \
         || die "cannot read libcrypt1's version in $BASE"
-    # Private apt config holding only a deb-src entry: the host's
-    # sources.list is never touched.
-    apt_dir=$CACHE/apt-src
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources.list.d"
-    cat >"$apt_dir/sources.list.d/debian-src.sources" <<EOF
-Types: deb-src
-URIs: $MIRROR
-Suites: $SUITE
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    local -a aptopts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
-    run_logged libcrypt-build apt-get "${aptopts[@]}" update -q || die "apt-get update (deb-src) failed"
-    src_dir=$CACHE/src; mkdir -p "$src_dir"
-    (cd "$src_dir" && run_logged libcrypt-build apt-get "${aptopts[@]}" source --download-only -q "libxcrypt=$ver") \
-        || die "apt-get source libxcrypt=$ver failed"
-    dsc=$src_dir/libxcrypt_${ver#*:}.dsc
-    [ -f "$dsc" ] || die "missing $dsc"
+    fetch_libxcrypt_source "$ver"
+    dsc=$SRC_DSC
     step_done
 
     step libcrypt-build "build libxcrypt $ver twice (all hashes / without sha512crypt)"
@@ -594,6 +712,8 @@ build_broken() {
     mkdir -p "$r/etc/portage/env"
     printf 'EXTRA_ECONF="--enable-hashes=%s"\n' "$hashes" >"$r/etc/portage/env/libxcrypt-no-sha512.conf"
     printf 'sys-libs/libxcrypt libxcrypt-no-sha512.conf\n' >"$r/etc/portage/package.env"
+    # As if the crash left the display manager disabled.
+    rm -f -- "$r/etc/runlevels/default/display-manager"
     local got
     got=$(in_root "$r" perl -e 'print crypt("Hello world!", q($6$saltstring))')
     [ "$got" = '*0' ] || die "broken root still does SHA-512: '$got'"
@@ -618,7 +738,13 @@ write_summary() {
         kv ARGO_FIXTURE_LIBXCRYPT_SOURCE_VERSION "$(sed -n 's/^SOURCE_VERSION=//p' "$LIB_GOOD/BUILD-INFO")"
         kv ARGO_FIXTURE_BROKEN_ENABLE_HASHES "$(sed -n 's/^ENABLE_HASHES=//p' "$LIB_BROKEN/BUILD-INFO")"
         kv ARGO_FIXTURE_DEBOOTSTRAP_SECONDS "$(cat "$STAMPS/debootstrap-seconds" 2>/dev/null || echo unknown)"
-        for v in libcrypt1 libc6 libpam0g libpam-modules pamtester login passwd openrc perl openssl procps python3-minimal; do
+        local dfs=("$BASE"/var/cache/distfiles/libxcrypt-*.tar.xz)
+        kv ARGO_FIXTURE_DISTFILE "$( (( ${#dfs[@]} )) && printf '/var/cache/distfiles/%s' "${dfs[0]##*/}")"
+        kv ARGO_FIXTURE_TOOLCHAIN "$WITH_TOOLCHAIN"
+        kv ARGO_FIXTURE_FAKE_EMERGE_INSTALLER "$SELF_DIR/install-fake-emerge.sh"
+        kv ARGO_FIXTURE_BINPKG "$CACHE/fake-emerge/good/sys-libs/libxcrypt/libxcrypt-4.4.36-1.gpkg.tar"
+        for v in libcrypt1 libc6 libpam0g libpam-modules pamtester login passwd openrc perl openssl procps python3-minimal \
+                 gcc gcc-12 make libc6-dev xz-utils; do
             kv "ARGO_FIXTURE_DEB_$(tr 'a-z0-9.+-' 'A-Z0-9___' <<<"$v")" \
                 "$(dpkg-query --admindir="$adm" -W -f='${Version}' "$v" 2>/dev/null || echo absent)"
         done
@@ -629,7 +755,8 @@ write_summary() {
 print_summary() {
     local d
     log "cache: $CACHE"
-    for d in "$BASE" "$BROKEN" "$LIB_GOOD" "$LIB_BROKEN"; do
+    for d in "$BASE" "$BROKEN" "$LIB_GOOD" "$LIB_BROKEN" "$DISTFILES" "$CACHE/fake-emerge"; do
+        [ -e "$d" ] || continue
         log "  $(du -sh -- "$d" | cut -f1)  $d"
     done
     log "  libxcrypt source $(sed -n 's/^SOURCE_VERSION=//p' "$LIB_GOOD/BUILD-INFO"); broken lib built with --enable-hashes=$(sed -n 's/^ENABLE_HASHES=//p' "$LIB_BROKEN/BUILD-INFO")"
@@ -637,6 +764,16 @@ print_summary() {
     log "total: $(elapsed "$RUN_T0")s"
     printf 'ARGO_FIXTURE base=%s broken=%s good_lib=%s broken_lib=%s\n' \
         "$BASE" "$BROKEN" "$LIB_GOOD/libcrypt.so.1.1.0" "$LIB_BROKEN/libcrypt.so.1.1.0"
+}
+
+# The GPKG and stash of install-fake-emerge.sh: keyed by that script and by
+# the libraries and vdb it packs (its own stamp, fake-emerge/.stamp), so
+# this is a no-op when nothing changed.
+prepare_fake_emerge() {
+    local inst=$SELF_DIR/install-fake-emerge.sh
+    [ -x "$inst" ] || { log "no $inst; skipping the fake emerge cache"; return 0; }
+    ARGO_FIXTURE_LOCK_HELD=1 ARGO_FIXTURE_CACHE=$CACHE run_logged fake-emerge "$inst" --prepare-cache \
+        || die "install-fake-emerge.sh --prepare-cache failed (see $LOGS/fake-emerge.log)"
 }
 
 # ------------------------------------------------------------------ main
@@ -660,6 +797,7 @@ if stamp_ok debian-base "$(key_base)" "$BASE" "$CREDS" \
    && stamp_ok libcrypt "$(key_libs)" "$LIB_GOOD/libcrypt.so.1.1.0" "$LIB_BROKEN/libcrypt.so.1.1.0" \
    && stamp_ok debian-broken "$(key_broken)" "$BROKEN"; then
     log "all fixtures up to date (builder sha256 ${SCRIPT_SHA:0:12}); nothing to do"
+    prepare_fake_emerge
     [ -f "$ENVFILE" ] || write_summary
     print_summary
     exit 0
@@ -672,6 +810,7 @@ stamp_ok libcrypt "$(key_libs)" "$LIB_GOOD/libcrypt.so.1.1.0" "$LIB_BROKEN/libcr
 stamp_ok debian-broken "$(key_broken)" "$BROKEN" || build_broken
 
 step finish "summary"
+prepare_fake_emerge
 [ -z "$(mounts_below "$CACHE")" ] || die "something is still mounted below $CACHE"
 write_summary
 print_summary
