@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job on a sample: a Debian root shaped like a Gentoo system whose logins broke the way the
-# incident's did (libcrypt without SHA512-crypt), entered with `argo chroot` to show the breakage with the
-# system's own perl and PAM. Every mount comes down afterwards; the fixture cache is never modified.
+# The main job on a sample: `argo recover` on a really broken system. The target is a Debian root shaped
+# like a Gentoo install whose logins broke the way the incident's did: libcrypt built without SHA512-crypt,
+# so real PAM refuses alice's right password. It gets a faithful fake emerge (Portage cannot run here) with
+# a binary package of a good libxcrypt, as a binhost would offer. The demo shows the lock-out, runs the
+# recovery, shows the login working and the report. The fixture cache is never modified.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh --fixtures
@@ -9,34 +11,41 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # shellcheck disable=SC1091
 source /var/cache/argo-fixtures/argo-fixture.env
 
-work=$(mktemp -d -t argo-demo-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-printf 'correct horse' > "$work/password"
+work=$(mktemp -d -p /var/tmp argo-demo-XXXXXX)
+target="$work/gentoo"
+cleanup() {
+  findmnt -rn -o TARGET | grep -F "$target/" | sort -r | xargs -r umount -R --lazy || true
+  umount "$target" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$target" "$work/upper" "$work/work"
+# A private copy of the broken root (overlay: the cache stays untouched).
+mount -t overlay argo-demo -o "lowerdir=$ARGO_FIXTURE_BROKEN,upperdir=$work/upper,workdir=$work/work" "$target"
+bash test/chroot-fixtures/install-fake-emerge.sh "$target" BINARY=ok >/dev/null
+printf 'correct horse\n' > "$work/password"
 chmod 600 "$work/password"
+
+login() { printf 'correct horse\n' | chroot "$target" pamtester login alice authenticate >/dev/null 2>&1; }
+echo
+echo "== before: a real PAM login of alice with her right password"
+if login; then echo "   login works (unexpected: the fixture should be broken)"; else echo "   REFUSED: nobody can log in"; fi
 mounts_before=$(wc -l < /proc/self/mountinfo)
 
-show() { # show NAME ROOT: the crypt test and a real PAM login inside the root
-  local name=$1 source=$2 target="$work/$1"
-  echo
-  echo "===== $name: a copy of $source"
-  cp -a "$source" "$target"
-  echo "-- SHA512-crypt known-answer test with the target's own libcrypt (expected \$6\$saltstring\$svn8Uo…, '*0' = unsupported):"
-  node dist/cli/argo.js chroot --root "$target" --log-file "$work/chroot.log" -- \
-    perl -e 'print crypt("Hello world!", q($6$saltstring)), "\n"'
-  echo "-- a real PAM login (pamtester login alice authenticate) with alice's right password:"
-  if node dist/cli/argo.js chroot --root "$target" --log-file "$work/chroot.log" --input "$work/password" -- \
-       pamtester login alice authenticate; then
-    echo "   => login works"
-  else
-    echo "   => login REFUSED with the right password: the lock-out that argo recover repairs"
-  fi
-}
-
-show healthy "$ARGO_FIXTURE_BASE"
-show broken "$ARGO_FIXTURE_BROKEN"
-
-mounts_after=$(wc -l < /proc/self/mountinfo)
 echo
-echo "===== host mount table: $mounts_before entries before, $mounts_after after"
-echo "===== events of the four chroot sessions (JSON-lines log):"
-grep -o '"event":"[a-z.-]*"' "$work/chroot.log" | sort | uniq -c
+echo "== argo recover --root $target --user alice --password-file $work/password"
+status=0
+node dist/cli/argo.js recover --root "$target" --user alice --password-file "$work/password" || status=$?
+echo "   (exit $status)"
+
+echo
+echo "== after: the same login"
+if login; then echo "   login works"; else echo "   still refused"; fi
+echo "== host mount table: $(wc -l < /proc/self/mountinfo) entries, $mounts_before before the run"
+report=$(ls -d "$target"/var/log/argo/recovery-*/ | tail -n 1)
+echo "== the run's log folder: $report"
+ls -l "$report"
+echo "== pivots.log:"; cat "$report/pivots.log"
+echo "== report.json (phases):"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r.outcome, JSON.stringify(r.login)); for (const p of r.phases) console.log(`   ${p.id.padEnd(18)} ${p.status.padEnd(10)} ${p.durationMs} ms${p.reason ? "  (" + p.reason + ")" : ""}`);' "$report/report.json"
+exit "$status"

@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: set-up, type check, every test. Run as root on Debian.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --fixtures
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "test: type check" >&2

@@ -100,6 +100,8 @@ function makeFolders(dir: string): void {
  * `2026-11-22T03:40:00Z libxcrypt-rebuild/rebuild: binary-package failed because …, trying source-build`.
  */
 export function createPivotLog(file: string): DestinationStream {
+  // The file exists from the start: an empty pivots.log says "nothing had to fall back".
+  appendFileSync(file, '', { mode: 0o600 });
   return {
     write(line: string): void {
       if (!line.includes('"event":"pivot"')) return;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT } from './run-cli.ts';
@@ -27,22 +27,36 @@ export interface TargetCopy {
   /** A scratch folder holding the root and whatever else the test needs (password files, logs). */
   readonly dir: string;
   readonly root: string;
+  /** Takes down whatever is still mounted under the root (after a run that was killed with SIGKILL). */
+  unmountAll(): Promise<void>;
   remove(): Promise<void>;
 }
 
-/** A private copy of a cached fixture root: tests change it freely, the cache is never touched. */
+/**
+ * A private copy of a cached fixture root: tests change it freely, the cache is never touched. The copy is
+ * an overlay mount (the cached root read-only below, the test's changes in its own folder above): instant,
+ * where copying the 400 MB root took seconds per test.
+ */
 export async function copyTarget(kind: 'base' | 'broken'): Promise<TargetCopy> {
   const env = await fixtureEnv();
   const source = kind === 'base' ? env['ARGO_FIXTURE_BASE'] : env['ARGO_FIXTURE_BROKEN'];
   const dir = await mkdtemp('/var/tmp/argo-target-');
   const root = join(dir, 'root');
-  await run('cp', ['-a', source as string, root]);
+  for (const name of ['root', 'upper', 'work']) await mkdir(join(dir, name));
+  await run('mount', ['-t', 'overlay', 'argo-target', '-o', `lowerdir=${source as string},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, root]);
+  const unmountAll = async (): Promise<void> => {
+    const { stdout } = await run('findmnt', ['-rn', '-o', 'TARGET']);
+    const points = stdout.split('\n').filter((point) => point.startsWith(`${root}/`)).sort().reverse();
+    for (const point of points) await run('umount', ['-R', '--lazy', point]).catch(() => undefined);
+  };
   return {
     dir,
     root,
+    unmountAll,
     async remove() {
       // A killed run may have left mounts behind: take them down before deleting anything.
-      await run('sh', ['-c', `findmnt -rn -o TARGET | grep -F "${root}/" | sort -r | xargs -r umount -R --lazy`]).catch(() => undefined);
+      await unmountAll();
+      await run('umount', [root]);
       await rm(dir, { recursive: true, force: true });
     },
   };

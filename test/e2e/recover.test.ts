@@ -1,0 +1,286 @@
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { copyTarget, installFakeEmerge, type TargetCopy } from '../support/debian-target.ts';
+import { mountSnapshot } from '../support/mount-table.ts';
+import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
+
+interface Report {
+  outcome: string;
+  login: { user: string; ok: boolean; method?: string };
+  resumed: boolean;
+  logDir: string;
+  generatedPasswordFile?: string;
+  phases: { id: string; status: string; reason?: string; pivots: { attempt: string; outcome: string; reason?: string }[] }[];
+}
+
+const targets: TargetCopy[] = [];
+afterEach(async () => {
+  for (const target of targets.splice(0)) await target.remove();
+});
+
+async function brokenTarget(emerge: Record<string, string>): Promise<TargetCopy & { passwordFile: string }> {
+  const target = await copyTarget('broken');
+  targets.push(target);
+  await installFakeEmerge(target.root, emerge);
+  const passwordFile = join(target.dir, 'password');
+  await writeFile(passwordFile, 'correct horse\n', { mode: 0o600 });
+  return { ...target, passwordFile };
+}
+
+function recover(target: { root: string; passwordFile: string }, extra: string[] = [], options: Parameters<typeof runBuiltCli>[2] = {}): Promise<CliRun> {
+  return runBuiltCli('argo', ['recover', '--root', target.root, '--user', 'alice', '--password-file', target.passwordFile, '--json', ...extra], options);
+}
+
+function reportOf(run: CliRun): Report {
+  try {
+    return JSON.parse(run.stdout) as Report;
+  } catch {
+    throw new Error(`no JSON report (exit ${run.code}):\n${run.stderr}`);
+  }
+}
+
+const statuses = (report: Report) => Object.fromEntries(report.phases.map((phase) => [phase.id, phase.status]));
+
+/** A real PAM login inside the target, as the incident's user would try it. */
+async function pamLogin(root: string, password: string): Promise<number | null> {
+  const child = spawn('chroot', [root, 'pamtester', 'login', 'alice', 'authenticate'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  child.stdin.end(`${password}\n`);
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+describe('argo recover on a really broken system', () => {
+  it('repairs it with the binary package, proves a real PAM login, logs everything, and a second run has nothing to do', async () => {
+    const target = await brokenTarget({ BINARY: 'ok' });
+    const before = await mountSnapshot(target.root);
+    expect(await pamLogin(target.root, 'correct horse')).not.toBe(0);
+
+    const first = await recover(target);
+    const report = reportOf(first);
+    expect(first.code, first.stderr).toBe(0);
+    expect(report.outcome).toBe('recovered');
+    expect(report.login).toEqual({ user: 'alice', ok: true, method: 'unix_chkpwd' });
+    expect(statuses(report)).toMatchObject({
+      diagnostics: 'succeeded',
+      'process-cleanup': 'skipped',
+      'libxcrypt-rebuild': 'succeeded',
+      'password-reset': 'skipped',
+      'pam-canary': 'succeeded',
+      'display-manager': 'succeeded',
+      'system-state': 'succeeded',
+      summary: 'succeeded',
+    });
+    expect(await pamLogin(target.root, 'correct horse')).toBe(0);
+    expect(report.logDir.startsWith(join(target.root, 'var/log/argo/recovery-'))).toBe(true);
+    expect((await readdir(report.logDir)).sort()).toEqual(
+      ['diagnostics.log', 'error-bundle.txt', 'main.log', 'pivots.log', 'report.json', 'state.json', 'summary.txt', 'system-state.log'].sort(),
+    );
+    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^RECOVERED: alice can log in again/);
+    expect(await readFile(join(report.logDir, 'system-state.log'), 'utf8')).toContain('crypt $6$: failure-token -> verifies');
+    expect(await readlink(join(target.root, 'etc/runlevels/default/display-manager'))).toBe('/etc/init.d/display-manager');
+    expect(await mountSnapshot(target.root)).toEqual(before);
+
+    const second = await recover(target);
+    expect(second.code).toBe(0);
+    expect(reportOf(second).outcome).toBe('nothing-to-do');
+    expect(await mountSnapshot(target.root)).toEqual(before);
+  });
+
+  it('pivots from a failing binary package to the source build, and says so', async () => {
+    const target = await brokenTarget({ BINARY: 'fail', SOURCE: 'ok' });
+    const run = await recover(target);
+    const report = reportOf(run);
+    expect(run.code).toBe(0);
+    const rebuild = report.phases.find((phase) => phase.id === 'libxcrypt-rebuild');
+    expect(rebuild?.pivots.map((pivot) => [pivot.attempt, pivot.outcome])).toEqual([
+      ['binary-package', 'failed'],
+      ['source-build', 'succeeded'],
+    ]);
+    expect(await readFile(join(report.logDir, 'pivots.log'), 'utf8')).toMatch(/libxcrypt-rebuild\/rebuild: binary-package failed because .*, trying source-build/);
+  });
+
+  it('does not trust a source build that honours the package.env which broke libcrypt: the crypt test catches it', async () => {
+    const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'ok', HONOR_PACKAGE_ENV: '1' });
+    const run = await recover(target);
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    const rebuild = report.phases.find((phase) => phase.id === 'libxcrypt-rebuild');
+    expect(rebuild?.pivots.map((pivot) => [pivot.attempt, pivot.outcome])).toEqual([
+      ['binary-package', 'failed'],
+      ['source-build', 'failed'],
+      ['manual-build', 'succeeded'],
+    ]);
+    expect(rebuild?.pivots[1]?.reason).toBe('after source-build libcrypt still cannot verify $6$');
+    const summary = await readFile(join(report.logDir, 'summary.txt'), 'utf8');
+    expect(summary).toContain('Remove the --enable-hashes override from /etc/portage/package.env');
+  });
+
+  it('kills a hanging source build at its inactivity limit and builds by hand from the distfile', { timeout: 300_000 }, async () => {
+    const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'hang' });
+    const run = await recover(target, ['--build-inactivity', '3']);
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    const rebuild = report.phases.find((phase) => phase.id === 'libxcrypt-rebuild');
+    expect(rebuild?.pivots.map((pivot) => [pivot.attempt, pivot.outcome])).toEqual([
+      ['binary-package', 'failed'],
+      ['source-build', 'failed'],
+      ['manual-build', 'succeeded'],
+    ]);
+    expect(rebuild?.pivots[1]?.reason).toContain('printed nothing');
+    expect(await pamLogin(target.root, 'correct horse')).toBe(0);
+  });
+
+  it('restores libcrypt from the newest snapshot whose copy passes the crypt test', async () => {
+    const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'fail' });
+    await rm(join(target.root, 'var/cache/distfiles'), { recursive: true, force: true });
+    const libdir = 'usr/lib/x86_64-linux-gnu';
+    const base = (await (await import('../support/debian-target.ts')).fixtureEnv())['ARGO_FIXTURE_BASE'] as string;
+    for (const [number, source] of [[3, join(base, libdir, 'libcrypt.so.1.1.0')], [4, join(target.root, libdir, 'libcrypt.so.1.1.0')]] as const) {
+      const snapshotLib = join(target.root, `.snapshots/${number}/snapshot`, libdir);
+      await mkdir(snapshotLib, { recursive: true });
+      await writeFile(join(snapshotLib, 'libcrypt.so.1.1.0'), await readFile(source));
+      await (await import('node:fs/promises')).symlink('libcrypt.so.1.1.0', join(snapshotLib, 'libcrypt.so.1'));
+    }
+    const run = await recover(target);
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    const rebuild = report.phases.find((phase) => phase.id === 'libxcrypt-rebuild');
+    expect(rebuild?.pivots.map((pivot) => [pivot.attempt, pivot.outcome])).toEqual([
+      ['binary-package', 'failed'],
+      ['source-build', 'failed'],
+      ['manual-build', 'failed'],
+      ['snapshot-restore', 'succeeded'],
+      ['snapshot /.snapshots/4/snapshot', 'failed'],
+    ]);
+  });
+
+  it('resumes after SIGTERM in the middle of libxcrypt-rebuild, without a mount left behind', async () => {
+    const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'hang' });
+    const before = await mountSnapshot(target.root);
+    const interrupted = await recover(target, [], {
+      during: (pid) => {
+        const poll = setInterval(() => {
+          void readFile(join(target.root, 'var/log/emerge.log'), 'utf8')
+            .catch(() => '')
+            .then((log) => {
+              if (!log.includes('Compiling/Merging')) return;
+              clearInterval(poll);
+              try {
+                process.kill(pid, 'SIGTERM');
+              } catch {
+                // it had already finished: the assertions below say so
+              }
+            });
+        }, 100);
+      },
+    });
+    expect(interrupted.code).toBe(130);
+    expect(statuses(reportOf(interrupted))).toMatchObject({ diagnostics: 'succeeded', 'libxcrypt-rebuild': 'failed', 'password-reset': 'skipped', summary: 'succeeded' });
+    expect(await mountSnapshot(target.root)).toEqual(before);
+
+    await installFakeEmerge(target.root, { BINARY: 'missing', SOURCE: 'ok' });
+    const resumed = await recover(target, ['--resume']);
+    const report = reportOf(resumed);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(report.resumed).toBe(true);
+    expect(report.outcome).toBe('recovered');
+    expect(await readFile(join(report.logDir, 'main.log'), 'utf8')).toContain('"event":"step.already-done","phase":"diagnostics"');
+    expect(await mountSnapshot(target.root)).toEqual(before);
+  });
+
+  it('moves its logs to /tmp when the target log folder is read-only', async () => {
+    const target = await brokenTarget({ BINARY: 'ok' });
+    const logBase = join(target.root, 'var/log/argo');
+    await mkdir(logBase, { recursive: true });
+    const mounted = await runBuiltCliMount(['-t', 'tmpfs', '-o', 'ro,size=1m', 'argo-ro', logBase]);
+    try {
+      const run = await recover(target, ['--log-dir', logBase]);
+      expect(run.code).toBe(1); // --log-dir names one base only: nothing else to pivot to
+      expect(run.stderr).toContain('ARGO_LOG_DIR_UNAVAILABLE');
+      const fallback = await recover(target);
+      const report = reportOf(fallback);
+      expect(fallback.code, fallback.stderr).toBe(0);
+      expect(report.logDir.startsWith('/tmp/argo/recovery-')).toBe(true);
+      expect(await readFile(join(report.logDir, 'main.log'), 'utf8')).toContain('"event":"log-dir.pivot"');
+      await rm(report.logDir, { recursive: true, force: true });
+    } finally {
+      if (mounted) await runBuiltCliMount(['-u', logBase]);
+    }
+  });
+
+  it('generates a password, shows it once, keeps it root-only, and never logs it', async () => {
+    const target = await copyTarget('broken');
+    targets.push(target);
+    await installFakeEmerge(target.root, { BINARY: 'ok' });
+    const run = await runBuiltCli('argo', ['recover', '--root', target.root, '--user', 'alice', '--generate-password', '--json'], { stdin: 'silent-pipe' });
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    const password = /New password for alice: (\S+)/.exec(run.stderr)?.[1] as string;
+    expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(statuses(report)['password-reset']).toBe('succeeded');
+    const file = report.generatedPasswordFile as string;
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await readFile(file, 'utf8')).trim()).toBe(password);
+    expect(await pamLogin(target.root, password)).toBe(0);
+    const shadowLine = (await readFile(join(target.root, 'etc/shadow'), 'utf8')).split('\n').find((line) => line.startsWith('alice:')) as string;
+    const hash = shadowLine.split(':')[1] as string;
+    for (const name of await readdir(report.logDir)) {
+      if (name === 'generated-password') continue;
+      const text = await readFile(join(report.logDir, name), 'utf8');
+      expect(text, name).not.toContain(password);
+      expect(text, name).not.toContain(hash.slice(3, 20));
+    }
+    expect(await readFile(join(target.root, 'etc/shadow-'), 'utf8')).not.toContain(hash);
+  });
+
+  it('leaves /etc/shadow whole, old or new, when killed with SIGKILL while it writes the password', async () => {
+    const target = await brokenTarget({ BINARY: 'ok' });
+    const original = await readFile(join(target.root, 'etc/shadow'), 'utf8');
+    const others = (text: string) => text.split('\n').filter((line) => !line.startsWith('alice:'));
+    const alice = (text: string) => text.split('\n').find((line) => line.startsWith('alice:')) as string;
+    const outcomes = new Set<string>();
+    for (const [round, delay] of [0, 2, 5, 10, 20, 40].entries()) {
+      await writeFile(target.passwordFile, `new password ${round}\n`);
+      const logBase = join(target.dir, `logs-${round}`);
+      await runBuiltCli('argo', ['recover', '--root', target.root, '--user', 'alice', '--password-file', target.passwordFile, '--log-dir', logBase], {
+        during: (pid) => {
+          // Kill it without warning a few milliseconds after the password-reset phase starts.
+          const poll = setInterval(() => {
+            void readdir(logBase)
+              .then((names) => readFile(join(logBase, names[0] as string, 'main.log'), 'utf8'))
+              .catch(() => '')
+              .then((log) => {
+                if (!log.includes('"event":"phase.started","phase":"password-reset"')) return;
+                clearInterval(poll);
+                setTimeout(() => {
+                  try {
+                    process.kill(pid, 'SIGKILL');
+                  } catch {
+                    // it had already finished
+                  }
+                }, delay);
+              });
+          }, 2);
+        },
+      });
+      const now = await readFile(join(target.root, 'etc/shadow'), 'utf8');
+      expect(others(now)).toEqual(others(original));
+      expect(alice(now)).toMatch(/^alice:\$6\$[^:]+:\d+:0:99999:7:::$/);
+      outcomes.add(alice(now) === alice(original) ? 'old' : 'new');
+      // A SIGKILLed run cannot unmount: take its mounts down before the next round, as an admin would.
+      await target.unmountAll();
+    }
+    console.log('shadow after SIGKILL rounds:', [...outcomes]);
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+});
+
+/** mount/umount on the host for a test's own scratch mounts. */
+async function runBuiltCliMount(args: string[]): Promise<boolean> {
+  const command = args[0] === '-u' ? ['umount', args[1] as string] : args[0] === '--version' ? ['true'] : ['mount', ...args];
+  const child = spawn(command[0] as string, command.slice(1), { stdio: 'ignore' });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code === 0)));
+}
+
+void PROJECT;
