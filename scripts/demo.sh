@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh --fixtures
 export PATH="$PWD/node_modules/.bin:$PATH"
 # shellcheck disable=SC1091
-source /var/cache/argo-fixtures/argo-fixture.env
+source "${ARGO_FIXTURE_CACHE:-/var/cache/argo-fixtures}/argo-fixture.env"
 
 work=$(mktemp -d -p /var/tmp argo-demo-XXXXXX)
 target="$work/gentoo"
