@@ -87,6 +87,22 @@ describe('argo recover on a really broken system', () => {
     expect(await mountSnapshot(target.root)).toEqual(before);
   });
 
+  it('with --dry-run diagnoses and lists what it would run, changing nothing', async () => {
+    const target = await brokenTarget({ BINARY: 'ok' });
+    const shadow = await readFile(join(target.root, 'etc/shadow'), 'utf8');
+    const library = await readFile(join(target.root, 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0'));
+    const run = await recover(target, ['--dry-run']);
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    expect(statuses(report)).toMatchObject({ diagnostics: 'succeeded', 'libxcrypt-rebuild': 'succeeded', 'pam-canary': 'skipped' });
+    expect(await readFile(join(target.root, 'etc/shadow'), 'utf8')).toBe(shadow);
+    expect((await readFile(join(target.root, 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0'))).equals(library)).toBe(true);
+    const log = await readFile(join(report.logDir, 'main.log'), 'utf8');
+    expect(log).toMatch(/"event":"command.not-run","argv":\["chroot","[^"]+","emerge","--oneshot","--usepkgonly","--getbinpkg","sys-libs\/libxcrypt"\]/);
+    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^DRY RUN: nothing was changed/);
+    expect(await pamLogin(target.root, 'correct horse')).not.toBe(0);
+  });
+
   it('pivots from a failing binary package to the source build, and says so', async () => {
     const target = await brokenTarget({ BINARY: 'fail', SOURCE: 'ok' });
     const run = await recover(target);

@@ -51,6 +51,7 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
     tellUser: (text) => context.process.stderr.write(text),
   });
   const summary = await createRootedFs('/').readTextIfExists(path.join(report.logDir, 'summary.txt'));
-  const exitCode: ExitCode = report.login.ok ? EXIT.ok : report.interrupted ? EXIT.interrupted : EXIT.failed;
+  const phaseFailed = report.phases.some((phase) => phase.status === 'failed' || phase.status === 'timed-out');
+  const exitCode: ExitCode = report.interrupted ? EXIT.interrupted : report.dryRun ? (phaseFailed ? EXIT.failed : EXIT.ok) : report.login.ok ? EXIT.ok : EXIT.failed;
   return { exitCode, json: report, text: `${summary ?? ''}\nLogs: ${report.logDir}\n` };
 }

@@ -25,7 +25,9 @@ function prefixesToFix(context: Context): string[] {
 }
 
 /** After each attempt the real crypt test runs again; the attempt counts only if every prefix verifies. */
-async function confirmRepaired(context: Context, method: string): Promise<RebuildOutput> {
+async function confirmRepaired(context: Context, method: string): Promise<RebuildOutput | { method: string; dryRun: true }> {
+  // A dry run changed nothing, so there is nothing to confirm: the plan is the list of recorded commands.
+  if (context.dryRun) return { method, dryRun: true };
   const crypt = await testCrypt(context.deps.system.commands, prefixesToFix(context), context.signal);
   if (!crypt.allOk) {
     const failing = crypt.results.filter((result) => !result.ok).map((result) => result.prefix);

@@ -26,6 +26,7 @@ const attempts: Attempt<RecoveryDeps>[] = CANARY_ATTEMPTS.map((canary) => ({
 /** Phase 5: prove that a real login works, through the target's own PAM. */
 export const pamCanaryPhase: Phase<RecoveryDeps> = {
   id: 'pam-canary',
-  skip: (context) => (context.deps.options.skip.has('pam-canary') ? 'skipped with --skip' : undefined),
+  skip: (context) =>
+    context.deps.options.skip.has('pam-canary') ? 'skipped with --skip' : context.dryRun ? 'dry run: nothing was changed, so there is no new login to prove' : undefined,
   steps: [{ id: 'authenticate', budgetMs: 60_000, attempts }],
 };

@@ -45,7 +45,8 @@ function hashAttempt(id: 'openssl-in-target' | 'openssl-on-host', runner: (deps:
       if (password === undefined) throw new ArgoError('ARGO_INVALID_INPUT', 'No password to set', { hint: 'Give --password-file, --password-hash or --generate-password.' });
       const hash = await hashPasswordWithOpenssl(runner(context.deps), password, generateSalt(), context.signal);
       // The target's own crypt must accept the new hash before it goes in: otherwise we would lock the user out.
-      if (!(await verifyWithTargetCrypt(system.commands, password, hash, context.signal))) {
+      // (A dry run did not repair libcrypt, so there the check would only repeat the diagnosis.)
+      if (!context.dryRun && !(await verifyWithTargetCrypt(system.commands, password, hash, context.signal))) {
         throw new ArgoError('ARGO_STEP_FAILED', "the target's crypt does not accept the new SHA-512-crypt hash", {
           hint: 'libcrypt still lacks sha512crypt; the libxcrypt rebuild must succeed first.',
         });

@@ -237,7 +237,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
 function summaryOf(result: RunResult, user: string): SummaryOutput {
   const summary = result.outputs.get('summary/write') as SummaryOutput | undefined;
   if (summary !== undefined && result.phases.find((phase) => phase.id === 'summary')?.status === 'succeeded') return summary;
-  return { outcome: 'failed', login: { user, ok: false, method: undefined }, causes: [], nextSteps: ['Read main.log: the summary phase itself failed.'] };
+  return { outcome: 'failed', login: { user, ok: false, method: undefined }, causes: [], nextSteps: ['Read main.log: the summary phase itself failed.'], dryRun: false };
 }
 
 function toReportPhase(phase: PhaseResult): RecoveryReport['phases'][number] {

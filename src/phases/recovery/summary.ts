@@ -13,6 +13,7 @@ export interface SummaryOutput {
   readonly login: { readonly user: string; readonly ok: boolean; readonly method: string | undefined };
   readonly causes: readonly Cause[];
   readonly nextSteps: readonly string[];
+  readonly dryRun: boolean;
 }
 
 const REPAIR_PHASES = ['libxcrypt-rebuild', 'password-reset', 'display-manager'];
@@ -31,7 +32,8 @@ export function renderSummary(root: string, phases: readonly PhaseResult[], summ
     'nothing-to-do': `NOTHING TO DO: ${summary.login.user} can log in (proven with ${summary.login.method ?? '?'}); nothing needed repair.`,
     failed: `FAILED: a login of ${summary.login.user} could not be proven. See below and error-bundle.txt.`,
   }[summary.outcome];
-  lines.push(headline, `target: ${root}`, '');
+  const dryRunNote = summary.dryRun ? 'DRY RUN: nothing was changed; the commands that would run are in main.log (event command.not-run).\n' : '';
+  lines.push(dryRunNote + headline, `target: ${root}`, '');
   lines.push('What was found:');
   if (summary.causes.length === 0) lines.push('  nothing wrong');
   for (const cause of summary.causes) lines.push(`  - ${cause.text}`);
@@ -103,6 +105,7 @@ export const summaryPhase: Phase<RecoveryDeps> = {
               login: { user: options.user, ok: canaryOk, method: canaryOk ? canary?.method : undefined },
               causes,
               nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot),
+              dryRun: context.dryRun,
             };
             const changes = context.outputOf<SystemStateOutput>('system-state/collect')?.changes;
             await logs.write('summary', renderSummary(system.root, phases, summary, changes));
