@@ -1,4 +1,5 @@
 import { ArgoError, isArgoError } from '../core/errors.ts';
+import { formatDuration } from '../logging/console-renderer.ts';
 import type { Check, CheckContext, CheckOutcome, CheckResult, PreflightReport } from './types.ts';
 
 /**
@@ -29,7 +30,7 @@ async function runCheck(check: Check, context: CheckContext): Promise<CheckResul
     const message = error instanceof Error ? error.message : String(error);
     outcome = {
       status: 'fail',
-      summary: budget.signal.aborted ? `could not finish within ${Math.round(check.budgetMs / 1000)} s` : `could not be checked: ${message}`,
+      summary: budget.signal.aborted ? `could not finish within ${formatDuration(check.budgetMs)}` : `could not be checked: ${message}`,
       details: { error: isArgoError(error) ? { code: error.code, message: error.message, hint: error.hint } : { message } },
       advice: isArgoError(error) ? error.hint : 'This is a bug in the check; the log has the stack.',
     };
