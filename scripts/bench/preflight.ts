@@ -24,6 +24,7 @@ try {
   copyFileSync(join(project, 'test/fixtures/preflight/world-update.plan'), join(root, 'etc/argo-fake-emerge.plan'));
   mkdirSync(join(root, 'var/cache/argo-bench-binhost'), { recursive: true });
   copyFileSync(join(project, 'test/fixtures/preflight/Packages'), join(root, 'var/cache/argo-bench-binhost/Packages'));
+  mkdirSync(join(root, 'etc/portage/package.use'), { recursive: true });
   writeFileSync(join(root, 'etc/portage/package.use/libxcrypt'), 'sys-libs/libxcrypt compat system\n');
   for (let run = 0; run < runs; run += 1) {
     const started = performance.now();
