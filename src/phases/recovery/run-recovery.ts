@@ -149,7 +149,8 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
   validate(input);
   const clock = input.clock ?? systemClock;
   const root = path.resolve(input.root);
-  const bases = input.logDir !== undefined ? [path.resolve(input.logDir)] : [path.join(root, 'var/log/argo'), '/tmp/argo'];
+  // The target's /var/log may be a symlink (to another disk, say): resolve it inside the target, never on the host.
+  const bases = input.logDir !== undefined ? [path.resolve(input.logDir)] : [await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'];
   const previous = input.resume ? await findResumableRun(bases) : undefined;
   if (input.resume && previous === undefined) {
     throw new ArgoError('ARGO_STATE_FILE_INVALID', `There is no interrupted recovery to resume under ${bases.join(' or ')}`, { hint: 'Run without --resume (with the same --log-dir, if you gave one).' });
