@@ -1,6 +1,7 @@
 import * as path from 'node:path/posix';
 import { compareVersions } from '../../core/gentoo/compare-versions.ts';
 import { ArgoError } from '../../core/errors.ts';
+import { restoreLibcryptFrom } from '../../login-path/restore-libcrypt.ts';
 import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts';
 import { CHROOT_ENV } from '../../system/chroot-session.ts';
 import type { RunOptions } from '../../system/run-command.ts';
@@ -145,32 +146,14 @@ const snapshotRestore: Attempt<RecoveryDeps> = {
   id: 'snapshot-restore',
   budgetMs: 10 * MINUTE,
   async run(context) {
-    const { target, commands } = context.deps.system;
-    const libdir = await libcryptDir(context);
-    const liveInside = await target.realpath(path.join(libdir, 'libcrypt.so.1'));
     const snapshots = await snapshotRoots(context);
     if (snapshots.length === 0) {
       throw new ArgoError('ARGO_FILE_NOT_FOUND', 'No snapshot of the target was found under /.snapshots', { hint: 'Without a snapshot there is no known-good copy of libcrypt to restore.' });
     }
-    const checkDir = '/var/tmp/argo-snapshot-check';
     for (const snapshot of snapshots) {
-      const candidate = path.join(snapshot, liveInside);
-      if (!(await target.exists(candidate))) continue;
-      // Test the snapshot's copy with the target's own perl before touching the live library.
-      await target.mkdir(checkDir, 0o700);
-      await target.writeFileAtomic(path.join(checkDir, 'libcrypt.so.1'), await target.readBytes(candidate), { mode: 0o644 });
-      const check = await testCrypt(
-        { ...commands, run: (file, args, options) => commands.run(file, args, { ...options, env: { ...CHROOT_ENV, LD_LIBRARY_PATH: checkDir } }) },
-        prefixesToFix(context),
-        context.signal,
-      );
-      await target.remove(checkDir);
-      if (!check.allOk) {
-        context.notePivot({ attempt: `snapshot ${snapshot}`, outcome: 'failed', reason: 'its libcrypt fails the crypt test too', next: 'an older snapshot' });
-        continue;
-      }
-      await target.writeFileAtomic(liveInside, await target.readBytes(candidate));
-      return confirmRepaired(context, 'snapshot-restore');
+      const result = await restoreLibcryptFrom(context.deps.system, snapshot, prefixesToFix(context), context.signal);
+      if (result.restored) return confirmRepaired(context, 'snapshot-restore');
+      context.notePivot({ attempt: `snapshot ${snapshot}`, outcome: 'failed', reason: result.reason, next: 'an older snapshot' });
     }
     throw new ArgoError('ARGO_STEP_FAILED', 'No snapshot holds a libcrypt that passes the crypt test', { details: { snapshots } });
   },
