@@ -49,6 +49,10 @@ export const ERROR_CODES = {
   ARGO_STATE_FILE_INVALID: { exit: EXIT.failed, summary: 'the state file for --resume is unreadable or belongs to another run' },
   ARGO_LOG_DIR_UNAVAILABLE: { exit: EXIT.failed, summary: 'no folder for the run logs could be created' },
 
+  // updates
+  ARGO_UPDATE_REFUSED: { exit: EXIT.refused, summary: 'the pre-update checklist said no-go and --force was not given' },
+  ARGO_LOGIN_BROKEN: { exit: EXIT.failed, summary: 'after an update the login path (crypt, PAM, the canary login) fails' },
+
   // snapshots
   ARGO_SNAPSHOT_UNAVAILABLE: { exit: EXIT.failed, summary: 'the root cannot be snapshotted (not btrfs, not a subvolume, no snapper or btrfs tools)' },
   ARGO_SNAPSHOT_NO_SPACE: { exit: EXIT.refused, summary: 'a snapshot was refused: free space is below the minimum' },

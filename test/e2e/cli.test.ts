@@ -34,9 +34,9 @@ describe('the executables', () => {
   });
 
   it('says plainly when a command of the contract has not landed, in JSON too', async () => {
-    const run = await runBuiltCli('apkg', ['update', '--json']);
+    const run = await runBuiltCli('build-swarm', ['status', '--json']);
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('apkg update') } });
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('build-swarm status') } });
   });
 });
 

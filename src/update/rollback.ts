@@ -1,0 +1,35 @@
+import { ArgoError } from '../core/errors.ts';
+import { findUpdateSnapshots } from '../snapshot/retention.ts';
+import type { SnapshotBackend, SnapshotChange } from '../snapshot/types.ts';
+
+export interface RollbackResult {
+  readonly updateId: string;
+  readonly backend: string;
+  readonly pre: number;
+  readonly post: number | undefined;
+  readonly restored: readonly SnapshotChange[];
+}
+
+/** The newest update id that has a pre snapshot. */
+async function latestUpdateId(backend: SnapshotBackend): Promise<string | undefined> {
+  const pres = (await backend.list()).filter((snapshot) => snapshot.kind === 'pre' && snapshot.userdata['argo-update'] !== undefined);
+  return pres.at(-1)?.userdata['argo-update'];
+}
+
+/**
+ * `apkg rollback`: file-level undo of an update. Every file that changed between the update's pre and post
+ * snapshots is put back as it was in the pre snapshot, in the running system (snapper undochange pre..post,
+ * or the btrfs backend's copy-back). Files changed after the post snapshot are left alone.
+ */
+export async function rollbackUpdate(backend: SnapshotBackend, updateId: string | undefined): Promise<RollbackResult> {
+  const id = updateId ?? (await latestUpdateId(backend));
+  if (id === undefined) {
+    throw new ArgoError('ARGO_SNAPSHOT_NOT_FOUND', 'No apkg update snapshots were found', { hint: 'argo snapshot list shows the snapshots; updates carry argo-update=<id>.' });
+  }
+  const pair = await findUpdateSnapshots(backend, id);
+  if (pair.pre === undefined) {
+    throw new ArgoError('ARGO_SNAPSHOT_NOT_FOUND', `No pre-update snapshot for update ${id}`, { hint: 'argo snapshot list --update ID shows what exists.', details: { update: id } });
+  }
+  const restored = await backend.restore(pair.pre.id, pair.post?.id ?? 0);
+  return { updateId: id, backend: backend.name, pre: pair.pre.id, post: pair.post?.id, restored };
+}

@@ -1,0 +1,232 @@
+import { ArgoError } from '../core/errors.ts';
+import { hashPrefixesInUse } from '../core/auth/shadow.ts';
+import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
+import { parseEmergePlan, type EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
+import { parseEmergeProgressLine } from '../core/gentoo/parse-emerge-progress.ts';
+import { applyProgressEvent, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
+import { restoreLibcryptFrom } from '../login-path/restore-libcrypt.ts';
+import { verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
+import type { Phase, StepContext } from '../phases/types.ts';
+import { runChecklist } from '../preflight/run-checklist.ts';
+import type { PreflightReport } from '../preflight/types.ts';
+import { CHROOT_ENV } from '../system/chroot-session.ts';
+import { LOGIN_CRITICAL, type UpdateDeps } from './update-deps.ts';
+
+type Context = StepContext<UpdateDeps>;
+const MINUTE = 60_000;
+
+function step<T>(id: string, budgetMs: number, run: (context: Context) => Promise<T>) {
+  return { id, budgetMs, attempts: [{ id, run }] };
+}
+
+export interface GateOutput {
+  readonly verdict: PreflightReport['verdict'];
+  readonly failed: readonly { readonly id: string; readonly summary: string }[];
+  readonly forced: string | undefined;
+  /** Every planned package has a binary: the update can run from binaries only. */
+  readonly fullyCovered: boolean;
+}
+
+/** 1. The preflight checklist; no-go refuses the update (exit 3) unless --force gave a reason. */
+export const gatePhase: Phase<UpdateDeps> = {
+  id: 'gate',
+  steps: [
+    step('preflight', 10 * MINUTE, async (context): Promise<GateOutput> => {
+      const { system, processes, terminal, options, logs } = context.deps;
+      const report = await runChecklist({
+        system,
+        processes,
+        terminal,
+        signal: context.signal,
+        logger: context.logger,
+        options: { binhost: options.binhost, takeSnapshot: false, stopGui: false, criticalPackages: options.criticalPackages },
+      });
+      await logs.write('diagnostics', `${JSON.stringify(report, null, 2)}\n`);
+      const failed = report.checks.filter((check) => check.status === 'fail').map((check) => ({ id: check.id, summary: check.summary }));
+      context.deps.record.gateFailures = failed;
+      const coverage = report.checks.find((check) => check.id === 'binhost-coverage')?.details as { missing?: unknown[] } | undefined;
+      if (report.verdict === 'no-go' && options.force === undefined) {
+        throw new ArgoError('ARGO_UPDATE_REFUSED', `The update is refused: ${failed.map((check) => check.id).join(', ')} failed`, {
+          hint: 'Fix what the checklist names (argo preflight shows it), or run with --force REASON if you accept the risk.',
+          details: { failed },
+        });
+      }
+      if (report.verdict === 'no-go') context.logger.warn({ force: options.force, failed }, 'Update forced past a no-go verdict');
+      return { verdict: report.verdict, failed, forced: report.verdict === 'no-go' ? options.force : undefined, fullyCovered: Array.isArray(coverage?.missing) && coverage.missing.length === 0 };
+    }),
+  ],
+};
+
+/** 2. The pre-update snapshot, tied to the update id. */
+export const preSnapshotPhase: Phase<UpdateDeps> = {
+  id: 'pre-snapshot',
+  dependsOn: ['gate'],
+  steps: [
+    step('create', 10 * MINUTE, async (context) => {
+      const backend = await context.deps.snapshots();
+      const snapshot = await backend.create({ kind: 'pre', description: `apkg update ${context.deps.options.updateId}`, userdata: { 'argo-update': context.deps.options.updateId }, cleanup: 'number' });
+      context.deps.record.preSnapshot = snapshot.id;
+      return { id: snapshot.id, backend: backend.name };
+    }),
+  ],
+};
+
+async function planUpdate(context: Context): Promise<EmergePlanPackage[]> {
+  const result = await context.deps.system.commands.run('emerge', ['--pretend', '--verbose', '--update', '--deep', '--newuse', '--color=n', '@world'], {
+    signal: context.signal,
+    budgetMs: 30 * MINUTE,
+    mutates: false,
+    env: CHROOT_ENV,
+  });
+  const plan = parseEmergePlan(result.stdout);
+  context.deps.record.plan = plan;
+  return plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
+}
+
+function emergeEnv(context: Context): Record<string, string> {
+  return context.deps.options.binhost === undefined ? { ...CHROOT_ENV } : { ...CHROOT_ENV, PORTAGE_BINHOST: context.deps.options.binhost };
+}
+
+/** 3. libxcrypt, pam, pambase, glibc alone first, from binaries unless --allow-compile, and proven. */
+export const criticalFirstPhase: Phase<UpdateDeps> = {
+  id: 'critical-first',
+  dependsOn: ['pre-snapshot'],
+  steps: [
+    step('update-critical', 60 * MINUTE, async (context) => {
+      const planned = await planUpdate(context);
+      const critical = planned.filter((entry) => LOGIN_CRITICAL.includes(cpOf(entry.cpv)));
+      if (critical.length === 0) return { critical: [] as string[] };
+      const compile = critical.some((entry) => context.deps.options.allowCompile.has(cpOf(entry.cpv)));
+      const atoms = critical.map((entry) => `=${entry.cpv}`);
+      await context.deps.system.commands.run('emerge', ['--oneshot', compile ? '--usepkg' : '--usepkgonly', '--getbinpkg', ...atoms], {
+        signal: context.signal,
+        budgetMs: context.deps.options.emergeBudgetMs,
+        inactivityMs: context.deps.options.emergeInactivityMs,
+        env: emergeEnv(context),
+        outputLevel: 'info',
+      });
+      const verification = await verifyLoginPath(context.deps.system, context.signal);
+      if (!verification.loginOk) {
+        throw new ArgoError('ARGO_LOGIN_BROKEN', `After updating ${critical.map((entry) => entry.cpv).join(', ')} the login path fails`, {
+          hint: 'The rest of the update is not run; the login path is repaired from the pre-update snapshot.',
+          details: { ...verification },
+        });
+      }
+      return { critical: critical.map((entry) => entry.cpv) };
+    }),
+  ],
+};
+
+/** 4. The update itself, with a progress bar from emerge's own output. */
+export const updatePhase: Phase<UpdateDeps> = {
+  id: 'update',
+  dependsOn: ['critical-first'],
+  steps: [
+    {
+      id: 'emerge-world',
+      budgetMs: 24 * 60 * MINUTE,
+      attempts: [
+        {
+          id: 'emerge-world',
+          budgetMs: (deps) => deps.options.emergeBudgetMs + 5 * MINUTE,
+          async run(context) {
+            const { system, options, record } = context.deps;
+            const gate = context.outputOf<GateOutput>('gate/preflight');
+            const plan = (record.plan ?? parseEmergePlan('')).packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
+            const planned = new Set(plan.map((entry) => entry.cpv));
+            const history = parseEmergeLog((await system.target.readTextIfExists('/var/log/emerge.log')) ?? '').builds;
+            const started = system.clock.monotonicMs();
+            record.progress = startProgress(plan.length);
+            const args = ['--update', '--deep', '--newuse', '--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : []), '--color=n', '@world'];
+            try {
+              await system.commands.run('emerge', args, {
+                signal: context.signal,
+                budgetMs: options.emergeBudgetMs,
+                inactivityMs: options.emergeInactivityMs,
+                env: emergeEnv(context),
+                outputLevel: 'info',
+                onLine: (line) => {
+                  const event = parseEmergeProgressLine(line);
+                  if (event === undefined || record.progress === undefined) return;
+                  record.progress = applyProgressEvent(record.progress, event, planned);
+                  const elapsed = (system.clock.monotonicMs() - started) / 1000;
+                  context.deps.showProgress(renderProgressLine(record.progress, elapsed, estimateRemainingSeconds(plan, record.progress, history)), false);
+                },
+              });
+            } finally {
+              if (record.progress) context.deps.showProgress(renderProgressLine(record.progress, (system.clock.monotonicMs() - started) / 1000, 0), true);
+            }
+            return { planned: plan.length, merged: record.progress.completed.length };
+          },
+        },
+      ],
+    },
+  ],
+};
+
+/** 5. The login path after the update: crypt, PAM modules, a real canary login. Runs even after Ctrl-C. */
+export const verifyPhase: Phase<UpdateDeps> = {
+  id: 'verify',
+  always: true,
+  dependsOn: ['pre-snapshot'],
+  steps: [step('login-path', 5 * MINUTE, async (context): Promise<LoginPathVerification> => verifyLoginPath(context.deps.system, context.signal))],
+};
+
+export interface RepairOutput {
+  readonly restored: boolean;
+  readonly reason?: string;
+  readonly after: LoginPathVerification;
+}
+
+/** 6. When the login path broke: put libcrypt back from the pre-update snapshot (recover's code) and verify again. */
+export const repairPhase: Phase<UpdateDeps> = {
+  id: 'repair',
+  always: true,
+  dependsOn: ['pre-snapshot'],
+  skip: (context) => {
+    const verification = context.outputOf<LoginPathVerification>('verify/login-path');
+    if (verification === undefined) return 'the login path could not be verified';
+    return verification.loginOk ? 'the login path works' : undefined;
+  },
+  steps: [
+    step('restore-libcrypt', 10 * MINUTE, async (context): Promise<RepairOutput> => {
+      const { system, record } = context.deps;
+      const backend = await context.deps.snapshots();
+      const pre = record.preSnapshot;
+      if (pre === undefined) throw new ArgoError('ARGO_SNAPSHOT_NOT_FOUND', 'There is no pre-update snapshot to repair from');
+      const prefixes = hashPrefixesInUse((await system.target.readTextIfExists('/etc/shadow')) ?? '');
+      const result = await restoreLibcryptFrom(system, backend.snapshotPath(pre), prefixes, context.signal);
+      const after = await verifyLoginPath(system, context.signal);
+      if (!after.loginOk) {
+        throw new ArgoError('ARGO_LOGIN_BROKEN', 'The login path is still broken after restoring libcrypt from the pre-update snapshot', {
+          hint: `Run argo recover now, or apkg rollback --update ${context.deps.options.updateId}.`,
+          details: { restored: result.restored, ...after },
+        });
+      }
+      return result.restored ? { restored: true, after } : { restored: false, reason: result.reason, after };
+    }),
+  ],
+};
+
+/** 7. The post-update snapshot, always, tagged failed when the update failed. */
+export const postSnapshotPhase: Phase<UpdateDeps> = {
+  id: 'post-snapshot',
+  always: true,
+  dependsOn: ['pre-snapshot'],
+  steps: [
+    step('create', 10 * MINUTE, async (context) => {
+      const { record, options } = context.deps;
+      const failed = context.finishedPhases().some((phase) => phase.status === 'failed' || phase.status === 'timed-out') || context.outputOf('repair/restore-libcrypt') !== undefined;
+      const backend = await context.deps.snapshots();
+      const snapshot = await backend.create({
+        kind: 'post',
+        preId: record.preSnapshot,
+        description: `apkg update ${options.updateId}${failed ? ' (failed)' : ''}`,
+        userdata: { 'argo-update': options.updateId, 'argo-status': failed ? 'failed' : 'ok' },
+        cleanup: 'number',
+      });
+      record.postSnapshot = snapshot.id;
+      return { id: snapshot.id, failed };
+    }),
+  ],
+};
