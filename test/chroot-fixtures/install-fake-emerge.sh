@@ -14,6 +14,8 @@
 #   RESOLVE_SECONDS=N  LOG_TERMINATING=0|1  STRICT_DEV=0|1  PORTAGE_VERSION=..
 #   PYTHON_VERSION=..
 #   PROFILE=..  TRACE_LOG=/path
+#   WORLD_SECONDS_PER_PACKAGE=N  WORLD_LIBXCRYPT=good|broken  WORLD_FAIL_AT=N
+#   WORLD_BINHOST_HAS=all|cat/pkg,...   (world updates driven by /etc/argo-fake-emerge.plan)
 # The root gets:
 #   /usr/bin/emerge                       the fake (fake-emerge/emerge)
 #   /usr/lib/argo-fake-emerge/            usage.txt, image/ (what "make install"
@@ -81,6 +83,10 @@ for kv in "${KV[@]}"; do
         BINHOST_ONLY|HONOR_PACKAGE_ENV|LOG_TERMINATING|STRICT_DEV) [[ $v =~ ^[01]$ ]] || die "$k must be 0 or 1" ;;
         PORTAGE_VERSION|PYTHON_VERSION) [[ $v =~ ^[0-9][0-9.a-z_-]*$ ]] || die "bad $k" ;;
         PROFILE|TRACE_LOG) [[ $v =~ ^[A-Za-z0-9_./+-]*$ ]] || die "bad $k" ;;
+        WORLD_SECONDS_PER_PACKAGE) [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$k must be a number of seconds" ;;
+        WORLD_LIBXCRYPT) [[ $v =~ ^(good|broken)$ ]] || die "WORLD_LIBXCRYPT must be good or broken" ;;
+        WORLD_FAIL_AT) [[ $v =~ ^[0-9]+$ ]] || die "WORLD_FAIL_AT must be a package number (0 = none)" ;;
+        WORLD_BINHOST_HAS) [[ $v =~ ^(all|[A-Za-z0-9+_.,/-]*)$ ]] || die "WORLD_BINHOST_HAS must be all or cat/pkg[,cat/pkg...]" ;;
         *) die "unknown key $k (see --help)" ;;
     esac
     [ -n "${CONF[$k]+x}" ] || CONF_ORDER+=("$k")

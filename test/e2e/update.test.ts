@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBtrfsDisk, type BtrfsDisk } from '../support/btrfs-target.ts';
+import { installFakeEmerge } from '../support/debian-target.ts';
+import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
+
+interface UpdateReport {
+  outcome: string;
+  preSnapshot?: number;
+  postSnapshot?: number;
+  loginOk: boolean;
+  packages: { planned: number; merged: number; failed: string[] };
+  verify?: { cryptOk: boolean; canary: string };
+  refusedBy: { id: string }[];
+  phases: { id: string; status: string }[];
+  logDir: string;
+}
+
+const PLAN = join(PROJECT, 'test/fixtures/preflight/update-world.plan');
+const LIB = 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0';
+
+let disk: BtrfsDisk;
+beforeAll(async () => {
+  disk = await openBtrfsDisk();
+}, 300_000);
+afterAll(async () => {
+  await disk?.close();
+});
+
+/** A binhost index (local PKGDIR) with a binary for each planned package, as `emaint binhost` would write. */
+function indexFor(cpvs: readonly [string, string][]): string {
+  const header = 'ARCH: amd64\nCHOST: x86_64-pc-linux-gnu\nPACKAGES: 3\nTIMESTAMP: 1733000000\nVERSION: 0\n\n';
+  return header + cpvs.map(([cpv, use]) => `BUILD_ID: 1\nCPV: ${cpv}\nPATH: ${cpv}-1.gpkg.tar\nSIZE: 1024\nUSE: ${use}\nMTIME: 1733000000\nREPO: gentoo\n\n`).join('');
+}
+const FULL_INDEX: [string, string][] = [
+  ['app-editors/nano-8.2', 'amd64 ncurses nls spell unicode'],
+  ['app-misc/tmux-3.5a', 'amd64'],
+  ['sys-libs/libxcrypt-4.4.36', 'abi_x86_64 amd64 compat elibc_glibc kernel_linux system'],
+];
+
+async function updatableRoot(name: string, emerge: Record<string, string>, index = FULL_INDEX): Promise<string> {
+  const root = await disk.makeRoot(name);
+  await installFakeEmerge(root, emerge);
+  await copyFile(PLAN, join(root, 'etc/argo-fake-emerge.plan'));
+  await mkdir(join(root, 'var/cache/argo-test-binhost'), { recursive: true });
+  await writeFile(join(root, 'var/cache/argo-test-binhost/Packages'), indexFor(index));
+  await mkdir(join(root, 'etc/portage/package.use'), { recursive: true });
+  await writeFile(join(root, 'etc/portage/package.use/libxcrypt'), 'sys-libs/libxcrypt compat system\n');
+  const canary = await runBuiltCli('apkg', ['canary', 'setup', '--root', root]);
+  expect(canary.code, canary.stderr).toBe(0);
+  return root;
+}
+
+async function update(root: string, extra: string[] = [], options: Parameters<typeof runBuiltCli>[2] = {}): Promise<{ run: CliRun; report: UpdateReport }> {
+  const run = await runBuiltCli('apkg', ['update', '--root', root, '--json', '--binhost', '/var/cache/argo-test-binhost', ...extra], options);
+  try {
+    return { run, report: JSON.parse(run.stdout) as UpdateReport };
+  } catch {
+    throw new Error(`no JSON report (exit ${run.code}):\n${run.stderr}`);
+  }
+}
+
+async function pamLogin(root: string, password: string): Promise<number | null> {
+  const child = spawn('chroot', [root, 'pamtester', 'login', 'alice', 'authenticate'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  child.stdin.end(`${password}\n`);
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+async function snapshotList(root: string): Promise<{ id: number; kind: string; userdata: Record<string, string> }[]> {
+  const run = await runBuiltCli('argo', ['snapshot', 'list', '--root', root, '--json']);
+  return (JSON.parse(run.stdout) as { snapshots: { id: number; kind: string; userdata: Record<string, string> }[] }).snapshots;
+}
+
+const statuses = (report: UpdateReport) => Object.fromEntries(report.phases.map((phase) => [phase.id, phase.status]));
+
+describe('apkg update on a real btrfs root', () => {
+  it('updates cleanly: snapshots before and after, progress shown, login proven', async () => {
+    const root = await updatableRoot('clean', { BINARY: 'ok' });
+    const { run, report } = await update(root);
+    expect(run.code, run.stderr).toBe(0);
+    expect(report.outcome).toBe('updated');
+    expect(report.loginOk).toBe(true);
+    expect(report.verify).toMatchObject({ cryptOk: true, canary: 'ok' });
+    expect(report.packages).toMatchObject({ planned: 3, merged: 3, failed: [] });
+    expect(statuses(report)).toMatchObject({ gate: 'succeeded', 'pre-snapshot': 'succeeded', 'critical-first': 'succeeded', update: 'succeeded', verify: 'succeeded', repair: 'skipped', 'post-snapshot': 'succeeded' });
+    const snapshots = await snapshotList(root);
+    expect(snapshots.map((snapshot) => [snapshot.id, snapshot.kind, snapshot.userdata['argo-status'] ?? ''])).toEqual([
+      [report.preSnapshot, 'pre', ''],
+      [report.postSnapshot, 'post', 'ok'],
+    ]);
+    expect(await pamLogin(root, 'correct horse')).toBe(0);
+  });
+
+  it('catches an update that breaks libcrypt, restores it from the pre snapshot, and logins work again', async () => {
+    const root = await updatableRoot('breaking', { BINARY: 'ok', WORLD_LIBXCRYPT: 'broken' });
+    const { run, report } = await update(root);
+    expect(run.code).toBe(1);
+    expect(report.outcome).toBe('repaired');
+    expect(report.verify).toMatchObject({ cryptOk: false });
+    expect(report.loginOk).toBe(true);
+    expect(statuses(report)).toMatchObject({ verify: 'succeeded', repair: 'succeeded', 'post-snapshot': 'succeeded' });
+    expect((await snapshotList(root)).at(-1)?.userdata['argo-status']).toBe('failed');
+    expect(await pamLogin(root, 'correct horse')).toBe(0);
+    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^REPAIRED/);
+  });
+
+  it('refuses with exit 3 when a critical package is missing from the binhost: nothing changed, no snapshot', async () => {
+    const root = await updatableRoot('refused', { BINARY: 'ok' }, FULL_INDEX.filter(([cpv]) => !cpv.startsWith('sys-libs/libxcrypt')));
+    const before = await readFile(join(root, LIB));
+    const { run, report } = await update(root);
+    expect(run.code).toBe(3);
+    expect(report.outcome).toBe('refused');
+    expect(report.refusedBy.map((check) => check.id)).toContain('binhost-coverage');
+    expect(await snapshotList(root)).toEqual([]);
+    expect((await readFile(join(root, LIB))).equals(before)).toBe(true);
+  });
+
+  it('records a half-done update as failed, tags the post snapshot, and rollback restores the pre state', async () => {
+    const root = await updatableRoot('half', { BINARY: 'ok', WORLD_FAIL_AT: '3' });
+    const { run, report } = await update(root);
+    expect(run.code).toBe(1);
+    expect(report.outcome).toBe('failed');
+    expect(report.packages.failed).toEqual(['app-misc/tmux-3.5a']);
+    expect((await snapshotList(root)).at(-1)?.userdata['argo-status']).toBe('failed');
+    const rollback = await runBuiltCli('apkg', ['rollback', '--root', root, '--json']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    const undone = JSON.parse(rollback.stdout) as { restored: { path: string }[] };
+    expect(undone.restored.some((change) => change.path.startsWith('/var/db/pkg/app-editors/nano-'))).toBe(true);
+    expect(await readFile(join(root, 'var/db/pkg/app-editors'), 'utf8').catch((error: NodeJS.ErrnoException) => error.code)).toBe('ENOENT');
+  });
+
+  it('rolls a clean update back to the files of its pre snapshot', async () => {
+    const root = await updatableRoot('rollback', { BINARY: 'ok' });
+    const { report } = await update(root);
+    expect(report.outcome).toBe('updated');
+    const rollback = await runBuiltCli('apkg', ['rollback', '--root', root, '--json']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    const diff = await runBuiltCli('argo', ['snapshot', 'diff', String(report.preSnapshot), '--root', root, '--json']);
+    const changes = (JSON.parse(diff.stdout) as { changes: { path: string }[] }).changes.filter((change) => !change.path.startsWith('/var/log/'));
+    expect(changes).toEqual([]);
+  });
+});
