@@ -93,6 +93,42 @@ describe('apkg update on a real btrfs root', () => {
     expect(await pamLogin(root, 'correct horse')).toBe(0);
   });
 
+  it('shows people a progress bar from emerge\'s own output, with an ETA', async () => {
+    const root = await updatableRoot('progress', { BINARY: 'ok' });
+    const run = await runBuiltCli('apkg', ['update', '--root', root, '--binhost', '/var/cache/argo-test-binhost']);
+    expect(run.code, run.stderr).toBe(0);
+    // Not a terminal here: one line per change instead of a bar redrawn in place.
+    expect(run.stderr).toMatch(/^\[0\/3\] sys-libs\/libxcrypt-4\.4\.36 {2}elapsed 0m0\ds {2}~\dm\d\ds left$/m);
+    expect(run.stderr).toMatch(/^\[3\/3\] done {2}elapsed \dm\d\ds {2}~0m00s left$/m);
+    expect(run.stdout).toMatch(/^UPDATED: 3 of 3 packages merged; logins work\./);
+  });
+
+  it('on Ctrl-C stops emerge, and still verifies the login path and takes the post snapshot', async () => {
+    const root = await updatableRoot('interrupted', { BINARY: 'ok', WORLD_SECONDS_PER_PACKAGE: '4' });
+    const { run, report } = await update(root, [], {
+      during: (pid) => {
+        const poll = setInterval(() => {
+          void readFile(join(root, 'var/log/emerge.log'), 'utf8')
+            .catch(() => '')
+            .then((log) => {
+              if (!log.includes('>>> emerge (2 of 3)')) return;
+              clearInterval(poll);
+              try {
+                process.kill(pid, 'SIGINT');
+              } catch {
+                // already finished: the assertions say so
+              }
+            });
+        }, 100);
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(report.outcome).toBe('failed');
+    expect(statuses(report)).toMatchObject({ update: 'failed', verify: 'succeeded', 'post-snapshot': 'succeeded' });
+    expect(report.loginOk).toBe(true);
+    expect((await snapshotList(root)).at(-1)?.userdata['argo-status']).toBe('failed');
+  });
+
   it('catches an update that breaks libcrypt, restores it from the pre snapshot, and logins work again', async () => {
     const root = await updatableRoot('breaking', { BINARY: 'ok', WORLD_LIBXCRYPT: 'broken' });
     const { run, report } = await update(root);
