@@ -36,10 +36,12 @@ export interface ChecklistInput {
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly checks?: readonly Check[];
+  /** The update plan, when the caller computes it itself (apkg update reuses it after the gate). */
+  readonly plan?: () => Promise<ParsedEmergePlan>;
 }
 
 /** The update plan, from emerge inside the target; computed once however many checks ask for it. */
-function planProvider(system: System, signal: AbortSignal): () => Promise<ParsedEmergePlan> {
+export function planProvider(system: System, signal: AbortSignal): () => Promise<ParsedEmergePlan> {
   let plan: Promise<ParsedEmergePlan> | undefined;
   return () => {
     plan ??= system.commands
@@ -61,7 +63,7 @@ export async function runChecklist(input: ChecklistInput): Promise<PreflightRepo
     options: input.options,
     terminal: input.terminal,
     signal: input.signal,
-    plan: planProvider(input.system, input.signal),
+    plan: input.plan ?? planProvider(input.system, input.signal),
   };
   const report = await runPreflight(input.checks ?? CHECKS, context);
   return input.options.stopGui ? stopGuiIfSafe(report, context, input.logger) : report;

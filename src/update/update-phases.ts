@@ -7,7 +7,7 @@ import { applyProgressEvent, cpOf, estimateRemainingSeconds, renderProgressLine,
 import { restoreLibcryptFrom } from '../login-path/restore-libcrypt.ts';
 import { verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import type { Phase, StepContext } from '../phases/types.ts';
-import { runChecklist } from '../preflight/run-checklist.ts';
+import { planProvider, runChecklist } from '../preflight/run-checklist.ts';
 import type { PreflightReport } from '../preflight/types.ts';
 import { CHROOT_ENV } from '../system/chroot-session.ts';
 import { LOGIN_CRITICAL, type UpdateDeps } from './update-deps.ts';
@@ -33,12 +33,15 @@ export const gatePhase: Phase<UpdateDeps> = {
   steps: [
     step('preflight', 10 * MINUTE, async (context): Promise<GateOutput> => {
       const { system, processes, terminal, options, logs } = context.deps;
+      const plan = planProvider(system, context.signal);
       const report = await runChecklist({
         system,
         processes,
         terminal,
         signal: context.signal,
         logger: context.logger,
+        // The plan the gate judged is the plan the update carries out: computed once, kept in the record.
+        plan: () => plan().then((parsed) => (context.deps.record.plan = parsed)),
         options: { binhost: options.binhost, takeSnapshot: false, stopGui: false, criticalPackages: options.criticalPackages },
       });
       await logs.write('diagnostics', `${JSON.stringify(report, null, 2)}\n`);
@@ -71,15 +74,9 @@ export const preSnapshotPhase: Phase<UpdateDeps> = {
   ],
 };
 
+/** The gate's plan; computed here only when the gate did not need one (e.g. every plan check was skipped). */
 async function planUpdate(context: Context): Promise<EmergePlanPackage[]> {
-  const result = await context.deps.system.commands.run('emerge', ['--pretend', '--verbose', '--update', '--deep', '--newuse', '--color=n', '@world'], {
-    signal: context.signal,
-    budgetMs: 30 * MINUTE,
-    mutates: false,
-    env: CHROOT_ENV,
-  });
-  const plan = parseEmergePlan(result.stdout);
-  context.deps.record.plan = plan;
+  const plan = context.deps.record.plan ?? (context.deps.record.plan = await planProvider(context.deps.system, context.signal)());
   return plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
 }
 
