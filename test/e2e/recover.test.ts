@@ -288,8 +288,8 @@ describe('argo recover on a really broken system', () => {
       // A SIGKILLed run cannot unmount: take its mounts down before the next round, as an admin would.
       await target.unmountAll();
     }
-    console.log('shadow after SIGKILL rounds:', [...outcomes]);
-    expect(outcomes.size).toBeGreaterThan(0);
+    // Each round asserted a whole file above; across the rounds the kill landed both before and after the rename.
+    expect([...outcomes].sort()).toEqual(['new', 'old']);
   });
 });
 
