@@ -257,7 +257,7 @@ describe('argo recover on a really broken system', () => {
     const others = (text: string) => text.split('\n').filter((line) => !line.startsWith('alice:'));
     const alice = (text: string) => text.split('\n').find((line) => line.startsWith('alice:')) as string;
     const outcomes = new Set<string>();
-    for (const [round, delay] of [0, 2, 5, 10, 20, 40].entries()) {
+    for (const [round, delay] of [0, 2, 5, 10, 20, 40, 80, 160, 400].entries()) {
       await writeFile(target.passwordFile, `new password ${round}\n`);
       const logBase = join(target.dir, `logs-${round}`);
       await runBuiltCli('argo', ['recover', '--root', target.root, '--user', 'alice', '--password-file', target.passwordFile, '--log-dir', logBase], {
