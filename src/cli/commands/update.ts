@@ -1,5 +1,4 @@
 import { EXIT, type ExitCode } from '../../core/errors.ts';
-import { consoleStyleFor } from '../../logging/console-renderer.ts';
 import { openSnapshotBackend } from '../../snapshot/detect-backend.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { readTerminal } from '../../system/read-terminal.ts';
@@ -20,7 +19,7 @@ export interface UpdateArgs extends GlobalOptions {
 /** `apkg update`: exit 0 updated, 3 refused, 1 failed or repaired, 130 interrupted. */
 export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext): Promise<CommandOutcome> {
   const { stderr, env } = context.process;
-  const tty = consoleStyleFor(stderr, env).colour || stderr.isTTY === true;
+  const tty = stderr.isTTY === true;
   const report = await runUpdate({
     root: args.root,
     binhost: args.binhost,

@@ -1,7 +1,9 @@
+import type { Verdict } from '../../core/recovery/verdict.ts';
 import type { LoginState } from '../../login-path/read-login-state.ts';
 import type { RunLogDir } from '../../logging/run-log-dir.ts';
 import type { System } from '../../system/open-system.ts';
 import type { ProcessTable } from '../../system/process-table.ts';
+import type { StepContext } from '../types.ts';
 
 /** Where the new password comes from. Only the kind and the file's path are ever logged. */
 export type PasswordSource =
@@ -42,7 +44,7 @@ export interface RecoveryDeps {
 /** The output of diagnostics/collect, kept in the state file: the before-picture and the verdict. */
 export interface DiagnosticsOutput {
   readonly before: LoginState;
-  readonly verdict: import('../../core/recovery/verdict.ts').Verdict;
+  readonly verdict: Verdict;
 }
 
 export const RECOVERY_PHASES = [
@@ -60,6 +62,6 @@ export type RecoveryPhaseId = (typeof RECOVERY_PHASES)[number];
 
 /** The skip predicate of a repair phase: --skip, else the diagnostics verdict's reason it is not needed. */
 export function skipUnlessNeeded(phase: 'process-cleanup' | 'libxcrypt-rebuild' | 'display-manager') {
-  return (context: import('../types.ts').StepContext<RecoveryDeps>): string | undefined =>
+  return (context: StepContext<RecoveryDeps>): string | undefined =>
     context.deps.options.skip.has(phase) ? 'skipped with --skip' : context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.skipReasons[phase];
 }
