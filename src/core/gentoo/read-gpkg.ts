@@ -12,7 +12,7 @@ import { ArgoError } from '../errors.ts';
 import { compressionOfMember, decompressMember, type MemberCompression } from './binpkg-compression.ts';
 import { decodeMetadataFile } from './decode-metadata-file.ts';
 import { digestMember, MANIFEST_HASHES, parseGpkgManifest, type GpkgManifest } from './gpkg-manifest.ts';
-import { readTarArchive, type TarEntry, type TarEntryType } from './tar-archive.ts';
+import { readTarArchive, type TarEntry } from './tar-archive.ts';
 
 export interface GpkgMember {
   /** Name inside the container directory: `metadata.tar.zst`. */
@@ -24,17 +24,10 @@ export interface GpkgMember {
   readonly mtime: number;
 }
 
-export interface GpkgImageEntry {
+/** An entry of `image.tar*`: the tar header's fields, with the path as it will be installed. */
+export interface GpkgImageEntry extends Omit<TarEntry, 'name' | 'linkname' | 'data'> {
   /** Installed path, absolute: `/usr/bin/which`. */
   readonly path: string;
-  readonly type: TarEntryType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly uname: string;
-  readonly gname: string;
-  readonly size: number;
-  readonly mtime: number;
   /** Symlink target, or for a hard link the other entry's installed path. */
   readonly linkTarget: string | undefined;
   /** File contents, only with `imageData: true`. */

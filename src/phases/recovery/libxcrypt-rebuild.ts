@@ -1,7 +1,7 @@
 import * as path from 'node:path/posix';
 import { compareVersions } from '../../core/gentoo/compare-versions.ts';
 import { ArgoError } from '../../core/errors.ts';
-import { restoreLibcryptFrom } from '../../login-path/restore-libcrypt.ts';
+import { liveLibcrypt, restoreLibcryptFrom } from '../../login-path/restore-libcrypt.ts';
 import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts';
 import { CHROOT_ENV } from '../../system/chroot-session.ts';
 import type { RunOptions } from '../../system/run-command.ts';
@@ -11,7 +11,6 @@ import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './r
 type Context = StepContext<RecoveryDeps>;
 
 const MINUTE = 60_000;
-const LIBCRYPT_DIRS = ['/usr/lib64', '/lib64', '/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib', '/lib'];
 
 /** The output of every attempt: which one fixed it and the crypt test afterwards. */
 export interface RebuildOutput {
@@ -74,10 +73,7 @@ const sourceBuild: Attempt<RecoveryDeps> = {
 
 /** The folder holding the target's libcrypt.so.1 now (the manual build installs there). */
 async function libcryptDir(context: Context): Promise<string> {
-  for (const dir of LIBCRYPT_DIRS) {
-    if (await context.deps.system.target.exists(path.join(dir, 'libcrypt.so.1'))) return dir;
-  }
-  return '/usr/lib64';
+  return (await liveLibcrypt(context.deps.system))?.dir ?? '/usr/lib64';
 }
 
 async function newestDistfile(context: Context): Promise<string> {
