@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-import './require-node.ts';
+// A hung-up terminal must not stop a run, not even while Node.js is still loading the modules below (that
+// takes half a second on a slow machine): ignore SIGHUP first. start-cli keeps ignoring it.
+process.on('SIGHUP', () => undefined);
+await import('./require-node.ts');
 
 const { startCli } = await import('./start-cli.ts');
 const { apkgCli } = await import('./apkg-cli.ts');
