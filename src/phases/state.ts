@@ -21,7 +21,7 @@ export const RunStateSchema = z.object({
 
 export type RunState = z.infer<typeof RunStateSchema>;
 
-/** Loads and saves the state file; the implementation in src/system writes it atomically. */
+/** Loads and saves the state file; src/system/state-file.ts is the implementation (it writes atomically). */
 export interface StateStore {
   readonly path: string;
   load(): Promise<unknown>;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { openSystem, type System } from '../system/open-system.ts';
 import { createBtrfsBackend } from './btrfs-backend.ts';
-import { describeSnapshotBackend, type ConformanceTarget } from './snapshot-conformance.ts';
+import { describeSnapshotBackend, type ConformanceTarget } from '../../test/support/snapshot-conformance.ts';
 import { detectSnapshotBackend, openSnapshotBackend } from './detect-backend.ts';
 import { findProtectedSnapshots } from './retention.ts';
 import { createSnapperBackend } from './snapper-backend.ts';

@@ -1,10 +1,20 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { RunState, StateStore } from '../phases/state.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 
-/** A state file on the host, replaced atomically after every step so that a kill leaves a readable one. */
-export function createStateFile(file: string): StateStore {
+/**
+ * A JSON file on the host that a run keeps its progress in. It knows nothing of what it holds: the schema
+ * belongs to the phased runner (src/phases/state.ts), which validates what load() returns.
+ */
+export interface JsonStateFile {
+  readonly path: string;
+  /** The parsed JSON, or undefined when the file does not exist. */
+  load(): Promise<unknown>;
+  save(value: unknown): Promise<void>;
+}
+
+/** A state file replaced atomically after every save, so that a kill leaves a readable one. */
+export function createStateFile(file: string): JsonStateFile {
   return {
     path: file,
     async load() {
@@ -17,9 +27,9 @@ export function createStateFile(file: string): StateStore {
       }
       return JSON.parse(text) as unknown;
     },
-    async save(state: RunState) {
+    async save(value: unknown) {
       await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+      await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
     },
   };
 }

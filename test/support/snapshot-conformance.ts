@@ -1,9 +1,9 @@
 import { chmod, chown, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { System } from '../system/open-system.ts';
-import { applyRetention, findUpdateSnapshots } from './retention.ts';
-import type { SnapshotBackend } from './types.ts';
+import type { System } from '../../src/system/open-system.ts';
+import { applyRetention, findUpdateSnapshots } from '../../src/snapshot/retention.ts';
+import type { SnapshotBackend } from '../../src/snapshot/types.ts';
 
 export interface ConformanceTarget {
   readonly system: System;

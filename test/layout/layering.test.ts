@@ -1,0 +1,37 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT } from '../support/run-cli.ts';
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await sourceFiles(full)));
+    else if (entry.name.endsWith('.ts')) files.push(full);
+  }
+  return files;
+}
+
+const importsOf = (text: string): string[] => [...text.matchAll(/^(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((match) => match[1] as string);
+
+describe('source layout', () => {
+  it('keeps the System port below the phased runner: nothing in src/system imports src/phases', async () => {
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(join(PROJECT, 'src/system'))) {
+      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+        if (/(^|\/)phases\//.test(specifier)) offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('compiles no test code into dist/: nothing outside *.test.ts under src/ imports vitest', async () => {
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(join(PROJECT, 'src'))) {
+      if (file.endsWith('.test.ts')) continue;
+      if (importsOf(await readFile(file, 'utf8')).includes('vitest')) offenders.push(relative(PROJECT, file));
+    }
+    expect(offenders).toEqual([]);
+  });
+});
