@@ -3,6 +3,7 @@ import { replaceShadowPassword } from '../core/auth/shadow.ts';
 import { ArgoError } from '../core/errors.ts';
 import { logEvent } from '../logging/events.ts';
 import type { System } from '../system/open-system.ts';
+import { replaceShadowLocked, SHADOW_FILE } from '../system/shadow-file.ts';
 import { CANARY_ATTEMPTS } from './authenticate.ts';
 import { generatePassword, generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from './password-hash.ts';
 
@@ -39,11 +40,11 @@ export async function setUpCanaryAccount(system: System, signal: AbortSignal): P
     });
   }
   const day = Math.floor(system.clock.now().getTime() / 86_400_000);
-  const shadow = replaceShadowPassword(await target.readText('/etc/shadow'), CANARY_USER, hash, day);
   await target.mkdir('/var/lib/argo', 0o700);
   await target.writeFileAtomic(CANARY_PASSWORD_FILE, `${password}\n`, { mode: 0o600, uid: 0, gid: 0 });
-  await target.writeFileAtomic('/etc/shadow', shadow, { backupPath: '/etc/shadow-' });
-  logEvent(system.logger, 'file.replaced', { path: '/etc/shadow', backup: '/etc/shadow-', bytes: Buffer.byteLength(shadow) });
+  const runId = `canary-${system.clock.now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  const written = await replaceShadowLocked(target, (before) => replaceShadowPassword(before, CANARY_USER, hash, day), { runId, commands: system.hostCommands, signal });
+  logEvent(system.logger, 'file.replaced', { path: SHADOW_FILE, backup: written.runBackup, bytes: written.bytes });
   const unixChkpwd = CANARY_ATTEMPTS[0];
   await unixChkpwd?.run(commands, CANARY_USER, password, signal);
   return { user: CANARY_USER, created, passwordFile: CANARY_PASSWORD_FILE, verifiedWith: unixChkpwd?.method ?? 'none' };

@@ -15,6 +15,11 @@ export interface AtomicWriteOptions {
    * itself written atomically, before the new content replaces the file.
    */
   readonly backupPath?: string | undefined;
+  /**
+   * Runs on the complete temporary file (host path) after its mode and owner are set and before it is synced
+   * and renamed over the target: e.g. to copy the old file's extended attributes (SELinux label, ACLs).
+   */
+  readonly beforeRename?: ((temporary: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -33,9 +38,9 @@ export async function writeFileAtomic(
   const gid = existing ? existing.gid : options.gid;
   try {
     if (existing && options.backupPath !== undefined) {
-      await replaceFile(options.backupPath, await fs.readFile(target), { mode, uid, gid });
+      await replaceFile(options.backupPath, await fs.readFile(target), { mode, uid, gid }, options.beforeRename);
     }
-    await replaceFile(target, data, { mode, uid, gid });
+    await replaceFile(target, data, { mode, uid, gid }, options.beforeRename);
   } catch (error) {
     throw new ArgoError('ARGO_FILE_WRITE_FAILED', `Could not replace ${target}; it is unchanged`, {
       cause: error,
@@ -51,7 +56,28 @@ interface Ownership {
   readonly gid: number | undefined;
 }
 
-async function replaceFile(target: string, data: string | Uint8Array, owner: Ownership): Promise<void> {
+/** The temporary file's name pattern: `.<name>.argo-<12 hex digits>` in the target's own folder. */
+export function temporaryNamePattern(name: string): RegExp {
+  return new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.argo-[0-9a-f]{12}$`);
+}
+
+/**
+ * Removes the temporary files (see temporaryNamePattern) that a killed writer left in `directory` (a SIGKILL
+ * between create and rename). Only call this while holding a lock that keeps every other writer out, or a
+ * live writer's temporary file would go. Returns the host paths removed.
+ */
+export async function removeStaleTemporaries(directory: string, pattern: RegExp): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await fs.readdir(directory)) {
+    if (!pattern.test(name)) continue;
+    // unlink removes a symlink itself, never what it points to.
+    await fs.rm(path.join(directory, name), { force: true });
+    removed.push(path.join(directory, name));
+  }
+  return removed;
+}
+
+async function replaceFile(target: string, data: string | Uint8Array, owner: Ownership, beforeRename?: (temporary: string) => Promise<void>): Promise<void> {
   const directory = path.dirname(target);
   const temporary = path.join(directory, `.${path.basename(target)}.argo-${randomBytes(6).toString('hex')}`);
   // 0o600 until the content is complete: a reader never sees a partial file with the final permissions.
@@ -61,6 +87,7 @@ async function replaceFile(target: string, data: string | Uint8Array, owner: Own
     await handle.writeFile(data);
     if (needsChown(owner)) await handle.chown(owner.uid ?? -1, owner.gid ?? -1);
     await handle.chmod(owner.mode);
+    if (beforeRename !== undefined) await beforeRename(temporary);
     await handle.sync();
     await handle.close();
     await fs.rename(temporary, target);

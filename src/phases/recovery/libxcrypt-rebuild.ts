@@ -4,6 +4,7 @@ import { ArgoError } from '../../core/errors.ts';
 import { liveLibcrypt, restoreLibcryptFrom } from '../../login-path/restore-libcrypt.ts';
 import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts';
 import { CHROOT_ENV } from '../../system/chroot-session.ts';
+import { createPrivateDirInside } from '../../system/private-dir.ts';
 import type { RunOptions } from '../../system/run-command.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
 import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
@@ -93,33 +94,45 @@ async function newestDistfile(context: Context): Promise<string> {
   return path.join(distdir, newest[0]);
 }
 
+/** Scratch folders of the manual build: `/var/tmp/argo-libxcrypt-build-<random>`, fresh for each attempt. */
+const SCRATCH_PREFIX = 'argo-libxcrypt-build';
+
 const manualBuild: Attempt<RecoveryDeps> = {
   id: 'manual-build',
   budgetMs: (deps) => deps.options.buildBudgetMs + 10 * MINUTE,
   async run(context) {
-    const { commands } = context.deps.system;
     const distfile = await newestDistfile(context);
     const libdir = await libcryptDir(context);
-    const work = '/var/tmp/argo-libxcrypt-build';
+    // A fresh 0700 folder owned by root: a fixed name in /var/tmp could be planted (or a symlink) by a local
+    // user, who could then swap a file of the build before `make install` puts it in the library folder.
+    // A dry run creates nothing: the recorded commands name a folder of the same shape.
+    const work = context.dryRun ? `/var/tmp/${SCRATCH_PREFIX}-dry-run` : (await createPrivateDirInside(context.deps.system.target, '/var/tmp', SCRATCH_PREFIX)).inside;
     const source = path.join(work, path.basename(distfile).replace(/\.tar\.\w+$/, ''));
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const build: RunOptions = { signal: context.signal, budgetMs: buildBudgetMs, inactivityMs: buildInactivityMs, outputLevel: 'info' };
-    await commands.run('rm', ['-rf', work], { signal: context.signal, budgetMs: MINUTE });
-    await commands.run('mkdir', ['-p', work], { signal: context.signal, budgetMs: MINUTE });
-    await commands.run('tar', ['-xf', distfile, '-C', work], { signal: context.signal, budgetMs: 5 * MINUTE });
-    // Every hash method, the glibc-compatible libcrypt.so.1, and the library folder the system uses now.
-    await commands.run(
-      'env',
-      ['-C', source, './configure', '--prefix=/usr', `--libdir=${libdir}`, '--enable-hashes=all', '--enable-obsolete-api=glibc', '--disable-static', '--disable-xcrypt-compat-files'],
-      build,
-    );
-    await commands.run('env', ['-C', source, 'make', '-j2'], build);
-    await commands.run('env', ['-C', source, 'make', 'install'], build);
-    await commands.run('ldconfig', [], { signal: context.signal, budgetMs: 5 * MINUTE, okExitCodes: [0, 1] });
-    await commands.run('rm', ['-rf', work], { signal: context.signal, budgetMs: MINUTE });
+    try {
+      await buildInto(context, distfile, work, source, libdir, build);
+    } finally {
+      if (!context.dryRun) await context.deps.system.target.remove(work);
+    }
     return confirmRepaired(context, 'manual-build');
   },
 };
+
+/** Unpacks, configures, builds and installs libxcrypt from `distfile` in the private folder `work`. */
+async function buildInto(context: Context, distfile: string, work: string, source: string, libdir: string, build: RunOptions): Promise<void> {
+  const { commands } = context.deps.system;
+  await commands.run('tar', ['--no-same-owner', '-xf', distfile, '-C', work], { signal: context.signal, budgetMs: 5 * MINUTE });
+  // Every hash method, the glibc-compatible libcrypt.so.1, and the library folder the system uses now.
+  await commands.run(
+    'env',
+    ['-C', source, './configure', '--prefix=/usr', `--libdir=${libdir}`, '--enable-hashes=all', '--enable-obsolete-api=glibc', '--disable-static', '--disable-xcrypt-compat-files'],
+    build,
+  );
+  await commands.run('env', ['-C', source, 'make', '-j2'], build);
+  await commands.run('env', ['-C', source, 'make', 'install'], build);
+  await commands.run('ldconfig', [], { signal: context.signal, budgetMs: 5 * MINUTE, okExitCodes: [0, 1] });
+}
 
 /** Snapshots visible inside the target, newest first: snapper's `/.snapshots/<N>/snapshot`. */
 async function snapshotRoots(context: Context): Promise<string[]> {

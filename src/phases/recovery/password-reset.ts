@@ -1,8 +1,10 @@
+import * as path from 'node:path';
 import { replaceShadowPassword } from '../../core/auth/shadow.ts';
 import { ArgoError } from '../../core/errors.ts';
 import { logEvent } from '../../logging/events.ts';
-import { generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from '../../login-path/password-hash.ts';
+import { checkHashWithTargetCrypt, generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from '../../login-path/password-hash.ts';
 import type { CommandRunner } from '../../system/run-command.ts';
+import { replaceShadowLocked, shadowRunBackup, SHADOW_FILE } from '../../system/shadow-file.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
 import type { RecoveryDeps } from './recovery-deps.ts';
 
@@ -12,7 +14,12 @@ export interface PasswordResetOutput {
   readonly user: string;
   readonly hashedWith: 'openssl-in-target' | 'openssl-on-host' | 'given-hash';
   readonly lastChangeDay: number;
+  /** Argo's copy of /etc/shadow before this run's first change (0600 root, inside the target). */
   readonly backup: string;
+  /** Whether /etc/shadow- was written (only when there was none: an existing one is the admin's). */
+  readonly systemBackupWritten: boolean;
+  /** Extended attributes (SELinux label, ACLs) kept from the old file. */
+  readonly xattrs: readonly string[] | undefined;
 }
 
 /** The user's current hash, read fresh (it may have changed since diagnostics). */
@@ -21,19 +28,27 @@ function currentHash(shadow: string, user: string): string | undefined {
 }
 
 /**
- * Writes the new hash into /etc/shadow: only the user's line changes (hash and last-change day), the file is
- * replaced atomically with its mode, owner and group, and the old one is kept as /etc/shadow-.
+ * Writes the new hash into /etc/shadow under the password-file lock: only the user's line changes (hash and
+ * last-change day, edited on the file as read inside the lock), the file is replaced atomically with its mode,
+ * owner, group and extended attributes, argo keeps the old file as /etc/shadow.argo-<run id>, and /etc/shadow-
+ * is written only when there is none.
  */
 async function writeShadow(context: Context, hash: string, hashedWith: PasswordResetOutput['hashedWith']): Promise<PasswordResetOutput> {
   const { system, options } = context.deps;
   const day = Math.floor(system.clock.now().getTime() / 86_400_000);
-  const before = await system.target.readText('/etc/shadow');
-  const after = replaceShadowPassword(before, options.user, hash, day);
-  if (!context.dryRun) {
-    await system.target.writeFileAtomic('/etc/shadow', after, { backupPath: '/etc/shadow-' });
-    logEvent(context.logger, 'file.replaced', { path: '/etc/shadow', backup: '/etc/shadow-', bytes: Buffer.byteLength(after) });
+  const edit = (before: string): string => replaceShadowPassword(before, options.user, hash, day);
+  if (context.dryRun) {
+    edit(await system.target.readText(SHADOW_FILE));
+    return { user: options.user, hashedWith, lastChangeDay: day, backup: shadowRunBackup(runIdOf(context)), systemBackupWritten: false, xattrs: undefined };
   }
-  return { user: options.user, hashedWith, lastChangeDay: day, backup: '/etc/shadow-' };
+  const written = await replaceShadowLocked(system.target, edit, { runId: runIdOf(context), commands: system.hostCommands, signal: context.signal });
+  logEvent(context.logger, 'file.replaced', { path: SHADOW_FILE, backup: written.runBackup, bytes: written.bytes });
+  return { user: options.user, hashedWith, lastChangeDay: day, backup: written.runBackup, systemBackupWritten: written.systemBackupWritten, xattrs: written.xattrs?.names };
+}
+
+/** The run's id is its log folder's name; a resumed run keeps it, and so keeps its first backup. */
+function runIdOf(context: Context): string {
+  return path.basename(context.deps.logs.dir);
 }
 
 function hashAttempt(id: 'openssl-in-target' | 'openssl-on-host', runner: (deps: RecoveryDeps) => CommandRunner): Attempt<RecoveryDeps> {
@@ -60,6 +75,9 @@ const givenHash: Attempt<RecoveryDeps> = {
   id: 'given-hash',
   async run(context) {
     const hash = context.deps.secrets.hash as string;
+    // The target's crypt must be able to verify the hash's method and setting, or the user is locked out.
+    // (A dry run did not repair libcrypt, so there the check would only repeat the diagnosis.)
+    if (!context.dryRun) await checkHashWithTargetCrypt(context.deps.system.commands, hash, context.signal);
     return writeShadow(context, hash, 'given-hash');
   },
 };

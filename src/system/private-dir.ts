@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import tmp from 'tmp';
+import { ArgoError } from '../core/errors.ts';
+import type { RootedFs } from './rooted-fs.ts';
+
+/** A scratch folder only root can enter: `inside` for commands run in the target, `host` for file access. */
+export interface PrivateDir {
+  readonly inside: string;
+  readonly host: string;
+}
+
+/**
+ * Why a folder argo is about to trust is unsafe, or undefined when it is a real directory (not a symlink)
+ * owned by the user argo runs as, with no permission bits for anyone else (0700).
+ */
+export function unsafeDirReason(stats: Stats, euid: number = process.geteuid?.() ?? 0): string | undefined {
+  if (stats.isSymbolicLink()) return 'it is a symbolic link';
+  if (!stats.isDirectory()) return 'it is not a directory';
+  if (stats.uid !== euid) return `it is owned by uid ${stats.uid}, not ${euid}`;
+  if ((stats.mode & 0o777) !== 0o700) return `its mode is ${(stats.mode & 0o777).toString(8).padStart(4, '0')}, not 0700`;
+  return undefined;
+}
+
+/**
+ * Why `parent` cannot hold a private folder: another user could rename or replace what argo creates in it.
+ * A folder writable by others is fine only with the sticky bit (`/tmp`, `/var/tmp`), which stops them from
+ * renaming entries they do not own.
+ */
+function unsafeParentReason(stats: Stats, euid: number): string | undefined {
+  if (!stats.isDirectory()) return 'it is not a directory';
+  if (stats.uid !== 0 && stats.uid !== euid) return `it is owned by uid ${stats.uid}`;
+  if ((stats.mode & 0o022) !== 0 && (stats.mode & 0o1000) === 0) return 'others can write to it and it has no sticky bit';
+  return undefined;
+}
+
+/**
+ * Creates a fresh folder `<parent>/<prefix>-<random>` inside the target with mode 0700, for scratch work that
+ * commands inside the target (chroot) use. mkdir never follows a symlink and fails on anything already there,
+ * so a name a local user planted first is never reused; the result is then checked with lstat (a real
+ * directory, owned by root, 0700) before anyone writes into it.
+ */
+export async function createPrivateDirInside(target: RootedFs, parent: string, prefix: string): Promise<PrivateDir> {
+  const euid = process.geteuid?.() ?? 0;
+  const hostParent = await target.resolve(parent);
+  const parentReason = unsafeParentReason(await fs.stat(hostParent), euid);
+  if (parentReason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `${parent} in ${target.root} cannot hold a private scratch folder: ${parentReason}`, {
+      hint: `Make ${parent} owned by root and not writable by others, or give it the sticky bit (chmod 1777).`,
+      details: { root: target.root, path: parent, reason: parentReason },
+    });
+  }
+  const name = `${prefix}-${randomBytes(8).toString('hex')}`;
+  const host = path.join(hostParent, name);
+  await fs.mkdir(host, { mode: 0o700 });
+  // The umask may have taken bits away; never add any.
+  await fs.chmod(host, 0o700);
+  const reason = unsafeDirReason(await fs.lstat(host), euid);
+  if (reason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The scratch folder ${path.posix.join(parent, name)} in ${target.root} is not private: ${reason}`, {
+      hint: 'Another user may be interfering with the scratch folder; look at who owns it (ls -ld).',
+      details: { root: target.root, path: path.posix.join(parent, name), reason },
+    });
+  }
+  return { inside: path.posix.join(parent, name), host };
+}
+
+/** A fresh private folder (0700, random name, owned by us) under the host's temporary folder. */
+export function createPrivateTempDir(prefix: string): string {
+  const dir = tmp.dirSync({ prefix: `${prefix}-`, mode: 0o700 }).name;
+  const reason = unsafeDirReason(lstatSync(dir));
+  if (reason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The temporary folder ${dir} is not private: ${reason}`, {
+      hint: 'Check the host temporary folder (TMPDIR, /tmp) is a root-owned folder with mode 1777.',
+      details: { path: dir, reason },
+    });
+  }
+  return dir;
+}
