@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   ARGO_FILE_NOT_FOUND: { exit: EXIT.failed, summary: 'a required file does not exist' },
   ARGO_FILE_WRITE_FAILED: { exit: EXIT.failed, summary: 'a file could not be written; the original is unchanged' },
   ARGO_NOT_A_LINUX_ROOT: { exit: EXIT.failed, summary: 'the target root does not look like a Linux root filesystem' },
+  ARGO_UNSAFE_PATH: { exit: EXIT.refused, summary: 'a folder argo would write through is a symlink or is not private to root' },
+  ARGO_SECRET_FILE_UNSAFE: { exit: EXIT.refused, summary: 'a password or hash file is not a private regular file of root, or is malformed' },
+  ARGO_SHADOW_LOCKED: { exit: EXIT.failed, summary: 'another program held the password-file lock (/etc/.pwd.lock) too long' },
+  ARGO_HASH_UNSUPPORTED: { exit: EXIT.refused, summary: "a given password hash uses a method the target's crypt cannot verify" },
 
   // commands
   ARGO_COMMAND_NOT_FOUND: { exit: EXIT.failed, summary: 'a program to run does not exist' },
