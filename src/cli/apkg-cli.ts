@@ -14,7 +14,6 @@ export const apkgCli: CliDefinition = {
         'Preflight gate, snapshot, critical packages first, emerge from the binhost with progress, verify the login path, snapshot, report',
         (sub) =>
           sub
-            .option('yes', { type: 'boolean', default: false, describe: 'accepted for scripts; apkg update never prompts' })
             .option('dry-run', { type: 'boolean', default: false, describe: 'run the gate and show what would be run; change nothing' })
             .option('allow-compile', { type: 'string', array: true, default: [] as string[], describe: 'a critical package that may be compiled in place (repeatable)' })
             .option('force', { type: 'string', describe: 'go on past a no-go checklist; the REASON is logged and reported' })
@@ -25,11 +24,24 @@ export const apkgCli: CliDefinition = {
       )
       .command(
         'rollback',
-        'Undo an update (the last one by default) from its pre-update snapshot, file by file',
+        'Undo an update (the last one by default): put back, from its pre-update snapshot, only what the update changed',
         (sub) =>
           sub
             .option('update', { type: 'string', describe: 'the update id (from the report or argo snapshot list)' })
-            .option('files-only', { type: 'boolean', default: true, describe: 'restore the files in the running system (the only mode of this version)' }),
+            .option('pretend', { type: 'boolean', default: false, describe: 'show what would be put back and what stays; change nothing' })
+            .option('yes', { type: 'boolean', default: false, describe: 'do not ask first; on a terminal apkg rollback shows its plan and asks, elsewhere it never asks' })
+            .option('keep-changed', { type: 'boolean', default: false, describe: 'files of the update changed again after it: keep them, roll back the rest' })
+            .option('overwrite-changed', { type: 'boolean', default: false, describe: 'files of the update changed again after it: put them back too (default: refuse)' })
+            .option('budget', { type: 'number', default: 3600, describe: 'seconds the rollback may take before it is stopped' })
+            .epilog(
+              'What is rolled back: the files of the packages the update merged (their CONTENTS before and after), their /var/db/pkg entries, ' +
+                'config files Portage set aside for them (._cfg0000_*) and Portage\'s own state (world, ld.so.cache, /var/cache/edb), as far as they ' +
+                'changed between the pre and the post snapshot (or the live system, for an update cut off before its post snapshot). ' +
+                'Nothing else: /home, databases, /etc edits of your own stay. A safety snapshot is taken first. ' +
+                'Not covered: other filesystems (/boot, an ESP) and nested subvolumes.',
+            )
+            .example('$0 rollback --pretend', 'show what rolling back the last update would do')
+            .example('$0 rollback --update 20261122T040228Z --yes', 'roll back that update without asking'),
         bind<RollbackArgs>(runRollbackCommand),
       )
       .command('preflight', 'The pre-update checklist (same as argo preflight; exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))

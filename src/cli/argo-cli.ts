@@ -18,6 +18,7 @@ export const argoCli: CliDefinition = {
             .option('user', { type: 'string', demandOption: true, describe: 'the account that must be able to log in again' })
             .option('password-file', { type: 'string', describe: 'file (on this machine) holding the new password on its first line' })
             .option('password-hash', { type: 'string', describe: 'a crypt(3) hash to set as it is (e.g. from openssl passwd -6)' })
+            .option('password-hash-file', { type: 'string', describe: 'root-only file (on this machine) holding the crypt(3) hash to set; unlike --password-hash it is not visible in ps' })
             .option('generate-password', { type: 'boolean', default: false, describe: 'generate a password, print it once and keep it in a root-only file' })
             .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo, else /tmp/argo' })
             .option('binhost', { type: 'string', describe: 'binhost URL for the binary-package rebuild (PORTAGE_BINHOST)' })
@@ -46,8 +47,12 @@ export const argoCli: CliDefinition = {
             .option('min-free', { type: 'number', describe: 'create: refuse below this many free bytes' })
             .option('paths', { type: 'string', array: true, describe: 'restore: only these paths (inside --root)' })
             .option('update', { type: 'string', describe: 'list/diff/restore: the pre/post pair of this update id' })
+            .option('all-changes', { type: 'boolean', default: false, describe: 'restore against the live system (no TO): revert every change since FROM, /home and databases included' })
+            .option('pretend', { type: 'boolean', default: false, describe: 'restore: list what would be restored; change nothing' })
+            .option('budget', { type: 'number', describe: 'seconds before the command is stopped (default: create 600, list 120, diff 1800, restore 3600, delete 600)' })
             .example('$0 snapshot create --type pre --description "before update"', 'take a pre snapshot')
-            .example('$0 snapshot restore 12 --paths /usr/lib64/libcrypt.so.1.1.0', 'put one file back as it was in snapshot 12'),
+            .example('$0 snapshot restore 12 --paths /usr/lib64/libcrypt.so.1.1.0', 'put one file back as it was in snapshot 12')
+            .example('$0 snapshot restore 12 --pretend', 'list every change since snapshot 12 that --all-changes would revert'),
         bind<SnapshotArgs>(runSnapshotCommand),
       )
       .command(

@@ -62,6 +62,9 @@ export const ERROR_CODES = {
   ARGO_SNAPSHOT_NO_SPACE: { exit: EXIT.refused, summary: 'a snapshot was refused: free space is below the minimum' },
   ARGO_SNAPSHOT_NOT_FOUND: { exit: EXIT.failed, summary: 'no snapshot with that number, or no pair for that update id' },
   ARGO_SNAPSHOT_PROTECTED: { exit: EXIT.refused, summary: 'refused to delete the snapshot the system runs or boots from' },
+  ARGO_SNAPSHOT_TIMED_OUT: { exit: EXIT.timedOut, summary: 'a snapshot command or a rollback ran past its time budget (--budget)' },
+  ARGO_ROLLBACK_CONFLICT: { exit: EXIT.refused, summary: 'files the update changed were changed again after it; rollback refused without --overwrite-changed or --keep-changed' },
+  ARGO_NOT_CONFIRMED: { exit: EXIT.refused, summary: 'the person at the terminal did not confirm; nothing was changed' },
 
   // Gentoo formats
   ARGO_VERSION_INVALID: { exit: EXIT.failed, summary: 'a package version does not follow PMS' },

@@ -39,6 +39,11 @@ export interface EventFields {
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
+
+  'restore.folder-kept': { path: string; reason: string };
+  'rollback.planned': { updateId: string; pre: number; post: number | undefined; restore: number; other: number; changedAfter: number; merged: string[]; unfinished: string[] };
+  'rollback.safety-snapshot': { updateId: string; id: number };
+  'rollback.finished': { updateId: string; restored: number; durationMs: number };
   error: { code: string; message: string; hint: string | undefined };
 }
 
@@ -80,6 +85,10 @@ export const EVENTS = {
   'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root', 'remaining'] },
   'file.replaced': { level: 'info', message: 'File replaced atomically', fields: ['path', 'backup', 'bytes'] },
   'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another', fields: ['from', 'to', 'reason'] },
+  'restore.folder-kept': { level: 'warn', message: 'Folder kept while restoring', fields: ['path', 'reason'] },
+  'rollback.planned': { level: 'info', message: 'Rollback planned', fields: ['updateId', 'pre', 'post', 'restore', 'other', 'changedAfter', 'merged', 'unfinished'] },
+  'rollback.safety-snapshot': { level: 'info', message: 'Safety snapshot taken before the rollback', fields: ['updateId', 'id'] },
+  'rollback.finished': { level: 'info', message: 'Rollback finished', fields: ['updateId', 'restored', 'durationMs'] },
   error: { level: 'error', message: 'Error', fields: ['code', 'message', 'hint'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { isArgoError } from '../core/errors.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
 import type { System } from '../system/open-system.ts';
 import { diffTrees } from './diff-trees.ts';
@@ -39,6 +40,22 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
       .sort((a, b) => a - b);
   }
 
+  /**
+   * Claims the next snapshot number by creating its folder with a plain mkdir, which fails when the folder
+   * exists: two runs at once never share a number (and never delete each other's snapshot on failure).
+   */
+  async function claimNumber(): Promise<number> {
+    for (let attempt = 0; ; attempt += 1) {
+      const id = ((await numbers()).at(-1) ?? 0) + 1;
+      try {
+        await system.hostCommands.run('mkdir', ['-m', '0755', '--', await system.target.resolve(path.posix.join(snapshotsDir, String(id)))], { signal });
+        return id;
+      } catch (error) {
+        if (!isArgoError(error, 'ARGO_COMMAND_FAILED') || attempt >= 5) throw error;
+      }
+    }
+  }
+
   async function requireSnapshot(id: number): Promise<void> {
     if (id === CURRENT) return;
     if (!(await system.target.isDirectory(snapshotPath(id)))) {
@@ -66,26 +83,35 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
       if (!(await system.target.exists(snapshotsDir))) {
         await btrfs(['subvolume', 'create', await system.target.resolve(snapshotsDir)]);
       }
-      const id = ((await numbers()).at(-1) ?? 0) + 1;
-      const folder = path.posix.join(snapshotsDir, String(id));
-      await system.target.mkdir(folder);
-      const snapshot: Snapshot = {
+      const date = system.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const describe = (id: number): Snapshot => ({
         id,
         kind: request.kind,
         preId: request.kind === 'post' ? request.preId : undefined,
-        date: system.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        date,
         description: request.description,
         userdata: { ...request.userdata },
         cleanup: request.cleanup ?? '',
-      };
+      });
+      // A dry run records the btrfs command and writes nothing: no folder, no info.json (snapper's create
+      // is not run either and reports snapshot 0 the same way).
+      if (system.hostCommands.dryRun) {
+        const next = ((await numbers()).at(-1) ?? 0) + 1;
+        await btrfs(['subvolume', 'snapshot', '-r', await system.target.resolve(subvolume), await system.target.resolve(snapshotPath(next))]);
+        return describe(CURRENT);
+      }
+      const id = await claimNumber();
+      const folder = path.posix.join(snapshotsDir, String(id));
+      const snapshot = describe(id);
+      let taken = false;
       try {
         await btrfs(['subvolume', 'snapshot', '-r', await system.target.resolve(subvolume), await system.target.resolve(snapshotPath(id))]);
+        taken = true;
         await system.target.writeFileAtomic(path.posix.join(folder, 'info.json'), formatSnapshotInfo(snapshot), { mode: 0o644 });
       } catch (error) {
-        if (await system.target.exists(snapshotPath(id))) {
-          await btrfs(['subvolume', 'delete', await system.target.resolve(snapshotPath(id))]);
-        }
-        if (!system.hostCommands.dryRun) await system.target.remove(folder);
+        // Only what this call made is taken down: the number was claimed by our own mkdir.
+        if (taken) await btrfs(['subvolume', 'delete', await system.target.resolve(snapshotPath(id))]);
+        await system.target.remove(folder);
         throw error;
       }
       return snapshot;
@@ -109,8 +135,14 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
 
     async restore(from: number, to = CURRENT, paths?: readonly string[]): Promise<SnapshotChange[]> {
       const changes = selectChanges(await backend.diff(from, to), paths);
-      await restoreChanges(system, { snapshotTree: snapshotPath(from), subvolume, changes, signal });
+      await backend.undo(from, to, changes);
       return changes;
+    },
+
+    async undo(from: number, to: number, changes: readonly SnapshotChange[]): Promise<void> {
+      await requireSnapshot(from);
+      await requireSnapshot(to);
+      await restoreChanges(system, { snapshotTree: snapshotPath(from), subvolume, changes, signal });
     },
 
     async delete(id: number): Promise<void> {

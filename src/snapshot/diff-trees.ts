@@ -101,3 +101,30 @@ async function isModified(walk: TreeWalk, rel: string, before: Stats, after: Sta
   const [a, b] = await Promise.all([walk.older.readBytes(rel), walk.newer.readBytes(rel)]);
   return !a.equals(b);
 }
+
+/**
+ * The paths among `paths` that differ between two trees (one exists and the other not, or type, mode, owner,
+ * size, link target or content differ; a folder only by type, mode or owner), by the same rules as
+ * diffTrees, without walking the trees.
+ */
+export async function differingPaths(older: RootedFs, newer: RootedFs, paths: readonly string[], signal?: AbortSignal): Promise<Set<string>> {
+  const walk: TreeWalk = { older, newer, olderDev: 0, newerDev: 0, changes: [], signal };
+  const differing = new Set<string>();
+  for (const rel of paths) {
+    signal?.throwIfAborted();
+    const [before, after] = await Promise.all([lstatIfExists(older, rel), lstatIfExists(newer, rel)]);
+    if (before === undefined && after === undefined) continue;
+    if (before === undefined || after === undefined || typeOf(before) !== typeOf(after) || (await isModified(walk, rel, before, after))) differing.add(rel);
+  }
+  return differing;
+}
+
+async function lstatIfExists(tree: RootedFs, rel: string): Promise<Stats | undefined> {
+  try {
+    return await tree.lstat(rel);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Stats } from 'node:fs';
+import { isArgoError } from '../core/errors.ts';
+import { logEvent } from '../logging/events.ts';
 import type { System } from '../system/open-system.ts';
 import type { SnapshotChange } from './types.ts';
 
@@ -15,28 +17,31 @@ export interface RestoreChangesOptions {
 }
 
 /**
- * Puts each changed path back as it is in the snapshot, in the current system: a path the snapshot does
- * not have is removed; a file or symlink is copied with its mode, owner, times and xattrs (`cp -a`,
- * reflinked on btrfs) to a temporary name beside it and renamed over the current one, so a reader sees
- * the old or the restored file, never a partial one; a directory gets the snapshot's mode and owner.
- * Parents come before children. In a dry run nothing is changed.
+ * Puts each changed path back as it is in the snapshot, in the current system: a file or symlink is copied
+ * with its mode, owner, times and xattrs (`cp -a`, reflinked on btrfs) to a temporary name beside it and
+ * renamed over the current one, so a reader sees the old or the restored file, never a partial one; a
+ * directory gets the snapshot's mode and owner. Parents come before children. Then the paths the snapshot
+ * does not have are removed, children before parents: a file is unlinked, a folder removed only once it is
+ * empty (`rmdir`), so whatever is below it that was not asked for (another mount, a file left out of the
+ * changes) stays, and the folder with it (`restore.folder-kept`). In a dry run nothing is changed.
  */
 export async function restoreChanges(system: System, options: RestoreChangesOptions): Promise<void> {
   const runner = system.hostCommands;
+  const run = (file: string, args: string[]): Promise<unknown> => runner.run(file, args, { signal: options.signal });
   const ordered = [...options.changes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const removals: string[] = [];
   for (const change of ordered) {
     options.signal?.throwIfAborted();
     const rel = path.posix.relative(options.subvolume, change.path);
     const source = path.posix.join(options.snapshotTree, rel);
     const before = await lstatIfExists(system, source);
-    const currentHost = await system.target.resolveParent(change.path);
-    const current = await lstatIfExists(system, change.path);
     if (before === undefined) {
-      if (current !== undefined && !runner.dryRun) await system.target.remove(change.path);
+      removals.push(change.path);
       continue;
     }
+    const currentHost = await system.target.resolveParent(change.path);
+    const current = await lstatIfExists(system, change.path);
     const sourceHost = await system.target.resolveParent(source);
-    const run = (file: string, args: string[]): Promise<unknown> => runner.run(file, args, { signal: options.signal });
     if (before.isDirectory()) {
       if (current !== undefined && !current.isDirectory() && !runner.dryRun) await system.target.remove(change.path);
       if (current === undefined || !current.isDirectory()) await run('mkdir', ['-p', '--', currentHost]);
@@ -53,6 +58,21 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
     } catch (error) {
       if (!runner.dryRun) await system.host.remove(temporary);
       throw error;
+    }
+  }
+  for (const target of removals.reverse()) {
+    options.signal?.throwIfAborted();
+    const current = await lstatIfExists(system, target);
+    if (current === undefined) continue;
+    if (!current.isDirectory()) {
+      if (!runner.dryRun) await system.target.remove(target);
+      continue;
+    }
+    try {
+      await runner.run('rmdir', ['--', await system.target.resolveParent(target)], { signal: options.signal });
+    } catch (error) {
+      if (!isArgoError(error, 'ARGO_COMMAND_FAILED')) throw error;
+      logEvent(system.logger, 'restore.folder-kept', { path: target, reason: 'not empty' });
     }
   }
 }

@@ -66,6 +66,35 @@ export function createSnapperBackend(options: SnapperBackendOptions): SnapshotBa
     return parseSnapperStatus(result.stdout);
   }
 
+  /** Paths per undochange call: they go on its command line, and argv has a limit. */
+  const UNDO_BATCH = 500;
+
+  async function undoChanges(from: number, to: number, changes: readonly SnapshotChange[], everything: boolean): Promise<void> {
+    if (invocation === 'host-root') {
+      await restoreChanges(system, { snapshotTree: snapshotPath(from), subvolume, changes, signal });
+      return;
+    }
+    // snapper undochange reports per-file failures ("failed to modify /etc/x") and still exits 0.
+    // Comparing against the writable current tree warns "special btrfs cmpDirs failed": not a failure.
+    const failures: string[] = [];
+    const onLine = (line: string): void => {
+      if (/failed/i.test(line) && !/cmpDirs failed|not read-only snapshots/.test(line)) failures.push(line);
+    };
+    if (everything) {
+      await snapper(['undochange', `${from}..${to}`], true, onLine);
+    } else {
+      for (let start = 0; start < changes.length; start += UNDO_BATCH) {
+        await snapper(['undochange', `${from}..${to}`, ...changes.slice(start, start + UNDO_BATCH).map((change) => change.path)], true, onLine);
+      }
+    }
+    if (failures.length > 0) {
+      throw new ArgoError('ARGO_COMMAND_FAILED', `snapper undochange ${from}..${to} could not restore every file`, {
+        hint: 'The lines in the details name the files; restore them from the snapshot folder by hand if needed.',
+        details: { config, from, to, lines: failures.slice(0, 40) },
+      });
+    }
+  }
+
   return {
     name: 'snapper',
     subvolume,
@@ -99,24 +128,13 @@ export function createSnapperBackend(options: SnapperBackendOptions): SnapshotBa
     async restore(from: number, to = CURRENT, paths?: readonly string[]): Promise<SnapshotChange[]> {
       const changes = selectChanges(await diff(from, to), paths);
       if (changes.length === 0) return [];
-      if (invocation === 'host-root') {
-        await restoreChanges(system, { snapshotTree: snapshotPath(from), subvolume, changes, signal });
-        return changes;
-      }
-      // snapper undochange reports per-file failures ("failed to modify /etc/x") and still exits 0.
-      // Comparing against the writable current tree warns "special btrfs cmpDirs failed": not a failure.
-      const failures: string[] = [];
-      const files = paths === undefined || paths.length === 0 ? [] : changes.map((change) => change.path);
-      await snapper(['undochange', `${from}..${to}`, ...files], true, (line) => {
-        if (/failed/i.test(line) && !/cmpDirs failed|not read-only snapshots/.test(line)) failures.push(line);
-      });
-      if (failures.length > 0) {
-        throw new ArgoError('ARGO_COMMAND_FAILED', `snapper undochange ${from}..${to} could not restore every file`, {
-          hint: 'The lines in the details name the files; restore them from the snapshot folder by hand if needed.',
-          details: { config, from, to, lines: failures.slice(0, 40) },
-        });
-      }
+      await undoChanges(from, to, changes, paths === undefined || paths.length === 0);
       return changes;
+    },
+
+    async undo(from: number, to: number, changes: readonly SnapshotChange[]): Promise<void> {
+      await requireSnapshots(from, to);
+      if (changes.length > 0) await undoChanges(from, to, changes, false);
     },
 
     async delete(id: number): Promise<void> {

@@ -58,6 +58,11 @@ export interface SnapshotBackend {
    * Returns the changes that were undone.
    */
   restore(from: number, to?: number, paths?: readonly string[]): Promise<SnapshotChange[]>;
+  /**
+   * Puts exactly `changes` (a subset of `diff(from, to)`) back as they were in `from`, in the current
+   * system, without diffing again. The caller chose them; nothing else is touched.
+   */
+  undo(from: number, to: number, changes: readonly SnapshotChange[]): Promise<void>;
   delete(id: number): Promise<void>;
   /** Path inside the target root of a snapshot's read-only tree (`/.snapshots/5/snapshot`). */
   snapshotPath(id: number): string;

@@ -1,9 +1,12 @@
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { openSnapshotBackend } from '../../snapshot/detect-backend.ts';
+import { startBudget } from '../../snapshot/budget.ts';
 import { DEFAULT_MIN_FREE_BYTES } from '../../snapshot/free-space.ts';
+import { selectChanges } from '../../snapshot/restore-changes.ts';
 import { deleteSnapshot, findUpdateSnapshots } from '../../snapshot/retention.ts';
-import type { Snapshot, SnapshotChange, SnapshotKind } from '../../snapshot/types.ts';
+import { CURRENT, type Snapshot, type SnapshotChange, type SnapshotKind } from '../../snapshot/types.ts';
+import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export type SnapshotAction = 'create' | 'list' | 'diff' | 'restore' | 'delete';
@@ -27,16 +30,28 @@ export interface SnapshotArgs extends GlobalOptions {
   readonly paths?: readonly string[] | undefined;
   /** list / diff / restore: use the pre/post pair of this update id instead of numbers. */
   readonly update?: string | undefined;
+  /** restore against the live system: revert every change since `from`, in the whole subvolume. */
+  readonly allChanges?: boolean | undefined;
+  /** restore: show what would be restored; change nothing. */
+  readonly pretend?: boolean | undefined;
+  /** Seconds the command may take; default per action (BUDGETS). */
+  readonly budget?: number | undefined;
 }
+
+/** Default budgets in seconds: listing is quick, a diff or restore walks a whole tree. */
+export const BUDGETS: Readonly<Record<SnapshotAction, number>> = { create: 600, list: 120, diff: 1800, restore: 3600, delete: 600 };
 
 /**
  * `argo snapshot create|list|diff|restore|delete`: snapper where the root has a config for `/`, plain
  * btrfs otherwise. Handlers return data; --json prints it, otherwise a table.
  */
 export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerContext): Promise<CommandOutcome> {
-  const system = openSystem({ root: args.root, logger: context.logger });
+  await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, writable: !['list', 'diff'].includes(args.action), lock: !['list', 'diff'].includes(args.action) }, context.logger);
+  const system = openSystem({ root: args.root, logger: context.logger, dryRun: args.pretend === true });
+  const budget = startBudget(context.signal, (args.budget ?? BUDGETS[args.action]) * 1000, `argo snapshot ${args.action}`);
+  const signal = budget.signal;
   try {
-    const { backend, detection } = await openSnapshotBackend(system, { signal: context.signal, minFreeBytes: args.minFree ?? DEFAULT_MIN_FREE_BYTES });
+    const { backend, detection } = await openSnapshotBackend(system, { signal, minFreeBytes: args.minFree ?? DEFAULT_MIN_FREE_BYTES });
     const about = { root: system.root, backend: backend.name, reason: detection.reason };
     switch (args.action) {
       case 'create': {
@@ -61,16 +76,28 @@ export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerCon
       }
       case 'restore': {
         const [from, to] = await rangeOf(args, backend);
-        const restored = await backend.restore(from, to, args.paths);
+        const paths = args.paths ?? [];
+        if (to === CURRENT && paths.length === 0 && args.allChanges !== true && args.pretend !== true) {
+          throw new ArgoError('ARGO_USAGE', `Restoring snapshot ${from} against the live system needs --paths or --all-changes`, {
+            hint: `Without them every change since snapshot ${from} would be reverted, /home and databases included. Name what to restore (--paths /etc/foo), compare two snapshots (argo snapshot restore ${from} N), or say --all-changes; --pretend shows the list first.`,
+            details: { from },
+          });
+        }
+        if (args.pretend === true) {
+          const wouldRestore = selectChanges(await backend.diff(from, to), paths);
+          return { exitCode: EXIT.ok, json: { ...about, from, to, pretend: true, restored: [], wouldRestore }, text: formatChanges(wouldRestore, 'Nothing to restore: no changes in that range or those paths.') };
+        }
+        const restored = await backend.restore(from, to, paths);
         return { exitCode: EXIT.ok, json: { ...about, from, to, restored }, text: formatChanges(restored, 'Nothing to restore: no changes in that range or those paths.') };
       }
       case 'delete': {
         if (args.from === undefined) throw new ArgoError('ARGO_USAGE', 'argo snapshot delete needs the snapshot number', { hint: 'e.g. argo snapshot delete 12' });
-        await deleteSnapshot(system, backend, args.from, context.signal);
+        await deleteSnapshot(system, backend, args.from, signal);
         return { exitCode: EXIT.ok, json: { ...about, deleted: args.from }, text: `Deleted snapshot ${args.from}.` };
       }
     }
   } finally {
+    budget.dispose();
     await system.close();
   }
 }

@@ -1,13 +1,16 @@
-import { EXIT, type ExitCode } from '../../core/errors.ts';
+import { ArgoError, EXIT, type ExitCode } from '../../core/errors.ts';
+import { startBudget } from '../../snapshot/budget.ts';
 import { openSnapshotBackend } from '../../snapshot/detect-backend.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { readTerminal } from '../../system/read-terminal.ts';
 import { rollbackUpdate } from '../../update/rollback.ts';
+import { askOnTerminal } from '../../update/rollback-confirm.ts';
+import { renderRollback } from '../../update/rollback-render.ts';
 import { renderUpdateSummary, runUpdate } from '../../update/run-update.ts';
+import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface UpdateArgs extends GlobalOptions {
-  readonly yes: boolean;
   readonly dryRun: boolean;
   readonly allowCompile: readonly string[];
   readonly force: string | undefined;
@@ -18,6 +21,7 @@ export interface UpdateArgs extends GlobalOptions {
 
 /** `apkg update`: exit 0 updated, 3 refused, 1 failed or repaired, 130 interrupted. */
 export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext): Promise<CommandOutcome> {
+  await using door = await enterTarget(args, { command: 'apkg update', gentoo: true, writable: !args.dryRun, lock: !args.dryRun }, context.logger);
   const { stderr, env } = context.process;
   const tty = stderr.isTTY === true;
   const report = await runUpdate({
@@ -40,23 +44,44 @@ export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext
 
 export interface RollbackArgs extends GlobalOptions {
   readonly update: string | undefined;
-  readonly filesOnly: boolean;
+  readonly yes: boolean;
+  readonly pretend: boolean;
+  readonly overwriteChanged: boolean;
+  readonly keepChanged: boolean;
+  readonly budget: number;
 }
 
-/** `apkg rollback`: file-level undo of an update from its pre snapshot. */
-export async function runRollbackCommand(args: RollbackArgs, context: HandlerContext): Promise<CommandOutcome> {
-  const system = openSystem({ root: args.root, logger: context.logger });
+/**
+ * `apkg rollback`: puts back what one update changed, from its pre snapshot. On a terminal (stdin and stderr
+ * both TTYs) without --yes it shows the plan and asks first; elsewhere it acts without asking, as every argo
+ * command does. --pretend shows the plan and changes nothing.
+ */
+export async function runRollbackCommand(args: RollbackArgs, context: HandlerContext, ask = askOnTerminal): Promise<CommandOutcome> {
+  await using door = await enterTarget(args, { command: 'apkg rollback', writable: true, lock: true }, context.logger);
+  if (args.overwriteChanged && args.keepChanged) {
+    throw new ArgoError('ARGO_USAGE', '--overwrite-changed and --keep-changed exclude each other', { hint: 'Choose what happens to files changed after the update.' });
+  }
+  const system = openSystem({ root: args.root, logger: context.logger, dryRun: args.pretend });
+  const budget = startBudget(context.signal, args.budget * 1000, 'apkg rollback');
   try {
-    const { backend } = await openSnapshotBackend(system, { signal: context.signal });
-    const result = await rollbackUpdate(backend, args.update);
-    const text = [
-      `Rolled back update ${result.updateId}: ${result.restored.length} files restored from ${backend.name} snapshot ${result.pre}${result.post === undefined ? '' : ` (changes up to snapshot ${result.post})`}.`,
-      'This is a file-level undo of the running system: the same subvolume boots next, now with the pre-update files.',
-      ...result.restored.slice(0, 20).map((change) => `  ${change.status === 'created' ? '-' : '+'} ${change.path}`),
-      result.restored.length > 20 ? `  … and ${result.restored.length - 20} more` : '',
-    ].filter(Boolean);
-    return { exitCode: EXIT.ok, json: { root: system.root, ...result }, text: text.join('\n') };
+    const { backend } = await openSnapshotBackend(system, { signal: budget.signal });
+    const interactive = !args.yes && !args.pretend && context.process.stdinIsTTY && context.process.stderr.isTTY === true;
+    const result = await rollbackUpdate(system, backend, {
+      updateId: args.update,
+      conflicts: args.overwriteChanged ? 'overwrite' : args.keepChanged ? 'keep' : 'refuse',
+      pretend: args.pretend,
+      signal: budget.signal,
+      confirm: interactive
+        ? async (plan) => {
+            context.process.stderr.write(renderRollback(plan, 'preview'));
+            return ask('Roll back now? [y/N] ', budget.signal);
+          }
+        : undefined,
+    });
+    const text = renderRollback(result, args.pretend ? 'pretend' : 'done');
+    return { exitCode: EXIT.ok, json: { root: system.root, ...result, restored: result.done ? result.restore : [] }, text };
   } finally {
+    budget.dispose();
     await system.close();
   }
 }
