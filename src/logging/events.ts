@@ -23,6 +23,8 @@ export interface EventFields {
   pivot: { phase: string; step: string; attempt: string; outcome: string; reason: string; next: string };
 
   'state.saved': { path: string; steps: number };
+  'lock.taken': { root: string; lock: string };
+  'lock.taken-over': { root: string; lock: string; pid: number; command: string; startedAt: string };
 
   'command.started': { argv: string[]; pid: number | undefined; budgetMs: number | undefined };
   'command.output': { pid: number | undefined; stream: 'stdout' | 'stderr'; line: string };
@@ -30,12 +32,9 @@ export interface EventFields {
   'command.killed': { argv: string[]; pid: number | undefined; reason: string };
   'command.not-run': { argv: string[]; reason: string };
 
-  'mount.created': { source: string; target: string; kind: string };
-  'mount.skipped': { target: string; reason: string };
-  'mount.removed': { target: string };
-  'mount.remove-failed': { target: string; reason: string };
-  'chroot.opened': { root: string };
-  'chroot.closed': { root: string; remaining: number };
+  'chroot.opened': { root: string; mounts: string[] };
+  'chroot.foreign-mounts': { root: string; mounts: string[] };
+  'chroot.closed': { root: string };
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
@@ -72,17 +71,16 @@ export const EVENTS = {
   'step.already-done': { level: 'info', message: 'Step already succeeded in the resumed run', fields: ['phase', 'step', 'finishedAt'] },
   pivot: { level: 'warn', message: 'Attempt failed, trying the next one', fields: ['phase', 'step', 'attempt', 'outcome', 'reason', 'next'] },
   'state.saved': { level: 'debug', message: 'State file saved', fields: ['path', 'steps'] },
+  'lock.taken': { level: 'debug', message: 'Target lock taken', fields: ['root', 'lock'] },
+  'lock.taken-over': { level: 'warn', message: 'Took over the lock of a run that died', fields: ['root', 'lock', 'pid', 'command', 'startedAt'] },
   'command.started': { level: 'info', message: 'Command started', fields: ['argv', 'pid', 'budgetMs'] },
   'command.output': { level: 'debug', message: 'Command output', fields: ['pid', 'stream', 'line'] },
   'command.exited': { level: 'info', message: 'Command exited', fields: ['argv', 'pid', 'exitCode', 'signal', 'durationMs'] },
   'command.killed': { level: 'warn', message: 'Command killed', fields: ['argv', 'pid', 'reason'] },
   'command.not-run': { level: 'info', message: 'Command not run', fields: ['argv', 'reason'] },
-  'mount.created': { level: 'info', message: 'Mounted', fields: ['source', 'target', 'kind'] },
-  'mount.skipped': { level: 'info', message: 'Mount skipped', fields: ['target', 'reason'] },
-  'mount.removed': { level: 'info', message: 'Unmounted', fields: ['target'] },
-  'mount.remove-failed': { level: 'error', message: 'Unmount failed', fields: ['target', 'reason'] },
-  'chroot.opened': { level: 'info', message: 'Chroot session opened', fields: ['root'] },
-  'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root', 'remaining'] },
+  'chroot.opened': { level: 'info', message: 'Chroot session opened', fields: ['root', 'mounts'] },
+  'chroot.foreign-mounts': { level: 'warn', message: 'Mounts under the target root were left as they are', fields: ['root', 'mounts'] },
+  'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root'] },
   'file.replaced': { level: 'info', message: 'File replaced atomically', fields: ['path', 'backup', 'bytes'] },
   'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another', fields: ['from', 'to', 'reason'] },
   'restore.folder-kept': { level: 'warn', message: 'Folder kept while restoring', fields: ['path', 'reason'] },

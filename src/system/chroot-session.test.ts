@@ -1,4 +1,7 @@
-import { readFile, rm, mkdir, symlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArgoError } from '../core/errors.ts';
@@ -6,9 +9,7 @@ import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { makeTinyRoot } from '../../test/support/tiny-root.ts';
 import { createChrootSession } from './chroot-session.ts';
 import { createHostRunner } from './run-command.ts';
-import { mountPointsUnder, mountSnapshot } from '../../test/support/mount-table.ts';
-
-const mountTable = () => readFile('/proc/self/mountinfo', 'utf8');
+import { mountSnapshot } from '../../test/support/mount-table.ts';
 
 let root: string;
 let before: string[];
@@ -17,110 +18,203 @@ beforeEach(async () => {
   before = await mountSnapshot(root);
 });
 afterEach(async () => {
-  // A failing test must not leave mounts behind for the next one.
-  for (const point of (await mountPointsUnder(root)).reverse()) {
-    await createHostRunner({ logger: createMemoryLogger().logger }).run('umount', ['-R', '--lazy', point], { okExitCodes: [0, 32] });
-  }
   await rm(root, { recursive: true, force: true });
 });
 
 function session(dryRun = false) {
   const log = createMemoryLogger();
   const host = createHostRunner({ logger: log.logger, dryRun });
-  return { log, chroot: createChrootSession({ root, host, logger: log.logger }) };
+  return { log, host, chroot: createChrootSession({ root, host, logger: log.logger }) };
+}
+
+/** Every file's path, mode and content hash: equal before and after means nothing in the tree changed. */
+async function treeDigest(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of (await readdir(current, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(current, entry.name);
+      hash.update(`${full}\0${entry.isDirectory() ? 'd' : entry.isSymbolicLink() ? 'l' : 'f'}\0`);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) hash.update(await readFile(full));
+    }
+  };
+  await walk(dir);
+  return hash.digest('hex');
+}
+
+/** Processes whose command line is exactly `command` (the host's whole process table). */
+async function processesMatching(command: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').filter(Boolean).join(' ') === command) found.push(Number(pid));
+  }
+  return found;
+}
+
+async function waitUntil(condition: () => Promise<boolean>, what: string, limitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('createChrootSession', () => {
-  it('mounts what the Handbook mounts, runs inside the root, and unmounts everything', async () => {
+  it("runs inside the root with the Handbook's mounts, which never reach the host's mount table", async () => {
     const { chroot, log } = session();
-    const result = await chroot.run('sh', ['-c', 'cat /etc/passwd; ls /proc/self >/dev/null && echo proc-ok; ls /dev/null && cat /etc/resolv.conf']);
+    const targetResolv = await readFile(join(root, 'etc/resolv.conf'), 'utf8');
+    const result = await chroot.run('sh', ['-c', 'cat /etc/passwd; ls /proc/self >/dev/null && echo proc-ok; ls /dev/null; cat /etc/resolv.conf; cat /proc/self/mountinfo']);
     expect(result.stdout).toContain('root:x:0:0');
     expect(result.stdout).toContain('proc-ok');
     expect(result.stdout).toContain('/dev/null');
-    expect(result.stdout).toBe(result.stdout.replace('192.0.2.53', '')); // the host's resolv.conf was copied in
-    const during = await mountPointsUnder(root);
-    expect(during).toEqual(expect.arrayContaining([join(root, 'proc'), join(root, 'sys'), join(root, 'dev'), join(root, 'run')]));
-    await chroot.close();
-    expect(await mountPointsUnder(root)).toEqual([]);
-    expect(await mountSnapshot(root)).toEqual(before);
-    expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8')).toContain('192.0.2.53');
-    expect(log.events('mount.created').map((record) => record['source'])).toEqual(['/proc', '/sys', '/dev', '/run']);
-    expect(log.events('chroot.closed')[0]).toMatchObject({ remaining: 0 });
-  });
-
-  it('makes the recursive binds slaves, so tearing them down never touches the host', async () => {
-    const log = createMemoryLogger();
-    const host = createHostRunner({ logger: log.logger });
-    const chroot = createChrootSession({ root, host, logger: log.logger });
-    await chroot.open();
-    // On a host whose mounts are shared the binds become `master:N`; on a private host they stay private.
-    // Either way they must never be shared with the host.
-    for (const name of ['sys', 'dev', 'run']) {
-      const line = (await mountTable()).split('\n').find((entry) => entry.split(' ')[4] === join(root, name));
-      expect(line).toBeDefined();
+    expect(result.stdout).toContain(await readFile('/etc/resolv.conf', 'utf8')); // the host's, bound read-only
+    const inside = result.stdout.split('\n').filter((line) => / - /.test(line)).map((line) => line.split(' ')[4]);
+    expect(inside).toEqual(expect.arrayContaining(['/proc', '/sys', '/dev', '/run', '/etc/resolv.conf']));
+    // The recursive binds are slaves in the namespace: nothing propagates back to the host.
+    for (const line of result.stdout.split('\n').filter((entry) => ['/sys', '/dev', '/run'].includes(entry.split(' ')[4] ?? ''))) {
       expect(line).not.toMatch(/ shared:\d+/);
     }
-    expect(host.history.map((record) => record.argv.slice(0, 2).join(' '))).toEqual([
-      'mount --types', 'mount --rbind', 'mount --make-rslave', 'mount --rbind', 'mount --make-rslave', 'mount --bind', 'mount --make-slave',
-    ]);
-    await chroot.close();
-  });
-
-  it('unmounts even when the command inside fails', async () => {
-    const { chroot } = session();
-    await expect(chroot.run('sh', ['-c', 'exit 7'])).rejects.toMatchObject({ code: 'ARGO_COMMAND_FAILED' });
-    await chroot.close();
     expect(await mountSnapshot(root)).toEqual(before);
+    await chroot.close();
+    expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8')).toBe(targetResolv);
+    expect(log.events('chroot.opened')[0]).toMatchObject({ root, mounts: [join(root, 'proc'), join(root, 'sys'), join(root, 'dev'), join(root, 'run'), join(root, 'etc/resolv.conf')] });
+    expect(log.events('chroot.closed')).toHaveLength(1);
   });
 
-  it('unmounts after an interrupt kills the command inside', async () => {
+  it('resolves the mount points inside the root: an absolute /run symlink in the target cannot aim a mount at the host', async () => {
+    const victim = await mkdtemp(join(tmpdir(), 'argo-host-victim-'));
+    try {
+      await rm(join(root, 'run'), { recursive: true });
+      await mkdir(join(root, victim), { recursive: true });
+      await symlink(victim, join(root, 'run'));
+      const { chroot, log } = session();
+      const result = await chroot.run('cat', ['/proc/self/mountinfo']);
+      expect(result.stdout.split('\n').map((line) => line.split(' ')[4])).toContain(victim); // inside the root: <root><victim>
+      expect(log.events('chroot.opened')[0]?.['mounts']).toContain(join(root, victim));
+      expect(await mountSnapshot(root)).toEqual(before);
+      expect(await readdir(victim)).toEqual([]);
+      await chroot.close();
+    } finally {
+      await rm(victim, { recursive: true, force: true });
+    }
+  });
+
+  it('ends every process a command started, even one that left its process group and holds stdout open', async () => {
+    const { chroot } = session();
+    const tag = `1${Date.now() % 100000}`;
+    // setsid escapes the process group (as a daemon or gpg-agent does) and keeps the output pipe open.
+    const result = await chroot.run('sh', ['-c', `setsid sleep ${tag} & echo started`], { budgetMs: 30_000 });
+    expect(result.stdout).toBe('started\n');
+    await waitUntil(async () => (await processesMatching(`sleep ${tag}`)).length === 0, 'the escaped sleep to die');
+    await chroot.close();
+  });
+
+  it('leaves no process and no mount behind when argo itself is killed with SIGKILL', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'argo-sigkill-'));
+    const tag = `2${Date.now() % 100000}`;
+    const script = join(scratch, 'run-session.ts');
+    await writeFile(script, [
+      `import { createChrootSession } from ${JSON.stringify(new URL('./chroot-session.ts', import.meta.url).href)};`,
+      `import { createHostRunner } from ${JSON.stringify(new URL('./run-command.ts', import.meta.url).href)};`,
+      `import { createMemoryLogger } from ${JSON.stringify(new URL('../../test/support/memory-logger.ts', import.meta.url).href)};`,
+      'const { logger } = createMemoryLogger();',
+      `const chroot = createChrootSession({ root: ${JSON.stringify(root)}, host: createHostRunner({ logger }), logger });`,
+      `await chroot.run('sh', ['-c', 'setsid sleep ${tag} & echo ready; sleep ${tag}'], { onLine: (line) => process.stdout.write(line + '\\n') });`,
+    ].join('\n'));
+    try {
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`the session script exited early (${code})`)));
+      });
+      expect((await processesMatching(`sleep ${tag}`)).length).toBe(2);
+      child.kill('SIGKILL');
+      await waitUntil(async () => (await processesMatching(`sleep ${tag}`)).length === 0, 'the namespace to die with argo');
+      expect(await mountSnapshot(root)).toEqual(before);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('kills the command on an interrupt, with SIGTERM first', async () => {
     const { chroot } = session();
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGTERM')), 300);
-    await expect(chroot.run('sleep', ['30'], { signal: controller.signal, graceMs: 200 })).rejects.toMatchObject({ code: 'ARGO_INTERRUPTED' });
+    const running = chroot.run('sh', ['-c', 'trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 1; done'], {
+      signal: controller.signal,
+      graceMs: 10_000,
+      onLine: (line) => line === 'ready' && controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGTERM')),
+    });
+    const error = await running.then(() => undefined, (caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'ARGO_INTERRUPTED' });
+    expect((error as { result: { tail: string[] } }).result.tail).toContain('got-term');
     await chroot.close();
     expect(await mountSnapshot(root)).toEqual(before);
   });
 
-  it('skips what is already mounted and leaves it mounted', async () => {
+  it('feeds input to the command', async () => {
+    const { chroot } = session();
+    const result = await chroot.run('md5sum', [], { input: 'correct horse' });
+    expect(result.stdout).toBe(`${createHash('md5').update('correct horse').digest('hex')}  -\n`);
+    await chroot.close();
+  });
+
+  it('a dry run changes nothing in the target, and still runs read-only commands', async () => {
+    const digest = await treeDigest(root);
+    const { chroot, host } = session(true);
+    const read = await chroot.run('cat', ['/etc/passwd'], { mutates: false });
+    expect(read.stdout).toContain('root:x:0:0');
+    const write = await chroot.run('sh', ['-c', 'echo changed > /etc/passwd']);
+    expect(write.ran).toBe(false);
+    await chroot.close();
+    expect(chroot.history.map((record) => [record.argv[0], record.ran])).toEqual([['cat', true], ['sh', false]]);
+    expect(host.history).toHaveLength(2);
+    expect(await treeDigest(root)).toBe(digest);
+    expect(await mountSnapshot(root)).toEqual(before);
+  });
+
+  it('reports mounts under the target that it did not make, and leaves them', async () => {
     const host = createHostRunner({ logger: createMemoryLogger().logger });
     await host.run('mount', ['--types', 'proc', '/proc', join(root, 'proc')]);
-    const { chroot, log } = session();
-    await chroot.open();
-    await chroot.close();
-    expect(log.events('mount.skipped')).toEqual([expect.objectContaining({ target: join(root, 'proc'), reason: 'already mounted' })]);
-    expect(await mountPointsUnder(root)).toEqual([join(root, 'proc')]);
-    await host.run('umount', [join(root, 'proc')]);
+    try {
+      const { chroot, log } = session();
+      await chroot.run('true', []);
+      await chroot.close();
+      expect(log.events('chroot.foreign-mounts')).toEqual([expect.objectContaining({ mounts: [join(root, 'proc')] })]);
+      expect((await mountSnapshot(root)).filter((line) => line.split(' ')[4] === join(root, 'proc'))).toHaveLength(1);
+    } finally {
+      await host.run('umount', [join(root, 'proc')]);
+    }
   });
 
   it('names a missing program inside the target', async () => {
     const { chroot } = session();
-    await expect(chroot.run('emerge', ['--version'])).rejects.toMatchObject({ code: 'ARGO_COMMAND_NOT_FOUND' });
+    await expect(chroot.run('emerge', ['--version'])).rejects.toMatchObject({ code: 'ARGO_COMMAND_NOT_FOUND', message: expect.stringContaining(`emerge --version (inside ${root})`) });
     await chroot.close();
   });
 
-  it('refuses a folder that is not a Linux root, mounting nothing', async () => {
+  it('refuses a folder that is not a Linux root', async () => {
     await rm(join(root, 'sys'), { recursive: true });
     const { chroot } = session();
     await expect(chroot.open()).rejects.toMatchObject({ code: 'ARGO_NOT_A_LINUX_ROOT', message: expect.stringContaining('/sys') });
     await chroot.close();
-    expect(await mountSnapshot(root)).toEqual(before);
   });
 
   it('keeps a target resolv.conf symlink as it is', async () => {
     await rm(join(root, 'etc/resolv.conf'));
     await mkdir(join(root, 'run/systemd/resolve'), { recursive: true });
     await symlink('/run/systemd/resolve/resolv.conf', join(root, 'etc/resolv.conf'));
-    const { chroot } = session();
-    await chroot.open();
+    const { chroot, log } = session();
+    await chroot.run('true', []);
     await chroot.close();
-    expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8').catch((error) => error.code)).toBe('ENOENT');
+    expect(log.events('chroot.opened')[0]?.['mounts']).not.toContain(join(root, 'etc/resolv.conf'));
+    expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8').catch((error: NodeJS.ErrnoException) => error.code)).toBe('ENOENT');
   });
 
-  it('close() is safe to call twice and before open()', async () => {
+  it('close() is safe to call twice and before open(), and refuses runs afterwards', async () => {
     const { chroot } = session();
     await chroot.close();
     await chroot.close();
-    expect(await mountSnapshot(root)).toEqual(before);
+    await expect(chroot.run('true', [])).rejects.toThrow('closed');
   });
 });

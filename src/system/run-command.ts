@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { ArgoError, type ErrorCode } from '../core/errors.ts';
 import { logEvent } from '../logging/events.ts';
+import { parseChrootArgv } from './chroot-argv.ts';
 
 export interface RunOptions {
   /** The caller's cancellation: user interrupt ∧ the step's budget. Aborting it kills the process group. */
@@ -273,15 +274,15 @@ function hintForKill(code: ErrorCode): string {
 }
 
 function programOf(argv: readonly string[]): string {
-  return (argv[0] === 'chroot' && argv.length > 2 ? argv[2] : argv[0]) ?? '';
+  return (parseChrootArgv(argv)?.command[0] ?? argv[0]) ?? '';
 }
 
 /** The command as a person would name it: `sh -c …`, and `emerge … (inside /mnt/gentoo)` for a chroot. */
 function describe(argv: readonly string[]): string {
-  const inChroot = argv[0] === 'chroot' && argv.length > 2;
-  const command = inChroot ? argv.slice(2) : argv;
+  const chroot = parseChrootArgv(argv);
+  const command = chroot?.command ?? argv;
   const shown = command.slice(0, 4).join(' ') + (command.length > 4 ? ' …' : '');
-  return inChroot ? `${shown} (inside ${argv[1]})` : shown;
+  return chroot ? `${shown} (inside ${chroot.root})` : shown;
 }
 
 /**

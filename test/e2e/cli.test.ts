@@ -71,7 +71,7 @@ describe('argo chroot', () => {
     let mountedDuring = 0;
     const run = await runBuiltCli('argo', ['chroot', '--root', root, '--log-file', logFile, '--', 'sleep', '60'], {
       during: (pid) => {
-        // Once the log says the command inside started, every mount is in place: count them, then stop it.
+        // Once the log says the command inside started, its mounts are in place: look at the host's table, then stop it.
         const poll = setInterval(() => {
           void readFile(logFile, 'utf8').catch(() => '').then(async (log) => {
             if (!log.includes('"chroot.opened"') || !log.includes('"sleep","60"')) return;
@@ -82,13 +82,13 @@ describe('argo chroot', () => {
         }, 50);
       },
     });
-    expect(mountedDuring).toBeGreaterThanOrEqual(4);
+    // The mounts live in the command's own mount namespace: the host's table never changes.
+    expect(mountedDuring).toBe(0);
     expect(run.code).toBe(130);
     expect(run.stderr).toContain('[ARGO_INTERRUPTED]');
     expect(await mountSnapshot(root)).toEqual(before);
     const events = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { event?: string });
-    expect(events.filter((event) => event.event === 'mount.removed')).toHaveLength(4);
-    expect(events.find((event) => event.event === 'chroot.closed')).toMatchObject({ remaining: 0 });
+    expect(events.find((event) => event.event === 'chroot.closed')).toBeDefined();
     await rm(logFile, { force: true });
   });
 
