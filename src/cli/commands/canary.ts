@@ -1,6 +1,7 @@
 import { EXIT } from '../../core/errors.ts';
 import { setUpCanaryAccount } from '../../login-path/canary-account.ts';
 import { openSystem } from '../../system/open-system.ts';
+import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface CanaryArgs extends GlobalOptions {
@@ -9,7 +10,8 @@ export interface CanaryArgs extends GlobalOptions {
 
 /** `apkg canary setup`: the account whose login `apkg update` proves after every update. */
 export async function runCanaryCommand(args: CanaryArgs, context: HandlerContext): Promise<CommandOutcome> {
-  const system = openSystem({ root: args.root, logger: context.logger });
+  await using door = await enterTarget(args, { command: 'apkg canary setup', writable: true, lock: true }, context.logger);
+  const system = openSystem({ root: door.root, logger: context.logger });
   try {
     const setup = await setUpCanaryAccount(system, context.signal);
     const text = `${setup.created ? 'Created' : 'Re-keyed'} the canary account ${setup.user}; its password is in ${setup.passwordFile} (root only, inside ${system.root}); a real ${setup.verifiedWith} login check passed.`;

@@ -2,6 +2,7 @@ import { ArgoError, EXIT } from '../../core/errors.ts';
 import * as path from 'node:path';
 import { openSystem } from '../../system/open-system.ts';
 import type { RootedFs } from '../../system/rooted-fs.ts';
+import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface ChrootArgs extends GlobalOptions {
@@ -26,12 +27,15 @@ export async function runChrootCommand(args: ChrootArgs, context: HandlerContext
       hint: 'Put the command after --, e.g. argo chroot --root /mnt/gentoo -- emerge --info',
     });
   }
-  if (args.root === '/') {
+  // The command may change the target, so it holds the target's lock; a read-only root is fine (emerge --info).
+  await using door = await enterTarget(args, { command: 'argo chroot', lock: true }, context.logger);
+  // The real path: --root /tmp/.. is the host too, and a command run there would not be in a chroot at all.
+  if (door.root === '/') {
     throw new ArgoError('ARGO_USAGE', 'argo chroot needs --root: the folder where the system to enter is mounted', {
       hint: 'e.g. argo chroot --root /mnt/gentoo -- emerge --info',
     });
   }
-  const system = openSystem({ root: args.root, logger: context.logger });
+  const system = openSystem({ root: door.root, logger: context.logger });
   const { stdout, stderr } = context.process;
   try {
     const input = args.input === undefined ? undefined : await readInput(system.host, args.input);

@@ -6,6 +6,7 @@ import { DEFAULT_CRITICAL_PACKAGES } from '../../preflight/types.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { createProcessTable } from '../../system/process-table.ts';
 import { readTerminal } from '../../system/read-terminal.ts';
+import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface PreflightArgs extends GlobalOptions {
@@ -18,7 +19,11 @@ export interface PreflightArgs extends GlobalOptions {
 
 /** `argo preflight` / `apkg preflight`: exit 0 for go, 3 for no-go. */
 export async function runPreflightCommand(args: PreflightArgs, context: HandlerContext): Promise<CommandOutcome> {
-  const system = openSystem({ root: args.root, logger: context.logger });
+  // A checklist that reports: it runs on any Linux root and says no-go where Portage is missing. It changes the
+  // target only when asked to take the snapshot or stop the display manager.
+  const changes = args.snapshot || args.stopGui;
+  await using door = await enterTarget(args, { command: 'preflight', writable: changes, lock: changes }, context.logger);
+  const system = openSystem({ root: door.root, logger: context.logger });
   try {
     const report = await runChecklist({
       system,

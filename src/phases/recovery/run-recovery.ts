@@ -7,7 +7,7 @@ import { ArgoError } from '../../core/errors.ts';
 import { createLogger } from '../../logging/create-logger.ts';
 import { logEvent } from '../../logging/events.ts';
 import { createPivotLog, openRunLogDir, type RunLogDir } from '../../logging/run-log-dir.ts';
-import { generatePassword, passwordFromFile } from '../../login-path/password-hash.ts';
+import { generatePassword, readPasswordFile } from '../../login-path/password-hash.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { createProcessTable } from '../../system/process-table.ts';
 import { createRootedFs } from '../../system/rooted-fs.ts';
@@ -76,8 +76,11 @@ export interface RecoveryReport {
 }
 
 const GENERATED_PASSWORD_FILE = 'generated-password';
+/** The longest crypt(3) hashes (sha512crypt with rounds=, yescrypt, scrypt) are under 200 characters. */
+const MAX_HASH_LENGTH = 512;
 
-function validate(input: RecoverInput): void {
+/** The arguments of a recovery, checked before anything is read or created. */
+export function validateRecoverInput(input: Pick<RecoverInput, 'user' | 'skip' | 'password'>): void {
   if (!isValidUserName(input.user)) {
     throw new ArgoError('ARGO_USAGE', `"${input.user}" is not a valid user name`, { hint: 'Give the login name as in /etc/passwd, e.g. --user alice.' });
   }
@@ -88,7 +91,7 @@ function validate(input: RecoverInput): void {
   }
   if (input.password.kind === 'hash') {
     const hash = input.password.hash;
-    if (hashPrefixOf(hash) === undefined || /[:\s]/.test(hash)) {
+    if (hash.length > MAX_HASH_LENGTH || hashPrefixOf(hash) === undefined || /[:\s]/.test(hash)) {
       throw new ArgoError('ARGO_USAGE', '--password-hash is not a crypt(3) hash', { hint: "Make one with: openssl passwd -6 (quote it: '$6$…')." });
     }
   }
@@ -117,28 +120,31 @@ async function findResumableRun(bases: readonly string[]): Promise<{ base: strin
   return newest;
 }
 
-async function resolveSecrets(input: RecoverInput, logs: RunLogDir, tellUser: (text: string) => void): Promise<{ secrets: RecoverySecrets; generatedFile?: string }> {
-  const host = createRootedFs('/');
+/**
+ * The secret given on the command line (a password file or a hash), read and checked before anything is
+ * created: a bad password file must not leave a log folder behind. A generated password needs the log
+ * folder, so it is made later (generateSecret).
+ */
+async function readGivenSecret(input: RecoverInput): Promise<RecoverySecrets | undefined> {
   switch (input.password.kind) {
-    case 'file': {
-      const text = await host.readTextIfExists(path.resolve(input.password.path));
-      if (text === undefined) {
-        throw new ArgoError('ARGO_FILE_NOT_FOUND', `The password file ${input.password.path} does not exist`, { hint: 'Give the path of a file on the machine argo runs on (not inside --root).' });
-      }
-      return { secrets: { password: passwordFromFile(text, input.password.path), hash: undefined } };
-    }
+    case 'file':
+      return { password: await readPasswordFile(path.resolve(input.password.path)), hash: undefined };
     case 'hash':
-      return { secrets: { password: undefined, hash: input.password.hash } };
-    case 'generate': {
-      const file = path.join(logs.dir, GENERATED_PASSWORD_FILE);
-      const earlier = await host.readTextIfExists(file);
-      if (earlier !== undefined) return { secrets: { password: earlier.trim(), hash: undefined }, generatedFile: file };
-      const password = generatePassword();
-      await host.writeFileAtomic(file, `${password}\n`, { mode: 0o600 });
-      tellUser(`New password for ${input.user}: ${password}\n(shown once; also in ${file}, readable by root only)\n`);
-      return { secrets: { password, hash: undefined }, generatedFile: file };
-    }
+      return { password: undefined, hash: input.password.hash };
+    case 'generate':
+      return undefined;
   }
+}
+
+async function generateSecret(input: RecoverInput, logs: RunLogDir, tellUser: (text: string) => void): Promise<{ secrets: RecoverySecrets; generatedFile: string }> {
+  const host = createRootedFs('/');
+  const file = path.join(logs.dir, GENERATED_PASSWORD_FILE);
+  const earlier = await host.readTextIfExists(file);
+  if (earlier !== undefined) return { secrets: { password: earlier.trim(), hash: undefined }, generatedFile: file };
+  const password = generatePassword();
+  await host.writeFileAtomic(file, `${password}\n`, { mode: 0o600 });
+  tellUser(`New password for ${input.user}: ${password}\n(shown once; also in ${file}, readable by root only)\n`);
+  return { secrets: { password, hash: undefined }, generatedFile: file };
 }
 
 /**
@@ -146,7 +152,8 @@ async function resolveSecrets(input: RecoverInput, logs: RunLogDir, tellUser: (t
  * Everything mounted for the chroot is unmounted before this returns, whatever happened.
  */
 export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> {
-  validate(input);
+  validateRecoverInput(input);
+  const given = await readGivenSecret(input);
   const clock = input.clock ?? systemClock;
   const root = path.resolve(input.root);
   // The target's /var/log may be a symlink (to another disk, say): resolve it inside the target, never on the host.
@@ -164,7 +171,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
   const logger = closable.logger;
   try {
     for (const pivot of logs.pivotedFrom) logEvent(logger, 'log-dir.pivot', { from: pivot.dir, to: logs.dir, reason: pivot.reason });
-    const { secrets, generatedFile } = await resolveSecrets(input, logs, input.tellUser);
+    const { secrets, generatedFile } = given !== undefined ? { secrets: given, generatedFile: undefined } : await generateSecret(input, logs, input.tellUser);
     const system = openSystem({ root, logger, dryRun: input.dryRun ?? false, clock });
     const deps: RecoveryDeps = {
       system,
