@@ -74,12 +74,17 @@ describe('writeFileAtomic', () => {
       import { writeFileAtomic } from ${JSON.stringify(new URL('./atomic-write.ts', import.meta.url).pathname)};
       const old = 'o'.repeat(200_000) + '\\n';
       const fresh = 'n'.repeat(300_000) + '\\n';
-      for (let i = 0; ; i += 1) await writeFileAtomic(${JSON.stringify(file)}, i % 2 ? old : fresh);
+      for (let i = 0; ; i += 1) {
+        await writeFileAtomic(${JSON.stringify(file)}, i % 2 ? old : fresh);
+        if (i === 0) console.log('replaced');
+      }
     `;
     let replaced = 0;
     for (let round = 0; round < 12; round += 1) {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
-      await new Promise((resolve) => setTimeout(resolve, 150 + round * 17));
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+      // Wait until the writer is in its loop (a loaded machine starts node slowly), then kill it at varying points.
+      await new Promise((resolve) => child.stdout?.once('data', resolve));
+      await new Promise((resolve) => setTimeout(resolve, round * 3));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       const content = await readFile(file, 'utf8');
