@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBtrfsDisk, type BtrfsDisk } from '../support/btrfs-target.ts';
 import { installFakeEmerge } from '../support/debian-target.ts';
 import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
+import { createMemoryLogger } from '../support/memory-logger.ts';
+import { createBtrfsBackend } from '../../src/snapshot/btrfs-backend.ts';
+import { openSystem } from '../../src/system/open-system.ts';
 
 const run = promisify(execFile);
 const PLAN = join(PROJECT, 'test/fixtures/preflight/update-world.plan');
@@ -92,11 +95,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 /**
- * A checksum of everything in the root's filesystem (names, types, modes, owners, sizes, mtimes, link
- * targets, file contents) plus the snapshot folders: proof that a command changed nothing at all.
+ * A checksum of everything in the root's filesystem and its snapshot folders: names, types, modes, owners,
+ * sizes, link targets, inode numbers, mtimes and ctimes. Any write, rename, chmod or new file changes a ctime
+ * or an inode number (and nothing can set a ctime back), so equal checksums prove nothing was changed.
  */
 async function treeChecksum(root: string): Promise<string> {
-  const script = `cd "$1" && { find . -xdev -printf '%p %y %m %U %G %s %T@ %l\\n' | sort; find . -xdev -type f -print0 | sort -z | xargs -0 md5sum; ls -la .snapshots .snapshots/*; } | md5sum`;
+  const script = `cd "$1" && { find . -xdev -printf '%p %y %m %U %G %s %i %T@ %C@ %l\\n' | sort; ls -la --time-style=full-iso .snapshots .snapshots/* 2>/dev/null; } | md5sum`;
   return (await run('bash', ['-c', script, 'checksum', root], { maxBuffer: 1 << 26 })).stdout.trim();
 }
 
@@ -202,6 +206,40 @@ describe('apkg rollback of an interrupted update (no post snapshot) on a real bt
     const again = parse(await runBuiltCli('apkg', ['rollback', '--root', root, '--json']));
     expect(again.restore).toEqual([]);
   }, 180_000);
+});
+
+describe('snapshots in a dry run', () => {
+  it('btrfs create, restore and delete record their commands and change nothing (no .snapshots folder, no info.json)', async () => {
+    const root = await disk.makeRoot('dry-run');
+    await writeFile(join(root, 'etc/argo-admin.conf'), 'one\n');
+    const real = openSystem({ root, logger: createMemoryLogger().logger });
+    const pre = await createBtrfsBackend({ system: real, minFreeBytes: 0 }).create({ kind: 'pre', description: 'real', userdata: {} });
+    await writeFile(join(root, 'etc/argo-admin.conf'), 'two\n');
+    const before = await treeChecksum(root);
+    const system = openSystem({ root, logger: createMemoryLogger().logger, dryRun: true });
+    const backend = createBtrfsBackend({ system, minFreeBytes: 0 });
+    const created = await backend.create({ kind: 'post', preId: pre.id, description: 'dry', userdata: { 'argo-update': 'x' } });
+    expect(created.id).toBe(0);
+    expect(await backend.restore(pre.id)).toEqual([{ path: '/etc/argo-admin.conf', status: 'modified' }]);
+    await backend.delete(pre.id);
+    expect(system.hostCommands.history.map((entry) => [entry.argv[0], entry.argv[1], entry.ran])).toEqual(
+      expect.arrayContaining([['btrfs', 'subvolume', false], ['cp', '-a', false], ['mv', '-f', false]]),
+    );
+    expect(system.hostCommands.history.every((entry) => !entry.ran || entry.argv[0] !== 'mkdir')).toBe(true);
+    expect(await treeChecksum(root)).toBe(before);
+    expect(await readdir(join(root, '.snapshots'))).toEqual([String(pre.id)]);
+  }, 120_000);
+});
+
+describe('budgets', () => {
+  it('a snapshot command past its --budget is stopped with its command killed: exit 124', async () => {
+    const root = await disk.makeRoot('budget');
+    const stopped = await runBuiltCli('argo', ['snapshot', 'list', '--root', root, '--budget', '0.001', '--json']);
+    expect(stopped.code).toBe(124);
+    expect((JSON.parse(stopped.stdout) as { error: { code: string } }).error.code).toBe('ARGO_SNAPSHOT_TIMED_OUT');
+    const rollback = await runBuiltCli('apkg', ['rollback', '--root', root, '--budget', '0.001', '--json']);
+    expect(rollback.code).toBe(124);
+  }, 60_000);
 });
 
 describe('apkg rollback of a finished update (with a post snapshot)', () => {
