@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountSnapshot } from '../support/mount-table.ts';
@@ -110,17 +112,90 @@ describe('argo chroot', () => {
     await rm(logFile);
   });
 
-  it('keeps going when its terminal hangs up', async () => {
-    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--', 'sh', '-c', 'sleep 1; echo finished'], {
-      during: (pid) => setTimeout(() => process.kill(pid, 'SIGHUP'), 300),
+  it('keeps going when its terminal hangs up while the command runs', async () => {
+    // The command says when it runs (a file) and waits for the test to let it finish: no guessed delays.
+    const script = 'touch /tmp/hangup-ready; while [ ! -e /tmp/hangup-release ]; do sleep 0.05; done; echo finished';
+    const run = await runBuiltCli('argo', ['chroot', '--root', root, '--', 'sh', '-c', script], {
+      during: (pid) => {
+        void (async () => {
+          await waitForFile(join(root, 'tmp/hangup-ready'));
+          process.kill(pid, 'SIGHUP');
+          await waitUntilDelivered(pid, 'SIGHUP');
+          await writeFile(join(root, 'tmp/hangup-release'), '');
+        })();
+      },
     });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe('finished\n');
+    await rm(join(root, 'tmp/hangup-ready'));
+    await rm(join(root, 'tmp/hangup-release'));
   });
 
   it('refuses a folder that is not a Linux root', async () => {
     const run = await runBuiltCli('argo', ['chroot', '--root', join(PROJECT, 'docs'), '--', 'true']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain('[ARGO_NOT_A_LINUX_ROOT]');
   });
 });
+
+describe('a hangup while the program is still loading', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'argo-hangup-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(['argo', 'apkg', 'build-swarm'] as const)('does not stop %s (Node.js takes half a second to load it on a slow machine)', async (name) => {
+    // A module hook holds the import of start-cli.js (where the old SIGHUP handler lived) until the test has
+    // sent SIGHUP and seen it delivered: the hangup lands exactly in the loading window, on any machine.
+    const loading = join(dir, `${name}-loading`);
+    const release = join(dir, `${name}-release`);
+    const hooks = join(dir, `${name}-hooks.mjs`);
+    await writeFile(
+      hooks,
+      `import { existsSync, writeFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  if (specifier === './start-cli.js') {
+    writeFileSync(${JSON.stringify(loading)}, '');
+    while (!existsSync(${JSON.stringify(release)})) await new Promise((done) => setTimeout(done, 10));
+  }
+  return next(specifier, context);
+}
+`,
+    );
+    const register = join(dir, `${name}-register.mjs`);
+    await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+    const run = await runBuiltCli(name, ['--version'], {
+      env: { NODE_OPTIONS: `--import=${register}` },
+      during: (pid) => {
+        void (async () => {
+          await waitForFile(loading);
+          process.kill(pid, 'SIGHUP');
+          await waitUntilDelivered(pid, 'SIGHUP');
+          await writeFile(release, '');
+        })();
+      },
+    });
+    expect(run.signal).toBeNull();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+async function waitForFile(file: string): Promise<void> {
+  while (!(await stat(file).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Until the kernel has delivered `signal` to `pid` (it is no longer pending), or the process is gone. */
+async function waitUntilDelivered(pid: number, signal: 'SIGHUP'): Promise<void> {
+  const bit = 1n << BigInt(constants.signals[signal] - 1);
+  for (;;) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+    if (status === undefined) return;
+    const pending = [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].reduce((mask, match) => mask | BigInt(`0x${match[1]}`), 0n);
+    if ((pending & bit) === 0n) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
