@@ -137,7 +137,9 @@ describe('argo recover on a really broken system', () => {
 
   it('kills a hanging source build at its inactivity limit and builds by hand from the distfile', { timeout: 300_000 }, async () => {
     const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'hang' });
-    const run = await recover(target, ['--build-inactivity', '3']);
+    // One limit for both builds: long enough for the manual build's quietest step (a configure check, one
+    // compile) on a loaded machine, while the hanging source build prints nothing ever again.
+    const run = await recover(target, ['--build-inactivity', '30']);
     const report = reportOf(run);
     expect(run.code, run.stderr).toBe(0);
     expect(rebuildPivots(report)).toEqual([
