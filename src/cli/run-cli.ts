@@ -4,6 +4,7 @@ import { ArgoError, EXIT, exitCodeOf, type ExitCode } from '../core/errors.ts';
 import { consoleStyleFor, createConsoleRenderer } from '../logging/console-renderer.ts';
 import { createLogger, type ClosableLogger } from '../logging/create-logger.ts';
 import { logEvent } from '../logging/events.ts';
+import type { RunProgress } from '../phases/run-phases.ts';
 
 /** What a command handler returns; the CLI shell prints it and picks the exit code. */
 export interface CommandOutcome {
@@ -24,6 +25,8 @@ export interface CliProcess {
   /** Aborted with ARGO_INTERRUPTED on SIGINT or SIGTERM. */
   readonly signal: AbortSignal;
   readonly version: string;
+  /** Told what a phased run is doing (phase, step, what is left); the shell shows it on a second Ctrl-C. */
+  readonly onProgress?: (progress: RunProgress) => void;
 }
 
 export interface GlobalOptions {
@@ -40,6 +43,8 @@ export interface HandlerContext {
   readonly consoleStreams: readonly { readonly stream: DestinationStream; readonly level: Level }[];
   readonly signal: AbortSignal;
   readonly process: CliProcess;
+  /** Pass to a phased run (runPhases' onProgress): a read-only view of where it is. */
+  readonly reportProgress?: (progress: RunProgress) => void;
 }
 
 export type Handler<A> = (args: A & GlobalOptions, context: HandlerContext) => Promise<CommandOutcome>;
@@ -68,7 +73,8 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
       json = args.json;
       const consoleStreams = [consoleStreamFor(args, proc)];
       logging = createLogger({ file: args.logFile, streams: consoleStreams });
-      outcome = await handler(args, { logger: logging.logger, consoleStreams, signal: proc.signal, process: proc });
+      const reportProgress = (progress: RunProgress): void => proc.onProgress?.(progress);
+      outcome = await handler(args, { logger: logging.logger, consoleStreams, signal: proc.signal, process: proc, reportProgress });
     };
 
   const cli = yargs([...proc.argv])

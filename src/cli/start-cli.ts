@@ -1,23 +1,30 @@
 import { readFileSync } from 'node:fs';
-import { ArgoError } from '../core/errors.ts';
+import { ArgoError, EXIT } from '../core/errors.ts';
+import type { RunProgress } from '../phases/run-phases.ts';
 import { runCli, type CliDefinition } from './run-cli.ts';
 
 /**
  * The process shell around runCli: turns SIGINT/SIGTERM into an abort (cleanup still runs: mounts come
- * down, state is saved), survives a dead terminal, and sets the exit code. The only place that touches
- * process-wide state.
+ * down, state is saved), says on a second one what is still running and what is left, stops at once on a
+ * third, survives a dead terminal, and sets the exit code. The only place that touches process-wide state.
  */
 export async function startCli(definition: CliDefinition): Promise<void> {
   const controller = new AbortController();
   let received = 0;
+  let progress: RunProgress | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
     received += 1;
     if (received === 1) {
       controller.abort(
         new ArgoError('ARGO_INTERRUPTED', `Interrupted by ${name}`, { hint: 'Run the same command with --resume to continue.' }),
       );
+    } else if (received === 2) {
+      process.stderr.write(`${definition.name}: ${describeCleanup(progress)}; interrupt once more to stop at once\n`);
     } else {
-      process.stderr.write(`${definition.name}: still cleaning up (unmounting, saving state); this takes seconds\n`);
+      // Commands inside the target run in namespaces of their own that die with this process (their mounts
+      // with them); a saved state is replaced atomically, so stopping here leaves the last complete one.
+      process.stderr.write(`${definition.name}: stopping now, without finishing the clean-up; --resume continues from the last saved step\n`);
+      process.exit(EXIT.interrupted);
     }
   };
   process.on('SIGINT', onSignal);
@@ -36,7 +43,18 @@ export async function startCli(definition: CliDefinition): Promise<void> {
     stdinIsTTY: process.stdin.isTTY === true,
     signal: controller.signal,
     version: readPackageVersion(),
+    onProgress: (next) => {
+      progress = next;
+    },
   });
+}
+
+/** `still cleaning up: running summary/write; left: verify, post-snapshot` (or the plain line outside a phased run). */
+export function describeCleanup(progress: RunProgress | undefined): string {
+  if (progress === undefined) return 'still cleaning up (unmounting, saving state); this takes seconds';
+  const running = progress.step === undefined ? progress.phase : `${progress.phase}/${progress.step}`;
+  const left = progress.remaining.length === 0 ? 'nothing after it' : progress.remaining.join(', ');
+  return `still cleaning up: running ${running}; left: ${left}`;
 }
 
 function readPackageVersion(): string {

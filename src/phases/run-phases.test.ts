@@ -8,7 +8,7 @@ import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { systemClock } from '../system/clock.ts';
 import { createHostRunner, type CommandRunner } from '../system/run-command.ts';
 import { createStateFile } from '../system/state-file.ts';
-import { runPhases, type RunPhasesOptions } from './run-phases.ts';
+import { runPhases, type RunPhasesOptions, type RunProgress } from './run-phases.ts';
 import type { Phase } from './types.ts';
 
 interface Deps {
@@ -196,6 +196,30 @@ describe('runPhases', () => {
     expect(result.phases.map((phase) => [phase.id, phase.status])).toEqual([['update', 'failed'], ['verify', 'skipped'], ['report', 'succeeded']]);
     expect(result.phases[0]?.steps[0]?.attempts.map((attempt) => attempt.outcome)).toEqual(['interrupted']);
     expect(result.phases[0]?.error?.code).toBe('ARGO_INTERRUPTED');
+  });
+
+  it('tells a read-only observer what runs and what is left, also after an interrupt', async () => {
+    const controller = new AbortController();
+    const seen: RunProgress[] = [];
+    const { run } = setup(
+      [
+        { id: 'update', steps: [{ id: 'emerge', budgetMs: 1000, attempts: [{ id: 'plan', run: async () => controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGINT')) }] }] },
+        { id: 'verify', steps: [{ id: 'check', budgetMs: 1000, attempts: [ok('plan')] }] },
+        { id: 'report', always: true, steps: [{ id: 'write', budgetMs: 1000, attempts: [ok('plan')] }, { id: 'send', budgetMs: 1000, attempts: [ok('plan')] }] },
+        { id: 'post-snapshot', always: true, steps: [{ id: 'take', budgetMs: 1000, attempts: [ok('plan')] }] },
+      ],
+      { signal: controller.signal, onProgress: (progress) => seen.push(progress) },
+    );
+    await run();
+    expect(seen).toEqual([
+      { phase: 'update', step: undefined, remaining: ['verify', 'report', 'post-snapshot'] },
+      { phase: 'update', step: 'emerge', remaining: ['verify', 'report', 'post-snapshot'] },
+      { phase: 'report', step: undefined, remaining: ['post-snapshot'] },
+      { phase: 'report', step: 'write', remaining: ['post-snapshot'] },
+      { phase: 'report', step: 'send', remaining: ['post-snapshot'] },
+      { phase: 'post-snapshot', step: undefined, remaining: [] },
+      { phase: 'post-snapshot', step: 'take', remaining: [] },
+    ]);
   });
 
   it('lets a step note a pivot of its own and a summary phase see the phases before it', async () => {

@@ -38,6 +38,19 @@ export interface RunPhasesOptions<D> {
    * killed) before the runner moves on without it. Default 15 s.
    */
   readonly settleMs?: number;
+  /**
+   * Told what runs now and what is left, at every phase and step start: a read-only view for the person at
+   * the console (the CLI prints it on a second Ctrl-C). Never changes the run.
+   */
+  readonly onProgress?: (progress: RunProgress) => void;
+}
+
+/** What the runner is doing: the phase and step running now, and the phases still to run after it. */
+export interface RunProgress {
+  readonly phase: string;
+  readonly step: string | undefined;
+  /** Phases after the current one that will still run (after an interrupt: only those marked always). */
+  readonly remaining: readonly string[];
 }
 
 const DEFAULT_SETTLE_MS = 15_000;
@@ -80,7 +93,10 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
       continue;
     }
     const signal = phase.always ? new AbortController().signal : options.signal;
-    results.push(await runPhase(phase, { ...options, signal, dryRun, outputs, runState: state, runId, finished: results }));
+    const later = options.phases.slice(options.phases.indexOf(phase) + 1);
+    // Read when reported: an interrupt during this phase leaves only the phases marked always.
+    const remaining = (): string[] => later.filter((next) => next.always === true || !options.signal.aborted).map((next) => next.id);
+    results.push(await runPhase(phase, { ...options, signal, dryRun, outputs, runState: state, runId, finished: results, remaining }));
   }
 
   interrupted ||= options.signal.aborted;
@@ -99,6 +115,8 @@ interface PhaseRun<D> extends RunPhasesOptions<D> {
   readonly finished: readonly PhaseResult[];
   /** Pivots noted by steps of the current phase (StepContext.notePivot). */
   readonly noted?: PivotRecord[];
+  /** The phases still to run after this one (for onProgress). */
+  readonly remaining: () => readonly string[];
 }
 
 async function loadState(store: StateStore | undefined, runKey: string): Promise<RunState | undefined> {
@@ -158,6 +176,7 @@ async function runPhase<D>(phase: Phase<D>, outer: PhaseRun<D>): Promise<PhaseRe
     if (reason !== undefined) return skippedPhase(phase, reason, run.logger);
   }
   logEvent(run.logger, 'phase.started', { phase: phase.id });
+  run.onProgress?.({ phase: phase.id, step: undefined, remaining: run.remaining() });
   const steps: StepResult[] = [];
   let stopped: string | undefined;
   for (const step of phase.steps) {
@@ -166,6 +185,7 @@ async function runPhase<D>(phase: Phase<D>, outer: PhaseRun<D>): Promise<PhaseRe
       logEvent(run.logger, 'step.skipped', { phase: phase.id, step: step.id, reason: stopped });
       continue;
     }
+    run.onProgress?.({ phase: phase.id, step: step.id, remaining: run.remaining() });
     const result = await runStep(phase, step, run, logger);
     steps.push(result);
     if (result.status === 'failed' || result.status === 'timed-out') stopped = `step ${step.id} did not succeed`;

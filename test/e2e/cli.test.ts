@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, tmpdir } from 'node:os';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -131,6 +132,41 @@ describe('argo chroot', () => {
     await rm(join(root, 'tmp/hangup-release'));
   });
 
+  it('says on a second Ctrl-C that it is cleaning up, and stops at once on a third', async () => {
+    const ready = join(root, 'tmp/stubborn-ready');
+    // A command that ignores SIGTERM and SIGINT: after the first Ctrl-C argo waits out its kill grace.
+    const script = 'trap "" TERM INT; touch /tmp/stubborn-ready; while :; do sleep 0.05; done';
+    const before = await mountSnapshot(root);
+    const child = spawn(process.execPath, [`${PROJECT}dist/cli/argo.js`, 'chroot', '--root', root, '--', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const lines: ((text: string) => void)[] = [];
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      for (const check of lines) check(stderr);
+    });
+    const printed = (text: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (all: string): void => {
+          if (all.includes(text)) resolve();
+        };
+        lines.push(check);
+        check(stderr);
+      });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitForFile(ready);
+    child.kill('SIGINT');
+    // Signals of one kind do not queue: send the next only once the kernel has delivered this one.
+    await waitUntilDelivered(child.pid as number, 'SIGINT');
+    child.kill('SIGINT');
+    await printed('still cleaning up');
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('argo: still cleaning up (unmounting, saving state); this takes seconds; interrupt once more to stop at once');
+    expect(stderr).toContain('argo: stopping now');
+    expect(await mountSnapshot(root)).toEqual(before);
+    await rm(ready);
+  });
+
   it('refuses a folder that is not a Linux root', async () => {
     const run = await runBuiltCli('argo', ['chroot', '--root', join(PROJECT, 'docs'), '--', 'true']);
     expect(run.code).toBe(2);
@@ -189,7 +225,7 @@ async function waitForFile(file: string): Promise<void> {
 }
 
 /** Until the kernel has delivered `signal` to `pid` (it is no longer pending), or the process is gone. */
-async function waitUntilDelivered(pid: number, signal: 'SIGHUP'): Promise<void> {
+async function waitUntilDelivered(pid: number, signal: 'SIGHUP' | 'SIGINT'): Promise<void> {
   const bit = 1n << BigInt(constants.signals[signal] - 1);
   for (;;) {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);

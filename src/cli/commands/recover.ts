@@ -60,6 +60,7 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
     signal: context.signal,
     streams: context.consoleStreams,
     tellUser: (text) => context.process.stderr.write(text),
+    onProgress: context.reportProgress,
   });
   const summary = await createRootedFs('/').readTextIfExists(path.join(report.logDir, 'summary.txt'));
   const phaseFailed = report.phases.some((phase) => phase.status === 'failed' || phase.status === 'timed-out');

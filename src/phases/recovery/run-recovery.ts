@@ -14,7 +14,7 @@ import { createRootedFs } from '../../system/rooted-fs.ts';
 import { createStateFile } from '../../system/state-file.ts';
 import type { Clock } from '../../system/clock.ts';
 import { systemClock } from '../../system/clock.ts';
-import { runPhases } from '../run-phases.ts';
+import { runPhases, type RunProgress } from '../run-phases.ts';
 import type { Phase, PhaseResult, RunResult } from '../types.ts';
 import { diagnosticsPhase } from './diagnostics.ts';
 import { displayManagerPhase } from './display-manager.ts';
@@ -47,6 +47,8 @@ export interface RecoverInput {
   /** Prints a line for the person at the console (the generated password, once). Never logged. */
   readonly tellUser: (text: string) => void;
   readonly clock?: Clock;
+  /** A read-only view of where the run is (the CLI shows it on a second Ctrl-C). */
+  readonly onProgress?: (progress: RunProgress) => void;
 }
 
 export interface RecoveryReport {
@@ -211,6 +213,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
         stateStore: createStateFile(logs.path('state')),
         resume: previous !== undefined,
         runKey: runKeyOf(input),
+        ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
       });
     } finally {
       await system.close();
