@@ -61,6 +61,7 @@ export const ERROR_CODES = {
 
   // updates
   ARGO_UPDATE_REFUSED: { exit: EXIT.refused, summary: 'the pre-update checklist said no-go and --force was not given' },
+  ARGO_PLAN_CHANGED: { exit: EXIT.refused, summary: 'emerge wanted to merge something other than the plan the checklist judged' },
   ARGO_LOGIN_BROKEN: { exit: EXIT.failed, summary: 'after an update the login path (crypt, PAM, the canary login) fails' },
 
   // snapshots

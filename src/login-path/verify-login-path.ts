@@ -6,14 +6,23 @@ import { CANARY_PASSWORD_FILE, CANARY_USER } from './canary-account.ts';
 import { checkPamStack } from './check-pam-stack.ts';
 import { testCrypt } from './test-crypt.ts';
 
+/** What one verification proved, in order: each name is a check that ran and passed. */
+export type LoginProof = 'crypt' | 'pam-modules' | 'canary-login';
+
 export interface LoginPathVerification {
   readonly cryptOk: boolean;
   readonly failingPrefixes: readonly string[];
   readonly pamOk: boolean;
   readonly missingModules: readonly string[];
-  /** `missing`: no canary account (apkg canary setup); then the crypt and PAM checks decide alone. */
+  /** `missing`: no canary account (apkg canary setup), so no real login was tried. */
   readonly canary: 'ok' | 'failed' | 'missing';
-  readonly loginOk: boolean;
+  /** The checks that passed. A login is proven only with `canary-login` among them. */
+  readonly proof: readonly LoginProof[];
+  /**
+   * true: a real login through unix_chkpwd worked and crypt and PAM pass; false: one of them failed;
+   * null: nothing failed but no real login was tried (no canary account). Unknown is never true.
+   */
+  readonly loginOk: boolean | null;
 }
 
 /**
@@ -37,12 +46,26 @@ export async function verifyLoginPath(system: System, signal: AbortSignal): Prom
   }
   const cryptOk = crypt.allOk;
   const pamOk = pam.complete;
+  const proof: LoginProof[] = [...(cryptOk ? ['crypt' as const] : []), ...(pamOk ? ['pam-modules' as const] : []), ...(canary === 'ok' ? ['canary-login' as const] : [])];
   return {
     cryptOk,
     failingPrefixes: crypt.results.filter((result) => !result.ok).map((result) => result.prefix),
     pamOk,
     missingModules: pam.missingModules.map((entry) => entry.module),
     canary,
-    loginOk: cryptOk && pamOk && canary !== 'failed',
+    proof,
+    loginOk: !cryptOk || !pamOk || canary === 'failed' ? false : canary === 'ok' ? true : null,
   };
+}
+
+/** One line for people: exactly what was proven and what was not. */
+export function describeVerification(verification: LoginPathVerification): string {
+  const crypt = verification.cryptOk ? 'crypt verifies every hash method in use' : `crypt FAILS ${verification.failingPrefixes.join(' ')}`;
+  const pam = verification.pamOk ? 'every PAM module present' : `PAM modules MISSING: ${verification.missingModules.join(', ')}`;
+  const canary = {
+    ok: 'a real login of argo-canary worked',
+    failed: 'the argo-canary login FAILED',
+    missing: 'no real login tried: there is no canary account (create one with apkg canary setup)',
+  }[verification.canary];
+  return `${crypt}; ${pam}; ${canary}`;
 }

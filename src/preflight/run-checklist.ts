@@ -3,7 +3,7 @@ import { parseEmergePlan, type ParsedEmergePlan } from '../core/gentoo/parse-eme
 import { CHROOT_ENV } from '../system/chroot-session.ts';
 import type { System } from '../system/open-system.ts';
 import type { ProcessTable } from '../system/process-table.ts';
-import { libcryptCheck, pamStackCheck, glibcCheck } from './checks/login-checks.ts';
+import { canaryCheck, libcryptCheck, pamStackCheck, glibcCheck } from './checks/login-checks.ts';
 import { consoleCheck, guiSessionCheck } from './checks/session-checks.ts';
 import { bootFallbackCheck, configUpdatesCheck, fstabCheck, newsCheck, preservedLibsCheck } from './checks/file-checks.ts';
 import { binhostCoverageCheck, diskSpaceCheck, libxcryptPinCheck } from './checks/update-checks.ts';
@@ -26,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   configUpdatesCheck,
   preservedLibsCheck,
   bootFallbackCheck,
+  canaryCheck,
 ];
 
 export interface ChecklistInput {

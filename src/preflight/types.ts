@@ -20,6 +20,7 @@ export const CHECK_IDS = [
   'config-updates',
   'preserved-libs',
   'boot-fallback',
+  'canary',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -79,13 +80,5 @@ export interface PreflightReport {
   readonly checks: readonly CheckResult[];
 }
 
-export const DEFAULT_CRITICAL_PACKAGES: readonly string[] = [
-  'sys-libs/libxcrypt',
-  'sys-libs/pam',
-  'sys-auth/pambase',
-  'sys-libs/glibc',
-  'sys-devel/gcc',
-  'dev-libs/openssl',
-  'virtual/libcrypt',
-  'sys-apps/shadow',
-];
+/** The default of --critical: see src/core/update/critical-packages.ts. */
+export { CRITICAL_PACKAGES as DEFAULT_CRITICAL_PACKAGES } from '../core/update/critical-packages.ts';

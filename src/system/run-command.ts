@@ -125,7 +125,7 @@ async function spawnCommand(argv: readonly string[], options: RunOptions, logger
     options.budgetMs === undefined
       ? undefined
       : setTimeout(
-          () => budget.abort(new ArgoError('ARGO_COMMAND_TIMED_OUT', `${file} ran past its budget of ${options.budgetMs} ms`)),
+          () => budget.abort(new ArgoError('ARGO_COMMAND_TIMED_OUT', `${programOf(argv)} ran past its budget of ${options.budgetMs} ms`)),
           options.budgetMs,
         );
   let watchdogTimer: NodeJS.Timeout | undefined;
@@ -133,7 +133,7 @@ async function spawnCommand(argv: readonly string[], options: RunOptions, logger
     if (options.inactivityMs === undefined) return;
     clearTimeout(watchdogTimer);
     watchdogTimer = setTimeout(
-      () => watchdog.abort(new ArgoError('ARGO_COMMAND_INACTIVE', `${file} printed nothing for ${options.inactivityMs} ms`)),
+      () => watchdog.abort(new ArgoError('ARGO_COMMAND_INACTIVE', `${programOf(argv)} printed nothing for ${options.inactivityMs} ms`)),
       options.inactivityMs,
     );
   };

@@ -3,7 +3,7 @@ import type { DestinationStream, Level } from 'pino';
 import { createLogger } from '../logging/create-logger.ts';
 import { logEvent } from '../logging/events.ts';
 import { createPivotLog, openRunLogDir } from '../logging/run-log-dir.ts';
-import type { LoginPathVerification } from '../login-path/verify-login-path.ts';
+import { describeVerification, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import { runPhases } from '../phases/run-phases.ts';
 import type { PhaseResult, RunResult } from '../phases/types.ts';
 import { DEFAULT_CRITICAL_PACKAGES, type TerminalInfo } from '../preflight/types.ts';
@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../system/clock.ts';
 import { openSystem } from '../system/open-system.ts';
 import { createProcessTable } from '../system/process-table.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
-import type { RepairOutput } from './update-phases.ts';
+import type { CriticalFirstOutput, RepairOutput } from './update-phases.ts';
 import { criticalFirstPhase, gatePhase, postSnapshotPhase, preSnapshotPhase, repairPhase, updatePhase, verifyPhase } from './update-phases.ts';
 import type { UpdateDeps, UpdateRecord } from './update-deps.ts';
 
@@ -30,7 +30,13 @@ export interface UpdateReport {
   readonly packages: { readonly planned: number; readonly merged: number; readonly failed: readonly string[] };
   readonly verify: LoginPathVerification | undefined;
   readonly repaired: RepairOutput | undefined;
-  readonly loginOk: boolean;
+  /**
+   * true only when a real login was proven after the update (crypt, PAM modules, the canary's login); false
+   * when a check failed; null when it was not checked (a refused update) or not provable (no canary account).
+   */
+  readonly loginOk: boolean | null;
+  /** The checks that passed after the update (or after its repair): `crypt`, `pam-modules`, `canary-login`. */
+  readonly proof: readonly string[];
   readonly refusedBy: readonly { readonly id: string; readonly summary: string }[];
   readonly phases: readonly { readonly id: string; readonly status: string; readonly durationMs: number; readonly reason?: string; readonly error?: { code: string; message: string } }[];
   readonly logDir: string;
@@ -126,10 +132,13 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
   const refused = gate?.status === 'failed' && gate.error?.code === 'ARGO_UPDATE_REFUSED';
   const verify = result.outputs.get('verify/login-path') as LoginPathVerification | undefined;
   const repaired = result.outputs.get('repair/restore-libcrypt') as RepairOutput | undefined;
-  const loginOk = repaired?.after.loginOk ?? verify?.loginOk ?? false;
+  const verified = repaired?.after ?? verify;
+  // Unknown is null: a refused update checked nothing after it, a missing verification proved nothing.
+  const loginOk = refused || verified === undefined ? null : verified.loginOk;
   const anyFailed = result.phases.some((entry) => entry.status === 'failed' || entry.status === 'timed-out');
-  const outcome: UpdateOutcome = refused ? 'refused' : repaired !== undefined ? 'repaired' : anyFailed || result.interrupted || !loginOk ? 'failed' : 'updated';
+  const outcome: UpdateOutcome = refused ? 'refused' : repaired !== undefined ? 'repaired' : anyFailed || result.interrupted || loginOk === false ? 'failed' : 'updated';
   const plan = record.plan?.packages.filter((entry) => entry.kind === 'ebuild' || entry.kind === 'binary') ?? [];
+  const critical = (result.outputs.get('critical-first/update-critical') as CriticalFirstOutput | undefined)?.critical ?? [];
   const gateOutput = result.outputs.get('gate/preflight') as { forced?: string } | undefined;
   return {
     updateId,
@@ -139,10 +148,11 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
     forced: gateOutput?.forced,
     preSnapshot: record.preSnapshot,
     postSnapshot: record.postSnapshot,
-    packages: { planned: plan.length, merged: record.progress?.completed.length ?? 0, failed: record.progress?.failed ?? [] },
+    packages: { planned: plan.length, merged: critical.length + (record.progress?.completed.length ?? 0), failed: record.progress?.failed ?? [] },
     verify,
     repaired,
-    loginOk: refused ? true : loginOk,
+    loginOk,
+    proof: verified?.proof ?? [],
     refusedBy: refused ? record.gateFailures : [],
     phases: result.phases.map((entry) => ({
       id: entry.id,
@@ -158,7 +168,7 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
 export function renderUpdateSummary(report: UpdateReport): string {
   const lines: string[] = [];
   const headline = {
-    updated: `UPDATED: ${report.packages.merged} of ${report.packages.planned} packages merged; logins work.`,
+    updated: `UPDATED: ${report.packages.merged} of ${report.packages.planned} packages merged; ${report.loginOk === true ? 'a real login was proven afterwards' : 'logins NOT proven (see below)'}.`,
     refused: 'REFUSED: the pre-update checklist said no-go; nothing was changed and no snapshot taken.',
     failed: `FAILED: ${report.packages.merged} of ${report.packages.planned} packages merged${report.packages.failed.length > 0 ? `, ${report.packages.failed.join(', ')} failed` : ''}${report.interrupted ? ' (interrupted)' : ''}.`,
     repaired: 'REPAIRED: the update broke the login path; libcrypt was restored from the pre-update snapshot.',
@@ -166,12 +176,19 @@ export function renderUpdateSummary(report: UpdateReport): string {
   lines.push(headline, `update id: ${report.updateId}   target: ${report.root}`);
   if (report.forced) lines.push(`forced past the checklist: ${report.forced}`);
   for (const check of report.refusedBy) lines.push(`  ✗ ${check.id}: ${check.summary}`);
-  lines.push(`login works: ${report.loginOk ? 'yes' : 'NO'}${report.verify ? ` (crypt ${report.verify.cryptOk ? 'ok' : `fails ${report.verify.failingPrefixes.join(' ')}`}, PAM ${report.verify.pamOk ? 'complete' : 'incomplete'}, canary ${report.verify.canary})` : ''}`);
+  const verified = report.repaired?.after ?? report.verify;
+  const loginLine = { true: 'proven', false: 'BROKEN', null: report.outcome === 'refused' ? 'not checked (nothing was changed)' : 'NOT proven' }[String(report.loginOk) as 'true' | 'false' | 'null'];
+  lines.push(`login: ${loginLine}${verified ? ` (${describeVerification(verified)})` : ''}`);
+  if (report.repaired?.restore?.restored === true) {
+    const restore = report.repaired.restore;
+    lines.push(`libcrypt: ${restore.file} put back from the pre-update snapshot; the replaced file is kept as ${restore.replacedCopy}`);
+    if (restore.portage !== undefined && !restore.portage.matches) lines.push(`  Portage's record of it (${restore.portage.cpv}) no longer matches: ${restore.portage.reinstall} once the cause is fixed`);
+  }
   if (report.preSnapshot !== undefined) lines.push(`snapshots: pre ${report.preSnapshot}, post ${report.postSnapshot ?? '-'}`);
   for (const entry of report.phases) lines.push(`  ${entry.id.padEnd(15)} ${entry.status}${entry.reason ? `: ${entry.reason}` : entry.error ? `: ${entry.error.message}` : ''}`);
   if (report.outcome === 'repaired' || report.outcome === 'failed') {
     if (report.preSnapshot !== undefined) lines.push(`To undo the whole update: apkg rollback --update ${report.updateId}`);
-    if (!report.loginOk) lines.push('Logins are broken: run argo recover now, before rebooting.');
+    if (report.loginOk === false) lines.push('Logins are broken: run argo recover now, before rebooting.');
   }
   lines.push(`logs: ${report.logDir}`, '');
   return lines.join('\n');

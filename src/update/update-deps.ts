@@ -40,6 +40,3 @@ export interface UpdateDeps {
   readonly showProgress: (line: string, final: boolean) => void;
   readonly record: UpdateRecord;
 }
-
-/** Packages whose update is done alone first, from binaries, and proven before the rest. */
-export const LOGIN_CRITICAL: readonly string[] = ['sys-libs/libxcrypt', 'sys-libs/pam', 'sys-auth/pambase', 'sys-libs/glibc'];

@@ -1,16 +1,17 @@
 import { ArgoError } from '../core/errors.ts';
 import { hashPrefixesInUse } from '../core/auth/shadow.ts';
 import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
-import { parseEmergePlan, type EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
+import type { EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
 import { parseEmergeProgressLine } from '../core/gentoo/parse-emerge-progress.ts';
 import { applyProgressEvent, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
-import { restoreLibcryptFrom } from '../login-path/restore-libcrypt.ts';
-import { verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
+import { restoreLibcryptFrom, type RestoreResult } from '../login-path/restore-libcrypt.ts';
+import { describeVerification, verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import type { Phase, StepContext } from '../phases/types.ts';
 import { planProvider, runChecklist } from '../preflight/run-checklist.ts';
 import type { PreflightReport } from '../preflight/types.ts';
 import { CHROOT_ENV } from '../system/chroot-session.ts';
-import { LOGIN_CRITICAL, type UpdateDeps } from './update-deps.ts';
+import { LOGIN_PATH_PACKAGES } from '../core/update/critical-packages.ts';
+import type { UpdateDeps } from './update-deps.ts';
 
 type Context = StepContext<UpdateDeps>;
 const MINUTE = 60_000;
@@ -89,10 +90,10 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
   id: 'critical-first',
   dependsOn: ['pre-snapshot'],
   steps: [
-    step('update-critical', 60 * MINUTE, async (context) => {
+    step('update-critical', 60 * MINUTE, async (context): Promise<CriticalFirstOutput> => {
       const planned = await planUpdate(context);
-      const critical = planned.filter((entry) => LOGIN_CRITICAL.includes(cpOf(entry.cpv)));
-      if (critical.length === 0) return { critical: [] as string[] };
+      const critical = planned.filter((entry) => LOGIN_PATH_PACKAGES.includes(cpOf(entry.cpv)));
+      if (critical.length === 0) return { critical: [] };
       const compile = critical.some((entry) => context.deps.options.allowCompile.has(cpOf(entry.cpv)));
       const atoms = critical.map((entry) => `=${entry.cpv}`);
       await context.deps.system.commands.run('emerge', ['--oneshot', compile ? '--usepkg' : '--usepkgonly', '--getbinpkg', ...atoms], {
@@ -103,7 +104,7 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
         outputLevel: 'info',
       });
       const verification = await verifyLoginPath(context.deps.system, context.signal);
-      if (!verification.loginOk) {
+      if (verification.loginOk === false) {
         throw new ArgoError('ARGO_LOGIN_BROKEN', `After updating ${critical.map((entry) => entry.cpv).join(', ')} the login path fails`, {
           hint: 'The rest of the update is not run; the login path is repaired from the pre-update snapshot.',
           details: { ...verification },
@@ -114,7 +115,19 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
   ],
 };
 
-/** 4. The update itself, with a progress bar from emerge's own output. */
+export interface CriticalFirstOutput {
+  readonly critical: readonly string[];
+}
+
+/**
+ * The judged plan as `=CPV` atoms, in the plan's merge order, without what critical-first already merged.
+ * `emerge @world` would resolve again and could install something the gate never judged.
+ */
+export function exactAtomsOf(plan: readonly EmergePlanPackage[], alreadyMerged: ReadonlySet<string>): string[] {
+  return plan.filter((entry) => !alreadyMerged.has(entry.cpv)).map((entry) => `=${entry.cpv}`);
+}
+
+/** 4. The update itself: exactly the plan the gate judged, with a progress bar from emerge's own output. */
 export const updatePhase: Phase<UpdateDeps> = {
   id: 'update',
   dependsOn: ['critical-first'],
@@ -129,15 +142,21 @@ export const updatePhase: Phase<UpdateDeps> = {
           async run(context) {
             const { system, options, record } = context.deps;
             const gate = context.outputOf<GateOutput>('gate/preflight');
-            const plan = (record.plan ?? parseEmergePlan('')).packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
+            const critical = new Set(context.outputOf<CriticalFirstOutput>('critical-first/update-critical')?.critical ?? []);
+            const plan = (await planUpdate(context)).filter((entry) => !critical.has(entry.cpv));
+            const atoms = exactAtomsOf(plan, critical);
             const planned = new Set(plan.map((entry) => entry.cpv));
+            record.progress = startProgress(plan.length);
+            if (atoms.length === 0) return { planned: 0, merged: 0 };
             const history = parseEmergeLog((await system.target.readTextIfExists('/var/log/emerge.log')) ?? '').builds;
             const started = system.clock.monotonicMs();
-            record.progress = startProgress(plan.length);
-            const args = ['--update', '--deep', '--newuse', '--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : []), '--color=n', '@world'];
+            // emerge may still pull in what the plan did not list (a dependency that changed since the gate):
+            // its first "(1 of N)" line shows that before anything is merged, and the run is stopped there.
+            const drift = new AbortController();
+            const args = ['--oneshot', '--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : []), '--color=n', ...atoms];
             try {
               await system.commands.run('emerge', args, {
-                signal: context.signal,
+                signal: AbortSignal.any([context.signal, drift.signal]),
                 budgetMs: options.emergeBudgetMs,
                 inactivityMs: options.emergeInactivityMs,
                 env: emergeEnv(context),
@@ -145,6 +164,15 @@ export const updatePhase: Phase<UpdateDeps> = {
                 onLine: (line) => {
                   const event = parseEmergeProgressLine(line);
                   if (event === undefined || record.progress === undefined) return;
+                  if (event.kind === 'emerging' && (event.total !== atoms.length || !planned.has(event.cpv.replace(/-\d+$/, '')) && !planned.has(event.cpv))) {
+                    drift.abort(
+                      new ArgoError('ARGO_PLAN_CHANGED', `emerge wants to merge ${event.cpv} (${event.index} of ${event.total}), which differs from the ${atoms.length} packages the checklist judged`, {
+                        hint: 'Something changed since the checklist ran (a repository sync, a config edit). Run apkg update again: it judges the new plan.',
+                        details: { emerging: event.cpv, total: event.total, judged: atoms.length },
+                      }),
+                    );
+                    return;
+                  }
                   record.progress = applyProgressEvent(record.progress, event, planned);
                   const elapsed = (system.clock.monotonicMs() - started) / 1000;
                   context.deps.showProgress(renderProgressLine(record.progress, elapsed, estimateRemainingSeconds(plan, record.progress, history)), false);
@@ -172,10 +200,16 @@ export const verifyPhase: Phase<UpdateDeps> = {
 export interface RepairOutput {
   readonly restored: boolean;
   readonly reason?: string;
+  /** The restore's own account: the copy kept of the replaced file, and Portage's now stale record of it. */
+  readonly restore?: RestoreResult;
   readonly after: LoginPathVerification;
 }
 
-/** 6. When the login path broke: put libcrypt back from the pre-update snapshot (recover's code) and verify again. */
+/**
+ * 6. When the update broke crypt(3) itself: put libcrypt back from the pre-update snapshot and verify again.
+ * Only a failing crypt test is a reason to touch libcrypt: a PAM or canary failure with a working crypt is
+ * reported, not "repaired" by downgrading a core library.
+ */
 export const repairPhase: Phase<UpdateDeps> = {
   id: 'repair',
   always: true,
@@ -183,7 +217,12 @@ export const repairPhase: Phase<UpdateDeps> = {
   skip: (context) => {
     const verification = context.outputOf<LoginPathVerification>('verify/login-path');
     if (verification === undefined) return 'the login path could not be verified';
-    return verification.loginOk ? 'the login path works' : undefined;
+    if (verification.cryptOk) {
+      return verification.loginOk === false
+        ? `crypt(3) works, so libcrypt is left as it is; the login fails elsewhere: ${describeVerification(verification)}`
+        : 'crypt(3) verifies every hash method in use';
+    }
+    return undefined;
   },
   steps: [
     step('restore-libcrypt', 10 * MINUTE, async (context): Promise<RepairOutput> => {
@@ -194,13 +233,16 @@ export const repairPhase: Phase<UpdateDeps> = {
       const prefixes = hashPrefixesInUse((await system.target.readTextIfExists('/etc/shadow')) ?? '');
       const result = await restoreLibcryptFrom(system, backend.snapshotPath(pre), prefixes, context.signal);
       const after = await verifyLoginPath(system, context.signal);
-      if (!after.loginOk) {
+      if (result.restored && result.portage !== undefined && !result.portage.matches) {
+        context.logger.warn({ file: result.file, cpv: result.portage.cpv, reinstall: result.portage.reinstall }, "Portage's record of the restored libcrypt no longer matches the file");
+      }
+      if (!after.cryptOk || after.loginOk === false) {
         throw new ArgoError('ARGO_LOGIN_BROKEN', 'The login path is still broken after restoring libcrypt from the pre-update snapshot', {
           hint: `Run argo recover now, or apkg rollback --update ${context.deps.options.updateId}.`,
           details: { restored: result.restored, ...after },
         });
       }
-      return result.restored ? { restored: true, after } : { restored: false, reason: result.reason, after };
+      return result.restored ? { restored: true, restore: result, after } : { restored: false, reason: result.reason, after };
     }),
   ],
 };

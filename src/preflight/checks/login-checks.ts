@@ -1,4 +1,8 @@
+import { parsePasswd } from '../../core/auth/passwd.ts';
 import { hashPrefixesInUse } from '../../core/auth/shadow.ts';
+import { isArgoError } from '../../core/errors.ts';
+import { CANARY_ATTEMPTS } from '../../login-path/authenticate.ts';
+import { CANARY_PASSWORD_FILE, CANARY_USER } from '../../login-path/canary-account.ts';
 import { findInstalled } from '../../core/gentoo/find-installed.ts';
 import { checkPamStack } from '../../login-path/check-pam-stack.ts';
 import { testCrypt } from '../../login-path/test-crypt.ts';
@@ -61,5 +65,35 @@ export const glibcCheck: Check = {
       return { status: 'warn', summary: `${glibc.cpv} has USE=crypt: it competes with libxcrypt[system] for libcrypt.so`, details, advice: 'Set sys-libs/glibc -crypt in package.use.' };
     }
     return { status: 'pass', summary: `${glibc.cpv}, loader ${loaders[0]}`, details };
+  },
+};
+
+/**
+ * The account apkg update logs in as after the update. Without it the update can prove crypt and the PAM
+ * modules, but not that a real login works: warn, and say how to create it.
+ */
+export const canaryCheck: Check = {
+  id: 'canary',
+  budgetMs: 60_000,
+  async run({ system, signal }) {
+    const hasAccount = parsePasswd((await system.target.readTextIfExists('/etc/passwd')) ?? '').some((entry) => entry.user === CANARY_USER);
+    const password = (await system.target.readTextIfExists(CANARY_PASSWORD_FILE))?.trim();
+    const details = { user: CANARY_USER, account: hasAccount, passwordFile: password === undefined ? undefined : CANARY_PASSWORD_FILE };
+    if (!hasAccount || password === undefined || password === '') {
+      return {
+        status: 'warn',
+        summary: `no canary account (${CANARY_USER}): after the update a real login cannot be proven, only crypt and the PAM modules`,
+        details,
+        advice: 'Create it once with: apkg canary setup',
+      };
+    }
+    const unixChkpwd = CANARY_ATTEMPTS[0];
+    try {
+      await unixChkpwd?.run(system.commands, CANARY_USER, password, signal);
+    } catch (error) {
+      if (!isArgoError(error) || error.code === 'ARGO_INTERRUPTED') throw error;
+      return { status: 'warn', summary: `${CANARY_USER} cannot log in now (${error.message}): the update could not prove logins either`, details, advice: 'Re-key it with apkg canary setup (or run argo recover if crypt fails too).' };
+    }
+    return { status: 'pass', summary: `${CANARY_USER} logs in through unix_chkpwd: the update can prove a real login`, details };
   },
 };
