@@ -5,6 +5,7 @@ import { readVdb } from '../system/gentoo/read-vdb.ts';
 import type { System } from '../system/open-system.ts';
 import { createPrivateDirInside } from '../system/private-dir.ts';
 import { testCrypt } from './test-crypt.ts';
+import { compactTimestamp } from '../core/compact-timestamp.ts';
 
 const LIBCRYPT_DIRS = ['/usr/lib64', '/lib64', '/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib', '/lib'];
 
@@ -63,7 +64,7 @@ export async function restoreLibcryptFrom(system: System, tree: string, prefixes
   } finally {
     await target.remove(checkDir.inside);
   }
-  const replacedCopy = `${live.file}.argo-replaced-${system.clock.now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  const replacedCopy = `${live.file}.argo-replaced-${compactTimestamp(system.clock.now())}-${randomBytes(3).toString('hex')}`;
   await target.writeFileAtomic(replacedCopy, await target.readBytes(live.file), { mode: 0o600, uid: 0, gid: 0 });
   await target.writeFileAtomic(live.file, replacement);
   return { restored: true, file: live.file, replacedCopy, portage: await portageRecordOf(system, live.file, replacement, signal) };

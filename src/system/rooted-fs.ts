@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.ts';
+import { isMissing } from './fs-errors.ts';
 
 /** Linux's limit on symbolic links followed while resolving one path (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -48,11 +49,6 @@ export interface RootedFs {
 export function createRootedFs(root: string): RootedFs {
   const hostRoot = path.resolve(root);
   return new RootedFsImpl(hostRoot);
-}
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function toEntryType(entry: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): EntryType {

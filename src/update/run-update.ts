@@ -16,6 +16,7 @@ import { createRootedFs } from '../system/rooted-fs.ts';
 import type { CriticalFirstOutput, RepairOutput } from './update-phases.ts';
 import { criticalFirstPhase, gatePhase, postSnapshotPhase, preSnapshotPhase, repairPhase, updatePhase, verifyPhase } from './update-phases.ts';
 import type { UpdateDeps, UpdateRecord } from './update-deps.ts';
+import { compactTimestamp } from '../core/compact-timestamp.ts';
 
 export type UpdateOutcome = 'updated' | 'refused' | 'failed' | 'repaired';
 
@@ -58,10 +59,6 @@ export interface UpdateInput {
   readonly clock?: Clock;
 }
 
-function updateIdOf(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
 /**
  * `apkg update`: gate → pre snapshot → critical packages first → the update → verify the login path →
  * repair it from the pre snapshot when it broke → post snapshot → report. Verify, repair and the post
@@ -70,7 +67,7 @@ function updateIdOf(date: Date): string {
 export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
   const clock = input.clock ?? systemClock;
   const root = path.resolve(input.root);
-  const updateId = updateIdOf(clock.now());
+  const updateId = compactTimestamp(clock.now());
   const logs = openRunLogDir([await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'], `update-${updateId}`);
   const closable = createLogger({ file: logs.path('main'), streams: [...(input.streams ?? []), { stream: createPivotLog(logs.path('pivots')), level: 'warn' }] });
   const logger = closable.logger;

@@ -9,9 +9,9 @@ import { describeVerification, verifyLoginPath, type LoginPathVerification } fro
 import type { Phase, StepContext } from '../phases/types.ts';
 import { planProvider, runChecklist } from '../preflight/run-checklist.ts';
 import type { PreflightReport } from '../preflight/types.ts';
-import { CHROOT_ENV } from '../system/chroot-session.ts';
 import { LOGIN_PATH_PACKAGES } from '../core/update/critical-packages.ts';
 import type { UpdateDeps } from './update-deps.ts';
+import { emergeEnv } from '../system/emerge-env.ts';
 
 type Context = StepContext<UpdateDeps>;
 const MINUTE = 60_000;
@@ -81,10 +81,6 @@ async function planUpdate(context: Context): Promise<EmergePlanPackage[]> {
   return plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
 }
 
-function emergeEnv(context: Context): Record<string, string> {
-  return context.deps.options.binhost === undefined ? { ...CHROOT_ENV } : { ...CHROOT_ENV, PORTAGE_BINHOST: context.deps.options.binhost };
-}
-
 /** 3. libxcrypt, pam, pambase, glibc alone first, from binaries unless --allow-compile, and proven. */
 export const criticalFirstPhase: Phase<UpdateDeps> = {
   id: 'critical-first',
@@ -100,7 +96,7 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
         signal: context.signal,
         budgetMs: context.deps.options.emergeBudgetMs,
         inactivityMs: context.deps.options.emergeInactivityMs,
-        env: emergeEnv(context),
+        env: emergeEnv(context.deps.options.binhost),
         outputLevel: 'info',
       });
       const verification = await verifyLoginPath(context.deps.system, context.signal);
@@ -159,7 +155,7 @@ export const updatePhase: Phase<UpdateDeps> = {
                 signal: AbortSignal.any([context.signal, drift.signal]),
                 budgetMs: options.emergeBudgetMs,
                 inactivityMs: options.emergeInactivityMs,
-                env: emergeEnv(context),
+                env: emergeEnv(context.deps.options.binhost),
                 outputLevel: 'info',
                 onLine: (line) => {
                   const event = parseEmergeProgressLine(line);

@@ -3,11 +3,11 @@ import { compareVersions } from '../../core/gentoo/compare-versions.ts';
 import { ArgoError } from '../../core/errors.ts';
 import { liveLibcrypt, restoreLibcryptFrom } from '../../login-path/restore-libcrypt.ts';
 import { testCrypt, type CryptTestResult } from '../../login-path/test-crypt.ts';
-import { CHROOT_ENV } from '../../system/chroot-session.ts';
 import { createPrivateDirInside } from '../../system/private-dir.ts';
 import type { RunOptions } from '../../system/run-command.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
 import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
+import { emergeEnv } from '../../system/emerge-env.ts';
 
 type Context = StepContext<RecoveryDeps>;
 
@@ -40,14 +40,8 @@ async function confirmRepaired(context: Context, method: string): Promise<Rebuil
   return { method, crypt };
 }
 
-function emergeEnv(context: Context): Record<string, string> {
-  const env: Record<string, string> = { ...CHROOT_ENV };
-  if (context.deps.options.binhost !== undefined) env['PORTAGE_BINHOST'] = context.deps.options.binhost;
-  return env;
-}
-
 function emergeOptions(context: Context, budgetMs: number, inactivityMs: number): RunOptions {
-  return { signal: context.signal, budgetMs, inactivityMs, env: emergeEnv(context), outputLevel: 'info' };
+  return { signal: context.signal, budgetMs, inactivityMs, env: emergeEnv(context.deps.options.binhost), outputLevel: 'info' };
 }
 
 const binaryPackage: Attempt<RecoveryDeps> = {

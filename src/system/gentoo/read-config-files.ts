@@ -7,6 +7,7 @@
  */
 
 import type { RootedFs } from '../rooted-fs.ts';
+import { isMissing } from '../fs-errors.ts';
 
 export interface ConfigFile {
   /** Path inside the target root. */
@@ -32,8 +33,7 @@ async function collect(fs: RootedFs, target: string, ancestors: ReadonlySet<stri
   try {
     stats = await fs.stat(target);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    if (isMissing(error)) return;
     throw error;
   }
   if (stats.isFile()) {

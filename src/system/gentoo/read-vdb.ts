@@ -14,6 +14,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Diagnostic } from '../../core/gentoo/diagnostics.ts';
 import { parseVdbEntry, type VdbPackage } from '../../core/gentoo/parse-vdb-entry.ts';
 import type { RootedFs } from '../rooted-fs.ts';
+import { isMissing } from '../fs-errors.ts';
 
 export interface ReadVdbOptions {
   /** Path of the database inside the root. Default `/var/db/pkg`. */
@@ -42,11 +43,6 @@ function isSkippedName(name: string): boolean {
 
 function isUnreadFile(name: string): boolean {
   return name === 'environment.bz2' || name === 'metadata' || name.endsWith('.ebuild');
-}
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function listHostDir(hostDir: string): Dirent[] | undefined {
