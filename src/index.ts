@@ -7,7 +7,7 @@ export { redactSecrets, redactSecretsInText } from './core/redact-secrets.ts';
 export { parseMountinfo, mountsUnder, isMountPoint, type MountEntry } from './core/system-state/parse-mountinfo.ts';
 export { createLogger, type ClosableLogger, type LoggerOptions } from './logging/create-logger.ts';
 export { createConsoleRenderer, consoleStyleFor } from './logging/console-renderer.ts';
-export { EVENTS, logEvent, type EventFields, type EventName } from './logging/events.ts';
+export { EVENTS, logEvent, type EventFields, type EventName } from './core/log-events.ts';
 export { openRunLogDir, createPivotLog, RUN_LOG_FILES, type RunLogDir } from './logging/run-log-dir.ts';
 export { runPhases, type RunPhasesOptions } from './phases/run-phases.ts';
 export type * from './phases/types.ts';

@@ -3,7 +3,7 @@ import type { DestinationStream, Level, Logger } from 'pino';
 import { ArgoError, EXIT, exitCodeOf, type ExitCode } from '../core/errors.ts';
 import { consoleStyleFor, createConsoleRenderer } from '../logging/console-renderer.ts';
 import { createLogger, type ClosableLogger } from '../logging/create-logger.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import type { RunProgress } from '../phases/run-phases.ts';
 
 /** What a command handler returns; the CLI shell prints it and picks the exit code. */

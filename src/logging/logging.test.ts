@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { consoleStyleFor, createConsoleRenderer } from './console-renderer.ts';
 import { createLogger } from './create-logger.ts';
-import { logEvent } from './events.ts';
+import { logEvent } from '../core/log-events.ts';
 
 describe('createLogger', () => {
   it('writes JSON lines with a static message and the data in fields', () => {

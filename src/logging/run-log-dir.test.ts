@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { createHostRunner } from '../system/run-command.ts';
 import { createLogger } from './create-logger.ts';
-import { logEvent } from './events.ts';
+import { logEvent } from '../core/log-events.ts';
 import { createPivotLog, openRunLogDir } from './run-log-dir.ts';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import { parsePasswd } from '../core/auth/passwd.ts';
 import { replaceShadowPassword } from '../core/auth/shadow.ts';
 import { ArgoError } from '../core/errors.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import type { System } from '../system/open-system.ts';
 import { replaceShadowLocked, SHADOW_FILE } from '../system/shadow-file.ts';
 import { CANARY_ATTEMPTS } from './authenticate.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ArgoError, isArgoError } from '../core/errors.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import type { Clock } from '../system/clock.ts';
 import { RunStateSchema, type RunState, type StateStore } from './state.ts';
 import type {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Stats } from 'node:fs';
 import { isArgoError } from '../core/errors.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import type { System } from '../system/open-system.ts';
 import type { SnapshotChange } from './types.ts';
 

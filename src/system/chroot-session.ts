@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
 import { parseMountinfo } from '../core/system-state/parse-mountinfo.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import { CHROOT_MOUNT_FAILED, chrootArgv, type ChrootMountPoints } from './chroot-argv.ts';
 import { createRootedFs, type RootedFs } from './rooted-fs.ts';
 import { CommandError, type CommandRecord, type CommandResult, type CommandRunner, type RunOptions } from './run-command.ts';

@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { ArgoError, type ErrorCode } from '../core/errors.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import { parseChrootArgv } from './chroot-argv.ts';
 
 export interface RunOptions {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 
 /** Where the locks of target roots live: on the machine argo runs on, never inside a target (it may be read-only). */
 export const DEFAULT_LOCK_DIR = '/run/argo/locks';

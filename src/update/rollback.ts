@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { mountsUnder, parseMountinfo } from '../core/system-state/parse-mountinfo.ts';
 import { isBelow, planRollback, selectUpdateChanges, type ConflictMode, type PathChange } from '../core/update/rollback-plan.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import { differingPaths } from '../snapshot/diff-trees.ts';
 import { findUpdateSnapshots } from '../snapshot/retention.ts';
 import { CURRENT, type SnapshotBackend } from '../snapshot/types.ts';

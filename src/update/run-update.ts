@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { DestinationStream, Level } from 'pino';
 import { createLogger } from '../logging/create-logger.ts';
-import { logEvent } from '../logging/events.ts';
+import { logEvent } from '../core/log-events.ts';
 import { createPivotLog, openRunLogDir } from '../logging/run-log-dir.ts';
 import { describeVerification, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import { runPhases } from '../phases/run-phases.ts';

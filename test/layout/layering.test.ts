@@ -26,6 +26,30 @@ describe('source layout', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('keeps the System port below logging: nothing in src/system imports src/logging (the event catalogue is in src/core)', async () => {
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(join(PROJECT, 'src/system'))) {
+      if (file.endsWith('.test.ts')) continue;
+      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+        if (/(^|\/)logging\//.test(specifier)) offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps src/core pure: no disk, process, network or clock module, and no layer above it', async () => {
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(join(PROJECT, 'src/core'))) {
+      if (file.endsWith('.test.ts')) continue;
+      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+        if (/^node:(fs|child_process|net|http|https|dgram|os)(\/|$)/.test(specifier) || /^(execa|zx|ioredis|bullmq)$/.test(specifier) || /(^|\/)(system|logging|phases|cli|update|preflight|snapshot|login-path)\//.test(specifier)) {
+          offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it('compiles no test code into dist/: nothing outside *.test.ts under src/ imports vitest', async () => {
     const offenders: string[] = [];
     for (const file of await sourceFiles(join(PROJECT, 'src'))) {

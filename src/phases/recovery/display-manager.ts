@@ -1,5 +1,5 @@
 import { ArgoError } from '../../core/errors.ts';
-import { logEvent } from '../../logging/events.ts';
+import { logEvent } from '../../core/log-events.ts';
 import type { Phase } from '../types.ts';
 import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
 

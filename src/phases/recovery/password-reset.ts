@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { replaceShadowPassword } from '../../core/auth/shadow.ts';
 import { ArgoError } from '../../core/errors.ts';
-import { logEvent } from '../../logging/events.ts';
+import { logEvent } from '../../core/log-events.ts';
 import { checkHashWithTargetCrypt, generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from '../../login-path/password-hash.ts';
 import type { CommandRunner } from '../../system/run-command.ts';
 import { replaceShadowLocked, shadowRunBackup, SHADOW_FILE } from '../../system/shadow-file.ts';

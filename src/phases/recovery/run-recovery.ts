@@ -5,7 +5,7 @@ import { hashPrefixOf } from '../../core/auth/crypt-vectors.ts';
 import { isValidUserName } from '../../core/auth/passwd.ts';
 import { ArgoError } from '../../core/errors.ts';
 import { createLogger } from '../../logging/create-logger.ts';
-import { logEvent } from '../../logging/events.ts';
+import { logEvent } from '../../core/log-events.ts';
 import { createPivotLog, openRunLogDir, type RunLogDir } from '../../logging/run-log-dir.ts';
 import { generatePassword, readPasswordFile } from '../../login-path/password-hash.ts';
 import { openSystem } from '../../system/open-system.ts';
