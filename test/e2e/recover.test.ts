@@ -111,6 +111,20 @@ describe('argo recover on a really broken system', () => {
     expect(await pamLogin(target.root, 'correct horse')).not.toBe(0);
   });
 
+  it('with --dry-run shows the pivot chain a real run would take (no binary package: the source build)', async () => {
+    const target = await brokenTarget({ BINARY: 'missing', SOURCE: 'ok' });
+    const library = await readFile(join(target.root, 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0'));
+    const run = await recover(target, ['--dry-run']);
+    const report = reportOf(run);
+    expect(run.code, run.stderr).toBe(0);
+    expect(rebuildPivots(report)).toEqual([
+      ['binary-package', 'failed'],
+      ['source-build', 'succeeded'],
+    ]);
+    expect((await readFile(join(target.root, 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0'))).equals(library)).toBe(true);
+    expect(await readFile(join(report.logDir, 'pivots.log'), 'utf8')).toMatch(/binary-package failed because .*, trying source-build/);
+  });
+
   it('pivots from a failing binary package to the source build, and says so', async () => {
     const target = await brokenTarget({ BINARY: 'fail', SOURCE: 'ok' });
     const run = await recover(target);

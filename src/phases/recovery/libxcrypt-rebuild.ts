@@ -44,13 +44,24 @@ function emergeOptions(context: Context, budgetMs: number, inactivityMs: number)
   return { signal: context.signal, budgetMs, inactivityMs, env: emergeEnv(context.deps.options.binhost), outputLevel: 'info' };
 }
 
+/**
+ * A dry run runs nothing that changes the target, but it still asks emerge (`--pretend`, read-only) whether
+ * this attempt could work at all, so that the dry run shows the pivot chain a real run would take.
+ */
+async function pretendInDryRun(context: Context, args: readonly string[], options: RunOptions): Promise<void> {
+  if (!context.dryRun) return;
+  await context.deps.system.commands.run('emerge', ['--pretend', ...args], { ...options, mutates: false });
+}
+
 const binaryPackage: Attempt<RecoveryDeps> = {
   id: 'binary-package',
   budgetMs: (deps) => Math.min(30 * MINUTE, deps.options.buildBudgetMs) + 5 * MINUTE,
   async run(context) {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const options = emergeOptions(context, Math.min(30 * MINUTE, buildBudgetMs), Math.min(10 * MINUTE, buildInactivityMs));
-    await context.deps.system.commands.run('emerge', ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'], options);
+    const args = ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'];
+    await pretendInDryRun(context, args, options);
+    await context.deps.system.commands.run('emerge', args, options);
     return confirmRepaired(context, 'binary-package');
   },
 };
@@ -61,7 +72,9 @@ const sourceBuild: Attempt<RecoveryDeps> = {
   budgetMs: (deps) => deps.options.buildBudgetMs + 5 * MINUTE,
   async run(context) {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
-    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], emergeOptions(context, buildBudgetMs, buildInactivityMs));
+    const options = emergeOptions(context, buildBudgetMs, buildInactivityMs);
+    await pretendInDryRun(context, ['--oneshot', 'sys-libs/libxcrypt'], options);
+    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], options);
     return confirmRepaired(context, 'source-build');
   },
 };
