@@ -11,6 +11,11 @@ export interface RootRequirements {
   readonly gentoo?: boolean;
   /** The command changes the target: refuse a root on a read-only filesystem. */
   readonly writable?: boolean;
+  /**
+   * The command runs programs inside the target (default): the root needs what a chroot needs. Without it
+   * (snapshots work on the files alone) a root needs /etc: an empty folder or a data disk is still refused.
+   */
+  readonly chroot?: boolean;
 }
 
 /** Longer than any real mount point; longer paths are a mistake (or an attack) and are refused as usage. */
@@ -63,8 +68,9 @@ export async function validateTargetRoot(root: string, needs: RootRequirements):
   }
   const target = createRootedFs(real);
   const missing: string[] = [];
-  for (const folder of LINUX_ROOT_FOLDERS) if (!(await target.isDirectory(folder))) missing.push(folder);
-  if (!(await target.exists('/bin/sh'))) missing.push('/bin/sh');
+  const chroot = needs.chroot ?? true;
+  for (const folder of chroot ? LINUX_ROOT_FOLDERS : ['/etc']) if (!(await target.isDirectory(folder))) missing.push(folder);
+  if (chroot && !(await target.exists('/bin/sh'))) missing.push('/bin/sh');
   if (missing.length > 0) {
     throw new ArgoError('ARGO_NOT_A_LINUX_ROOT', `${resolved} does not look like a Linux root: missing ${missing.join(', ')}`, {
       hint: "Pass the folder where the installed system's root partition is mounted (the one holding etc/, usr/, proc/).",

@@ -30,7 +30,7 @@ beforeAll(async () => {
   await run('mount', ['--bind', gentoo, readOnly]);
   await run('mount', ['-o', 'remount,bind,ro', readOnly]);
   await mkdir(join(scratch, 'empty'));
-  await mkdir(join(scratch, 'not-linux/etc'), { recursive: true });
+  await mkdir(join(scratch, 'not-linux/photos'), { recursive: true });
   await writeFile(join(scratch, 'not-linux/notes.txt'), 'a data disk\n');
   await writeFile(join(scratch, 'a-file'), 'not a folder\n');
   goodPassword = join(scratch, 'password');

@@ -46,7 +46,7 @@ export const BUDGETS: Readonly<Record<SnapshotAction, number>> = { create: 600, 
  * btrfs otherwise. Handlers return data; --json prints it, otherwise a table.
  */
 export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerContext): Promise<CommandOutcome> {
-  await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, writable: !['list', 'diff'].includes(args.action), lock: !['list', 'diff'].includes(args.action) }, context.logger);
+  await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, chroot: false, writable: !['list', 'diff'].includes(args.action), lock: !['list', 'diff'].includes(args.action) }, context.logger);
   const system = openSystem({ root: args.root, logger: context.logger, dryRun: args.pretend === true });
   const budget = startBudget(context.signal, (args.budget ?? BUDGETS[args.action]) * 1000, `argo snapshot ${args.action}`);
   const signal = budget.signal;
