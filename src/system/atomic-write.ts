@@ -42,6 +42,7 @@ export async function writeFileAtomic(
     }
     await replaceFile(target, data, { mode, uid, gid }, options.beforeRename);
   } catch (error) {
+    if (error instanceof ArgoError) throw error;
     throw new ArgoError('ARGO_FILE_WRITE_FAILED', `Could not replace ${target}; it is unchanged`, {
       cause: error,
       hint: hintFor(error),
@@ -92,7 +93,16 @@ async function replaceFile(target: string, data: string | Uint8Array, owner: Own
     await handle.close();
     await fs.rename(temporary, target);
     renamed = true;
-    await syncDirectory(directory);
+    try {
+      await syncDirectory(directory);
+    } catch (error) {
+      // The new content is in place; only its durability across a power loss is in doubt.
+      throw new ArgoError('ARGO_FILE_WRITE_FAILED', `Replaced ${target}, but its folder could not be synced to disk`, {
+        cause: error,
+        hint: 'The new content is in place; run sync, and check dmesg for I/O errors before rebooting.',
+        details: { path: target, replaced: true, errno: (error as NodeJS.ErrnoException).code },
+      });
+    }
   } finally {
     if (!renamed) {
       await handle.close().catch(() => undefined);

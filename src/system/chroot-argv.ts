@@ -19,7 +19,8 @@ const NAMESPACE_SCRIPT = [
   'mount --rbind --make-rslave /sys "$sys" || fail /sys',
   'mount --rbind --make-rslave /dev "$dev" || fail /dev',
   'mount --bind --make-slave /run "$run" || fail /run',
-  'if [ -n "$resolv" ]; then mount -o bind,ro /etc/resolv.conf "$resolv" || fail /etc/resolv.conf; fi',
+  // An offline live system may have no resolv.conf (or a dangling link): then the target keeps its own.
+  'if [ -n "$resolv" ] && [ -f /etc/resolv.conf ]; then mount -o bind,ro /etc/resolv.conf "$resolv" || fail /etc/resolv.conf; fi',
   'exec 3<&0',
   'chroot "$root" "$@" <&3 3<&- &',
   'wait $!',

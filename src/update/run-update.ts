@@ -4,7 +4,7 @@ import { createLogger } from '../logging/create-logger.ts';
 import { logEvent } from '../core/log-events.ts';
 import { createPivotLog, openRunLogDir } from '../logging/run-log-dir.ts';
 import { describeVerification, type LoginPathVerification } from '../login-path/verify-login-path.ts';
-import { runPhases } from '../phases/run-phases.ts';
+import { runPhases, type RunProgress } from '../phases/run-phases.ts';
 import type { PhaseResult, RunResult } from '../phases/types.ts';
 import { DEFAULT_CRITICAL_PACKAGES, type TerminalInfo } from '../preflight/types.ts';
 import { openSnapshotBackend } from '../snapshot/detect-backend.ts';
@@ -57,6 +57,8 @@ export interface UpdateInput {
   readonly emergeBudgetMs?: number;
   readonly emergeInactivityMs?: number;
   readonly clock?: Clock;
+  /** Where the run is (phase, step, what is left): the CLI's second Ctrl-C says it. */
+  readonly onProgress?: (progress: RunProgress) => void;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
         signal: input.signal,
         dryRun: input.dryRun ?? false,
         stateStore: undefined,
+        ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
       });
     } finally {
       await system.close();

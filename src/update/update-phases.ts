@@ -2,7 +2,7 @@ import { ArgoError } from '../core/errors.ts';
 import { hashPrefixesInUse } from '../core/auth/shadow.ts';
 import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
 import type { EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
-import { parseEmergeProgressLine } from '../core/gentoo/parse-emerge-progress.ts';
+import { parseEmergeProgressLine, type EmergeProgressEvent } from '../core/gentoo/parse-emerge-progress.ts';
 import { applyProgressEvent, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
 import { restoreLibcryptFrom, type RestoreResult } from '../login-path/restore-libcrypt.ts';
 import { describeVerification, verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
@@ -81,6 +81,38 @@ async function planUpdate(context: Context): Promise<EmergePlanPackage[]> {
   return plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
 }
 
+/**
+ * Runs `emerge --oneshot … =CPV…` for exactly the judged packages. emerge may still pull in what the plan did
+ * not list (a dependency that changed since the gate): its first "(1 of N)" line shows that before anything
+ * is merged, and the run is stopped there with ARGO_PLAN_CHANGED.
+ */
+async function emergeJudged(context: Context, packages: readonly EmergePlanPackage[], flags: readonly string[], onEvent?: (event: EmergeProgressEvent) => void): Promise<void> {
+  const atoms = packages.map((entry) => `=${entry.cpv}`);
+  const judged = new Set(packages.map((entry) => entry.cpv));
+  const drift = new AbortController();
+  await context.deps.system.commands.run('emerge', ['--oneshot', ...flags, '--color=n', ...atoms], {
+    signal: AbortSignal.any([context.signal, drift.signal]),
+    budgetMs: context.deps.options.emergeBudgetMs,
+    inactivityMs: context.deps.options.emergeInactivityMs,
+    env: emergeEnv(context.deps.options.binhost),
+    outputLevel: 'info',
+    onLine: (line) => {
+      const event = parseEmergeProgressLine(line);
+      if (event === undefined || drift.signal.aborted) return;
+      if (event.kind === 'emerging' && (event.total !== atoms.length || (!judged.has(event.cpv) && !judged.has(event.cpv.replace(/-\d+$/, ''))))) {
+        drift.abort(
+          new ArgoError('ARGO_PLAN_CHANGED', `emerge wants to merge ${event.cpv} (${event.index} of ${event.total}), which differs from the ${atoms.length} packages the checklist judged`, {
+            hint: 'Something changed since the checklist ran (a repository sync, a config edit). Run apkg update again: it judges the new plan.',
+            details: { emerging: event.cpv, total: event.total, judged: atoms.length },
+          }),
+        );
+        return;
+      }
+      onEvent?.(event);
+    },
+  });
+}
+
 /** 3. libxcrypt, pam, pambase, glibc alone first, from binaries unless --allow-compile, and proven. */
 export const criticalFirstPhase: Phase<UpdateDeps> = {
   id: 'critical-first',
@@ -91,14 +123,7 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
       const critical = planned.filter((entry) => LOGIN_PATH_PACKAGES.includes(cpOf(entry.cpv)));
       if (critical.length === 0) return { critical: [] };
       const compile = critical.some((entry) => context.deps.options.allowCompile.has(cpOf(entry.cpv)));
-      const atoms = critical.map((entry) => `=${entry.cpv}`);
-      await context.deps.system.commands.run('emerge', ['--oneshot', compile ? '--usepkg' : '--usepkgonly', '--getbinpkg', ...atoms], {
-        signal: context.signal,
-        budgetMs: context.deps.options.emergeBudgetMs,
-        inactivityMs: context.deps.options.emergeInactivityMs,
-        env: emergeEnv(context.deps.options.binhost),
-        outputLevel: 'info',
-      });
+      await emergeJudged(context, critical, [compile ? '--usepkg' : '--usepkgonly', '--getbinpkg']);
       const verification = await verifyLoginPath(context.deps.system, context.signal);
       if (verification.loginOk === false) {
         throw new ArgoError('ARGO_LOGIN_BROKEN', `After updating ${critical.map((entry) => entry.cpv).join(', ')} the login path fails`, {
@@ -115,14 +140,6 @@ export interface CriticalFirstOutput {
   readonly critical: readonly string[];
 }
 
-/**
- * The judged plan as `=CPV` atoms, in the plan's merge order, without what critical-first already merged.
- * `emerge @world` would resolve again and could install something the gate never judged.
- */
-export function exactAtomsOf(plan: readonly EmergePlanPackage[], alreadyMerged: ReadonlySet<string>): string[] {
-  return plan.filter((entry) => !alreadyMerged.has(entry.cpv)).map((entry) => `=${entry.cpv}`);
-}
-
 /** 4. The update itself: exactly the plan the gate judged, with a progress bar from emerge's own output. */
 export const updatePhase: Phase<UpdateDeps> = {
   id: 'update',
@@ -136,43 +153,21 @@ export const updatePhase: Phase<UpdateDeps> = {
           id: 'emerge-world',
           budgetMs: (deps) => deps.options.emergeBudgetMs + 5 * MINUTE,
           async run(context) {
-            const { system, options, record } = context.deps;
+            const { system, record } = context.deps;
             const gate = context.outputOf<GateOutput>('gate/preflight');
             const critical = new Set(context.outputOf<CriticalFirstOutput>('critical-first/update-critical')?.critical ?? []);
             const plan = (await planUpdate(context)).filter((entry) => !critical.has(entry.cpv));
-            const atoms = exactAtomsOf(plan, critical);
             const planned = new Set(plan.map((entry) => entry.cpv));
             record.progress = startProgress(plan.length);
-            if (atoms.length === 0) return { planned: 0, merged: 0 };
+            if (plan.length === 0) return { planned: 0, merged: 0 };
             const history = parseEmergeLog((await system.target.readTextIfExists('/var/log/emerge.log')) ?? '').builds;
             const started = system.clock.monotonicMs();
-            // emerge may still pull in what the plan did not list (a dependency that changed since the gate):
-            // its first "(1 of N)" line shows that before anything is merged, and the run is stopped there.
-            const drift = new AbortController();
-            const args = ['--oneshot', '--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : []), '--color=n', ...atoms];
             try {
-              await system.commands.run('emerge', args, {
-                signal: AbortSignal.any([context.signal, drift.signal]),
-                budgetMs: options.emergeBudgetMs,
-                inactivityMs: options.emergeInactivityMs,
-                env: emergeEnv(context.deps.options.binhost),
-                outputLevel: 'info',
-                onLine: (line) => {
-                  const event = parseEmergeProgressLine(line);
-                  if (event === undefined || record.progress === undefined) return;
-                  if (event.kind === 'emerging' && (event.total !== atoms.length || !planned.has(event.cpv.replace(/-\d+$/, '')) && !planned.has(event.cpv))) {
-                    drift.abort(
-                      new ArgoError('ARGO_PLAN_CHANGED', `emerge wants to merge ${event.cpv} (${event.index} of ${event.total}), which differs from the ${atoms.length} packages the checklist judged`, {
-                        hint: 'Something changed since the checklist ran (a repository sync, a config edit). Run apkg update again: it judges the new plan.',
-                        details: { emerging: event.cpv, total: event.total, judged: atoms.length },
-                      }),
-                    );
-                    return;
-                  }
-                  record.progress = applyProgressEvent(record.progress, event, planned);
-                  const elapsed = (system.clock.monotonicMs() - started) / 1000;
-                  context.deps.showProgress(renderProgressLine(record.progress, elapsed, estimateRemainingSeconds(plan, record.progress, history)), false);
-                },
+              await emergeJudged(context, plan, ['--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : [])], (event) => {
+                if (record.progress === undefined) return;
+                record.progress = applyProgressEvent(record.progress, event, planned);
+                const elapsed = (system.clock.monotonicMs() - started) / 1000;
+                context.deps.showProgress(renderProgressLine(record.progress, elapsed, estimateRemainingSeconds(plan, record.progress, history)), false);
               });
             } finally {
               if (record.progress) context.deps.showProgress(renderProgressLine(record.progress, (system.clock.monotonicMs() - started) / 1000, 0), true);

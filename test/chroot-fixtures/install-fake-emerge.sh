@@ -15,7 +15,7 @@
 #   PYTHON_VERSION=..
 #   PROFILE=..  TRACE_LOG=/path
 #   WORLD_SECONDS_PER_PACKAGE=N  WORLD_LIBXCRYPT=good|broken  WORLD_FAIL_AT=N
-#   WORLD_BINHOST_HAS=all|cat/pkg,...   (world updates driven by /etc/argo-fake-emerge.plan)
+#   WORLD_BINHOST_HAS=all|cat/pkg,...   WORLD_PULLS=cat/pkg-ver   (world updates driven by /etc/argo-fake-emerge.plan)
 # The root gets:
 #   /usr/bin/emerge                       the fake (fake-emerge/emerge)
 #   /usr/lib/argo-fake-emerge/            usage.txt, image/ (what "make install"
@@ -87,6 +87,7 @@ for kv in "${KV[@]}"; do
         WORLD_LIBXCRYPT) [[ $v =~ ^(good|broken)$ ]] || die "WORLD_LIBXCRYPT must be good or broken" ;;
         WORLD_FAIL_AT) [[ $v =~ ^[0-9]+$ ]] || die "WORLD_FAIL_AT must be a package number (0 = none)" ;;
         WORLD_BINHOST_HAS) [[ $v =~ ^(all|[A-Za-z0-9+_.,/-]*)$ ]] || die "WORLD_BINHOST_HAS must be all or cat/pkg[,cat/pkg...]" ;;
+        WORLD_PULLS) [[ $v =~ ^([A-Za-z0-9+_.-]+/[A-Za-z0-9+_.-]+)?$ ]] || die "WORLD_PULLS must be cat/pkg-ver" ;;
         *) die "unknown key $k (see --help)" ;;
     esac
     [ -n "${CONF[$k]+x}" ] || CONF_ORDER+=("$k")

@@ -162,7 +162,12 @@ describe('argo preflight on the running system', () => {
         children.push(child);
         await symlink(`/proc/${child.pid}`, join(procRoot, String(child.pid)));
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Wait until each child has really become the program (exec done), however slow the machine is.
+      for (const child of children) {
+        while (!['kwin_wayland', 'plasmashell'].includes((await readFile(`/proc/${child.pid}/comm`, 'utf8').catch(() => '')).trim())) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
       const run = await runBuiltCli('argo', ['preflight', '--root', '/', '--json', '--proc-root', procRoot]);
       const report = JSON.parse(run.stdout) as Report;
       const gui = report.checks.find((check) => check.id === 'gui-session');

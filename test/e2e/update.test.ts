@@ -196,6 +196,17 @@ describe('apkg update on a real btrfs root', () => {
     expect(summary).toContain('the argo-canary login FAILED');
   });
 
+  it('stops when emerge wants to merge something the checklist never judged, before it merges anything of it', async () => {
+    const root = await updatableRoot('drift', { BINARY: 'ok', WORLD_PULLS: 'dev-libs/surprise-1.0' });
+    const { run, report } = await update(root);
+    expect(run.code).toBe(1);
+    expect(report.outcome).toBe('failed');
+    const main = report.phases.find((phase) => phase.id === 'update') as { status: string; error?: { code: string; message: string } };
+    expect(main).toMatchObject({ status: 'failed', error: { code: 'ARGO_PLAN_CHANGED', message: expect.stringContaining('dev-libs/surprise-1.0') } });
+    expect(await readFile(join(root, 'usr/share/argo-fake-emerge/installed/surprise-1.0'), 'utf8').catch((error: NodeJS.ErrnoException) => error.code)).toBe('ENOENT');
+    expect(await readFile(join(root, 'var/log/emerge.log'), 'utf8')).not.toContain('::: completed emerge (1 of 3) dev-libs/surprise-1.0');
+  });
+
   it('refuses with exit 3 when a critical package is missing from the binhost: nothing changed, no snapshot', async () => {
     const root = await updatableRoot('refused', { BINARY: 'ok' }, FULL_INDEX.filter(([cpv]) => !cpv.startsWith('sys-libs/libxcrypt')));
     const before = await readFile(join(root, LIB));

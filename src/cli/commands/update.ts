@@ -35,6 +35,7 @@ export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext
     signal: context.signal,
     streams: context.consoleStreams,
     emergeInactivityMs: args.emergeInactivity * 1000,
+    ...(context.reportProgress === undefined ? {} : { onProgress: context.reportProgress }),
     // On a terminal the bar redraws in place; in a log or a pipe each change is a line of its own.
     showProgress: args.json ? () => undefined : (line, final) => stderr.write(tty ? `\r\u001b[K${line}${final ? '\n' : ''}` : `${line}\n`),
   });

@@ -166,6 +166,8 @@ const snapshotRestore: Attempt<RecoveryDeps> = {
     if (snapshots.length === 0) {
       throw new ArgoError('ARGO_FILE_NOT_FOUND', 'No snapshot of the target was found under /.snapshots', { hint: 'Without a snapshot there is no known-good copy of libcrypt to restore.' });
     }
+    // Restoring writes the library (and a copy of the old one): a dry run only says which snapshot it would try.
+    if (context.dryRun) return { method: 'snapshot-restore', dryRun: true as const, from: snapshots };
     for (const snapshot of snapshots) {
       const result = await restoreLibcryptFrom(context.deps.system, snapshot, prefixesToFix(context), context.signal);
       if (result.restored) return confirmRepaired(context, 'snapshot-restore');
