@@ -70,7 +70,9 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
   const clock = input.clock ?? systemClock;
   const root = path.resolve(input.root);
   const updateId = compactTimestamp(clock.now());
-  const logs = openRunLogDir([await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'], `update-${updateId}`);
+  // A dry run writes nothing into the target, not even its logs: they go to the host's /tmp/argo.
+  const bases = input.dryRun ? ['/tmp/argo'] : [await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'];
+  const logs = openRunLogDir(bases, `update-${updateId}`);
   const closable = createLogger({ file: logs.path('main'), streams: [...(input.streams ?? []), { stream: createPivotLog(logs.path('pivots')), level: 'warn' }] });
   const logger = closable.logger;
   try {

@@ -96,6 +96,7 @@ describe('argo recover on a really broken system', () => {
     const target = await brokenTarget({ BINARY: 'ok' });
     const shadow = await readFile(join(target.root, 'etc/shadow'), 'utf8');
     const library = await readFile(join(target.root, 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0'));
+    const logsBefore = await readdir(join(target.root, 'var/log/argo')).catch((error: NodeJS.ErrnoException) => error.code);
     const run = await recover(target, ['--dry-run']);
     const report = reportOf(run);
     expect(run.code, run.stderr).toBe(0);
@@ -108,6 +109,9 @@ describe('argo recover on a really broken system', () => {
     expect(notRun.map((record) => record.argv?.slice(-5).join(' '))).toContain('emerge --oneshot --usepkgonly --getbinpkg sys-libs/libxcrypt');
     expect(notRun.every((record) => record.argv?.includes('argo-chroot'))).toBe(true);
     expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^DRY RUN: nothing was changed/);
+    // Not even the logs go into the target.
+    expect(report.logDir.startsWith('/tmp/argo/')).toBe(true);
+    expect(await readdir(join(target.root, 'var/log/argo')).catch((error: NodeJS.ErrnoException) => error.code)).toEqual(logsBefore);
     expect(await pamLogin(target.root, 'correct horse')).not.toBe(0);
   });
 

@@ -25,6 +25,7 @@ import { processCleanupPhase } from './process-cleanup.ts';
 import { RECOVERY_PHASES, type PasswordSource, type RecoveryDeps, type RecoverySecrets } from './recovery-deps.ts';
 import { summaryPhase, type RecoveryOutcome, type SummaryOutput } from './summary.ts';
 import { systemStatePhase } from './system-state.ts';
+import { compactTimestamp } from '../../core/compact-timestamp.ts';
 
 export interface RecoverInput {
   readonly root: string;
@@ -104,9 +105,6 @@ function runKeyOf(input: RecoverInput): string {
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }
 
-function timestampOf(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
 
 /** The newest earlier run folder under the bases whose state file exists: where --resume continues. */
 async function findResumableRun(bases: readonly string[]): Promise<{ base: string; name: string } | undefined> {
@@ -159,12 +157,13 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
   const clock = input.clock ?? systemClock;
   const root = path.resolve(input.root);
   // The target's /var/log may be a symlink (to another disk, say): resolve it inside the target, never on the host.
-  const bases = input.logDir !== undefined ? [path.resolve(input.logDir)] : [await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'];
+  // A dry run writes nothing into the target, not even its logs: they go to the host's /tmp/argo.
+  const bases = input.logDir !== undefined ? [path.resolve(input.logDir)] : input.dryRun ? ['/tmp/argo'] : [await createRootedFs(root).resolve('/var/log/argo'), '/tmp/argo'];
   const previous = input.resume ? await findResumableRun(bases) : undefined;
   if (input.resume && previous === undefined) {
     throw new ArgoError('ARGO_STATE_FILE_INVALID', `There is no interrupted recovery to resume under ${bases.join(' or ')}`, { hint: 'Run without --resume (with the same --log-dir, if you gave one).' });
   }
-  const logs = previous ? openRunLogDir([previous.base], previous.name, { reuse: true }) : openRunLogDir(bases, `recovery-${timestampOf(clock.now())}`);
+  const logs = previous ? openRunLogDir([previous.base], previous.name, { reuse: true }) : openRunLogDir(bases, `recovery-${compactTimestamp(clock.now())}`);
   const runId = path.basename(logs.dir);
   const closable = createLogger({
     file: logs.path('main'),
