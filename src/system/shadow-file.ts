@@ -60,7 +60,7 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
   return withShadowLock(
     target,
     options.commands,
-    async () => {
+    async (assertLocked) => {
       const shadow = await target.resolve(SHADOW_FILE);
       const stale = await removeStaleTemporaries(path.dirname(shadow), STALE_TEMPORARY);
       const current = await fs.readFile(shadow, 'utf8');
@@ -74,6 +74,7 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
       const stats = await fs.stat(shadow);
       const keepXattrs = async (temporary: string): Promise<void> => {
         xattrs = await copyXattrs(options.commands, shadow, temporary, options.signal);
+        assertLocked();
       };
       let xattrs: CopiedXattrs | undefined;
       const systemBackupHost = await target.resolveParent(SHADOW_SYSTEM_BACKUP);

@@ -48,7 +48,7 @@ export interface ShadowLockOptions {
  * with ours. The lock file is created 0600 when missing; a symlink or anything but a regular file there is
  * refused. The lock is released when `work` ends, whatever happened.
  */
-export async function withShadowLock<T>(target: RootedFs, commands: CommandRunner, work: () => Promise<T>, options: ShadowLockOptions = {}): Promise<T> {
+export async function withShadowLock<T>(target: RootedFs, commands: CommandRunner, work: (assertLocked: () => void) => Promise<T>, options: ShadowLockOptions = {}): Promise<T> {
   const lockFile = await preparePasswordLockFile(target);
   const waitMs = options.waitMs ?? PASSWORD_LOCK_WAIT_MS;
   const release = new AbortController();
@@ -72,7 +72,21 @@ export async function withShadowLock<T>(target: RootedFs, commands: CommandRunne
     .then(
       (result) => notLocked(new Error(`the lock holder exited (${result.exitCode}) without taking the lock`)),
       (error: unknown) => notLocked(error),
-    );
+    )
+    .finally(() => {
+      holderGone = true;
+    });
+  // The holder can die while `work` runs (its budget, the OOM killer): then the lock is gone, and a write that
+  // has not happened yet must not happen. `work` asks right before each rename.
+  let holderGone = false;
+  const assertLocked = (): void => {
+    if (holderGone && !release.signal.aborted) {
+      throw new ArgoError('ARGO_SHADOW_LOCKED', `The lock on ${PASSWORD_LOCK_FILE} was lost before /etc/shadow was replaced; it is unchanged`, {
+        hint: 'The process holding the lock for argo ended early (see the log); run again.',
+        details: { path: PASSWORD_LOCK_FILE },
+      });
+    }
+  };
   try {
     await acquired;
   } catch (error) {
@@ -81,7 +95,7 @@ export async function withShadowLock<T>(target: RootedFs, commands: CommandRunne
     throw lockError(error, waitMs);
   }
   try {
-    return await work();
+    return await work(assertLocked);
   } finally {
     release.abort();
     await holder;

@@ -151,6 +151,25 @@ describe('replaceShadowLocked', () => {
     await withShadowLock(createRootedFs(root), commands, async () => undefined, { waitMs: 10_000 });
   });
 
+  it('writes nothing once the process holding the lock for argo is gone', async () => {
+    const lockFile = join(root, 'etc/.pwd.lock');
+    const outcome = await withShadowLock(createRootedFs(root), commands, async (assertLocked) => {
+      assertLocked(); // held: no error
+      // Kill argo's own lock holder (as the OOM killer might), then wait until the kernel has dropped its lock.
+      execFileSync('pkill', ['-KILL', '-f', `fcntl.*${lockFile}`]);
+      while (isPasswordLockHeld(lockFile)) await new Promise((resolve) => setImmediate(resolve));
+      while (true) {
+        try {
+          assertLocked();
+        } catch (error) {
+          return error;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    expect(outcome).toMatchObject({ code: 'ARGO_SHADOW_LOCKED' });
+  });
+
   it('removes the temporary file of a writer killed with SIGKILL mid-write on the next run', async () => {
     const shadow = join(root, 'etc/shadow');
     const script = `
