@@ -46,8 +46,10 @@ export const BUDGETS: Readonly<Record<SnapshotAction, number>> = { create: 600, 
  * btrfs otherwise. Handlers return data; --json prints it, otherwise a table.
  */
 export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerContext): Promise<CommandOutcome> {
-  await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, chroot: false, writable: !['list', 'diff'].includes(args.action), lock: !['list', 'diff'].includes(args.action) }, context.logger);
-  const system = openSystem({ root: args.root, logger: context.logger, dryRun: args.pretend === true });
+  // --pretend changes nothing: it needs neither a writable root nor the lock.
+  const changes = !['list', 'diff'].includes(args.action) && args.pretend !== true;
+  await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, chroot: false, writable: changes, lock: changes }, context.logger);
+  const system = openSystem({ root: door.root, logger: context.logger, dryRun: args.pretend === true });
   const budget = startBudget(context.signal, (args.budget ?? BUDGETS[args.action]) * 1000, `argo snapshot ${args.action}`);
   const signal = budget.signal;
   try {

@@ -25,7 +25,7 @@ export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext
   const { stderr, env } = context.process;
   const tty = stderr.isTTY === true;
   const report = await runUpdate({
-    root: args.root,
+    root: door.root,
     binhost: args.binhost,
     allowCompile: args.allowCompile,
     force: args.force,
@@ -58,11 +58,12 @@ export interface RollbackArgs extends GlobalOptions {
  * command does. --pretend shows the plan and changes nothing.
  */
 export async function runRollbackCommand(args: RollbackArgs, context: HandlerContext, ask = askOnTerminal): Promise<CommandOutcome> {
-  await using door = await enterTarget(args, { command: 'apkg rollback', writable: true, lock: true }, context.logger);
+  // --pretend changes nothing: it needs neither a writable root nor the lock.
+  await using door = await enterTarget(args, { command: 'apkg rollback', writable: !args.pretend, lock: !args.pretend }, context.logger);
   if (args.overwriteChanged && args.keepChanged) {
     throw new ArgoError('ARGO_USAGE', '--overwrite-changed and --keep-changed exclude each other', { hint: 'Choose what happens to files changed after the update.' });
   }
-  const system = openSystem({ root: args.root, logger: context.logger, dryRun: args.pretend });
+  const system = openSystem({ root: door.root, logger: context.logger, dryRun: args.pretend });
   const budget = startBudget(context.signal, args.budget * 1000, 'apkg rollback');
   try {
     const { backend } = await openSnapshotBackend(system, { signal: budget.signal });
