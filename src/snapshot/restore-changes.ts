@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Stats } from 'node:fs';
-import { isArgoError } from '../core/errors.ts';
+import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { System } from '../system/open-system.ts';
 import type { SnapshotChange } from './types.ts';
@@ -29,6 +29,7 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
   const runner = system.hostCommands;
   const run = (file: string, args: string[]): Promise<unknown> => runner.run(file, args, { signal: options.signal });
   const ordered = [...options.changes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  await assertRootOnlyParents(system, ordered.map((change) => change.path));
   const removals: string[] = [];
   for (const change of ordered) {
     options.signal?.throwIfAborted();
@@ -74,6 +75,38 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
       if (!isArgoError(error, 'ARGO_COMMAND_FAILED')) throw error;
       logEvent(system.logger, 'restore.folder-kept', { path: target, reason: 'not empty' });
     }
+  }
+}
+
+/**
+ * The restore works by path (mkdir, chown, chmod, cp, mv, rm as root), so a user who can write to a folder on
+ * the way could swap an entry for a symlink between two of those steps and have root change a file elsewhere
+ * (chmod --reference follows links). Every existing folder above a path to restore must therefore be root's and
+ * writable by root only; otherwise nothing is restored and the folders are named.
+ */
+async function assertRootOnlyParents(system: System, paths: readonly string[]): Promise<void> {
+  const verdicts = new Map<string, boolean>();
+  const unsafe = new Set<string>();
+  for (const target of paths) {
+    for (let dir = path.posix.dirname(target); ; dir = path.posix.dirname(dir)) {
+      let safe = verdicts.get(dir);
+      if (safe === undefined) {
+        const stats = await system.target.stat(dir).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+          throw error;
+        });
+        safe = stats === undefined || (stats.uid === 0 && (stats.mode & 0o022) === 0);
+        verdicts.set(dir, safe);
+      }
+      if (!safe) unsafe.add(dir);
+      if (dir === '/') break;
+    }
+  }
+  if (unsafe.size > 0) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `Nothing was restored: ${[...unsafe].sort().join(', ')} can be changed by users other than root`, {
+      hint: 'A file to restore lies below a folder another user may write to; restore it by hand after checking it, or leave it out with --paths.',
+      details: { folders: [...unsafe].sort() },
+    });
   }
 }
 
