@@ -81,11 +81,13 @@ describe('argo preflight', () => {
       expect(check(id).status, `${id}: ${check(id).summary}`).toBe('pass');
     }
     expect(check('gui-session').status).toBe('skip');
+    // No canary account in this root: the update could not prove a real login, and preflight says so.
+    expect(check('canary')).toMatchObject({ status: 'warn', advice: 'Create it once with: apkg canary setup' });
     expect(check('snapshot')).toMatchObject({ status: 'fail', summary: expect.stringContaining('no snapshot possible') });
     expect(report.verdict).toBe('no-go');
     expect(run.code).toBe(3);
     expect(report.checks.map((entry) => entry.id).sort()).toEqual(
-      ['snapshot', 'binhost-coverage', 'gui-session', 'console', 'libcrypt', 'pam-stack', 'glibc', 'libxcrypt-pin', 'fstab', 'disk-space', 'news', 'config-updates', 'preserved-libs', 'boot-fallback'].sort(),
+      ['snapshot', 'binhost-coverage', 'gui-session', 'console', 'libcrypt', 'pam-stack', 'glibc', 'libxcrypt-pin', 'fstab', 'disk-space', 'news', 'config-updates', 'preserved-libs', 'boot-fallback', 'canary'].sort(),
     );
   });
 
