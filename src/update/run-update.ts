@@ -28,7 +28,8 @@ export interface UpdateReport {
   readonly forced: string | undefined;
   readonly preSnapshot: number | undefined;
   readonly postSnapshot: number | undefined;
-  readonly packages: { readonly planned: number; readonly merged: number; readonly failed: readonly string[] };
+  /** `mergedCpvs`: what emerge reported completed, critical packages first (apkg rollback's record of the update). */
+  readonly packages: { readonly planned: number; readonly merged: number; readonly mergedCpvs: readonly string[]; readonly failed: readonly string[] };
   readonly verify: LoginPathVerification | undefined;
   readonly repaired: RepairOutput | undefined;
   /**
@@ -150,7 +151,7 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
     forced: gateOutput?.forced,
     preSnapshot: record.preSnapshot,
     postSnapshot: record.postSnapshot,
-    packages: { planned: plan.length, merged: critical.length + (record.progress?.completed.length ?? 0), failed: record.progress?.failed ?? [] },
+    packages: { planned: plan.length, merged: critical.length + (record.progress?.completed.length ?? 0), mergedCpvs: [...critical, ...(record.progress?.completed ?? [])], failed: record.progress?.failed ?? [] },
     verify,
     repaired,
     loginOk,

@@ -13,7 +13,7 @@ interface UpdateReport {
   loginOk: boolean | null;
   proof: string[];
   repaired?: { restored: boolean; restore?: { replacedCopy: string; portage?: { matches: boolean; reinstall: string } } };
-  packages: { planned: number; merged: number; failed: string[] };
+  packages: { planned: number; merged: number; mergedCpvs: string[]; failed: string[] };
   verify?: { cryptOk: boolean; canary: string };
   refusedBy: { id: string }[];
   phases: { id: string; status: string }[];
@@ -87,7 +87,7 @@ describe('apkg update on a real btrfs root', () => {
     expect(report.loginOk).toBe(true);
     expect(report.proof).toEqual(['crypt', 'pam-modules', 'canary-login']);
     expect(report.verify).toMatchObject({ cryptOk: true, canary: 'ok' });
-    expect(report.packages).toMatchObject({ planned: 3, merged: 3, failed: [] });
+    expect(report.packages).toMatchObject({ planned: 3, merged: 3, mergedCpvs: ['sys-libs/libxcrypt-4.4.36', 'app-editors/nano-8.2', 'app-misc/tmux-3.5a'], failed: [] });
     // Exactly the judged plan: libxcrypt alone first, then the rest as =CPV atoms, never a fresh @world resolution.
     const emergeLog = await readFile(join(root, 'var/log/emerge.log'), 'utf8');
     const invocations = emergeLog.split('\n').filter((line) => line.includes('*** emerge '));
