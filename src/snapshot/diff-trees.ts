@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
-import type { RootedFs } from '../system/rooted-fs.ts';
+import { lstatIfExists, type RootedFs } from '../system/rooted-fs.ts';
 import { comparePaths } from './parse-snapper-status.ts';
 import type { SnapshotChange } from './types.ts';
 
@@ -119,12 +119,3 @@ export async function differingPaths(older: RootedFs, newer: RootedFs, paths: re
   return differing;
 }
 
-async function lstatIfExists(tree: RootedFs, rel: string): Promise<Stats | undefined> {
-  try {
-    return await tree.lstat(rel);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-}

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import type { Stats } from 'node:fs';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { System } from '../system/open-system.ts';
+import { lstatIfExists } from '../system/rooted-fs.ts';
 import type { SnapshotChange } from './types.ts';
 
 export interface RestoreChangesOptions {
@@ -35,13 +35,13 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
     options.signal?.throwIfAborted();
     const rel = path.posix.relative(options.subvolume, change.path);
     const source = path.posix.join(options.snapshotTree, rel);
-    const before = await lstatIfExists(system, source);
+    const before = await lstatIfExists(system.target, source);
     if (before === undefined) {
       removals.push(change.path);
       continue;
     }
     const currentHost = await system.target.resolveParent(change.path);
-    const current = await lstatIfExists(system, change.path);
+    const current = await lstatIfExists(system.target, change.path);
     const sourceHost = await system.target.resolveParent(source);
     if (before.isDirectory()) {
       if (current !== undefined && !current.isDirectory() && !runner.dryRun) await system.target.remove(change.path);
@@ -63,7 +63,7 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
   }
   for (const target of removals.reverse()) {
     options.signal?.throwIfAborted();
-    const current = await lstatIfExists(system, target);
+    const current = await lstatIfExists(system.target, target);
     if (current === undefined) continue;
     if (!current.isDirectory()) {
       if (!runner.dryRun) await system.target.remove(target);
@@ -110,15 +110,6 @@ async function assertRootOnlyParents(system: System, paths: readonly string[]): 
   }
 }
 
-async function lstatIfExists(system: System, target: string): Promise<Stats | undefined> {
-  try {
-    return await system.target.lstat(target);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-}
 
 /** Keeps the changes at or below one of `paths` (paths inside the target root); all of them without paths. */
 export function selectChanges(changes: readonly SnapshotChange[], paths: readonly string[] | undefined): SnapshotChange[] {

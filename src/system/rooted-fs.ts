@@ -227,3 +227,13 @@ function splitInside(target: string): string[] {
   }
   return target.split('/').filter((part) => part !== '');
 }
+
+/** lstat of a path inside the root, or undefined when it (or a folder on the way) does not exist. */
+export async function lstatIfExists(tree: RootedFs, target: string): Promise<Stats | undefined> {
+  try {
+    return await tree.lstat(target);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}

@@ -4,7 +4,7 @@ import { parseContents, type ContentsEntry } from '../core/gentoo/parse-contents
 import { trySplitPackageVersion, tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import { isBelow, type UpdatePaths } from '../core/update/rollback-plan.ts';
 import { parseEmergeSessions, selectUpdateMerges, type UpdateMerges } from '../core/update/update-merges.ts';
-import type { RootedFs } from '../system/rooted-fs.ts';
+import { lstatIfExists, type RootedFs } from '../system/rooted-fs.ts';
 
 const VDB = '/var/db/pkg';
 /** How long after argo's last log line an emerge it started may still have begun (Python start-up, a slow disk). */
@@ -208,12 +208,3 @@ async function matches(live: RootedFs, file: string, stats: Awaited<ReturnType<t
   }
 }
 
-async function lstatIfExists(tree: RootedFs, file: string) {
-  try {
-    return await tree.lstat(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-}
