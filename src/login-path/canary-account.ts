@@ -6,7 +6,6 @@ import type { System } from '../system/open-system.ts';
 import { replaceShadowLocked, SHADOW_FILE } from '../system/shadow-file.ts';
 import { CANARY_ATTEMPTS } from './authenticate.ts';
 import { generatePassword, generateSalt, hashPasswordWithOpenssl, verifyWithTargetCrypt } from './password-hash.ts';
-import { compactTimestamp } from '../core/compact-timestamp.ts';
 
 /** The account `apkg update` logs in as after an update, to prove the login path still works. */
 export const CANARY_USER = 'argo-canary';
@@ -43,7 +42,9 @@ export async function setUpCanaryAccount(system: System, signal: AbortSignal): P
   const day = Math.floor(system.clock.now().getTime() / 86_400_000);
   await target.mkdir('/var/lib/argo', 0o700);
   await target.writeFileAtomic(CANARY_PASSWORD_FILE, `${password}\n`, { mode: 0o600, uid: 0, gid: 0 });
-  const runId = `canary-${compactTimestamp(system.clock.now())}`;
+  // One backup for every re-key: /etc/shadow.argo-canary keeps the state before argo's first canary change,
+  // instead of a new copy of old hashes in /etc at every run.
+  const runId = 'canary';
   const written = await replaceShadowLocked(target, (before) => replaceShadowPassword(before, CANARY_USER, hash, day), { runId, commands: system.hostCommands, signal });
   logEvent(system.logger, 'file.replaced', { path: SHADOW_FILE, backup: written.runBackup, bytes: written.bytes });
   const unixChkpwd = CANARY_ATTEMPTS[0];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyTarget, type TargetCopy } from '../support/debian-target.ts';
@@ -37,6 +37,11 @@ describe('apkg canary setup', () => {
     const rekeyed = (await readFile(file, 'utf8')).trim();
     expect(rekeyed).not.toBe(password);
     expect(await unixChkpwd(target.root, 'argo-canary', rekeyed)).toBe(0);
+    // Re-keying does not pile up copies of old hashes in /etc: one root-only backup, the state before the first.
+    const backups = (await readdir(join(target.root, 'etc'))).filter((name) => name.startsWith('shadow.argo-'));
+    expect(backups).toEqual(['shadow.argo-canary']);
+    expect((await stat(join(target.root, 'etc/shadow.argo-canary'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(target.root, 'etc/shadow.argo-canary'), 'utf8')).not.toContain('argo-canary:$6$');
   });
 
   it('refuses on a broken libcrypt and leaves /etc/shadow as it was', async () => {
