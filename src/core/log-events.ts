@@ -36,6 +36,9 @@ export interface EventFields {
   'chroot.foreign-mounts': { root: string; mounts: string[] };
   'chroot.closed': { root: string };
 
+  'login-proof.pivot': { user: string; from: string; to: string; reason: string };
+  'login-proof.finished': { user: string; method: string; proof: string[]; failedStep: string | undefined; service: string | undefined; reason: string | undefined; warnings: string[]; durationMs: number };
+
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
 
@@ -81,6 +84,8 @@ export const EVENTS = {
   'chroot.opened': { level: 'info', message: 'Chroot session opened', fields: ['root', 'mounts'] },
   'chroot.foreign-mounts': { level: 'warn', message: 'Mounts under the target root were left as they are', fields: ['root', 'mounts'] },
   'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root'] },
+  'login-proof.pivot': { level: 'warn', message: 'Login proof method unavailable, trying the next one', fields: ['user', 'from', 'to', 'reason'] },
+  'login-proof.finished': { level: 'info', message: 'Login proof finished', fields: ['user', 'method', 'proof', 'failedStep', 'service', 'reason', 'warnings', 'durationMs'] },
   'file.replaced': { level: 'info', message: 'File replaced atomically', fields: ['path', 'backup', 'bytes'] },
   'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another', fields: ['from', 'to', 'reason'] },
   'restore.folder-kept': { level: 'warn', message: 'Folder kept while restoring', fields: ['path', 'reason'] },
