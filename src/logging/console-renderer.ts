@@ -1,4 +1,5 @@
 import type { DestinationStream } from 'pino';
+import { parseChrootArgv } from '../system/chroot-argv.ts';
 
 export interface ConsoleRendererOptions {
   /** Where people read: stderr by default, so that stdout stays free for --json. */
@@ -118,5 +119,9 @@ export function formatDuration(value: unknown): string {
 }
 
 function describeArgv(argv: unknown): string {
-  return Array.isArray(argv) ? argv.slice(0, 3).join(' ') + (argv.length > 3 ? ' …' : '') : '';
+  if (!Array.isArray(argv)) return '';
+  const words = argv.map(String);
+  const chroot = parseChrootArgv(words);
+  const command = chroot?.command ?? words;
+  return command.slice(0, 3).join(' ') + (command.length > 3 ? ' …' : '') + (chroot ? ` (inside ${chroot.root})` : '');
 }

@@ -173,7 +173,8 @@ export function createChrootSession(options: ChrootSessionOptions): ChrootSessio
       } catch (error) {
         const result = error instanceof CommandError ? error.result : undefined;
         history.push({ argv: command, ran: true, exitCode: result?.exitCode });
-        if (result?.exitCode === CHROOT_MOUNT_FAILED && result.tail.some((line) => line.startsWith('argo-chroot: could not mount'))) {
+        // Only a mount that failed on its own: one killed by an interrupt or a budget keeps that error.
+        if (error instanceof CommandError && error.code === 'ARGO_COMMAND_FAILED' && result?.exitCode === CHROOT_MOUNT_FAILED && result.tail.some((line) => line.startsWith('argo-chroot: could not mount'))) {
           throw new ArgoError('ARGO_MOUNT_FAILED', `Could not set up the mounts to run ${file} inside ${root}`, {
             cause: error,
             hint: 'Run as root on a kernel that allows mount and PID namespaces and bind mounts; the reason is in the log.',
