@@ -50,6 +50,18 @@ describe('source layout', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('keeps side effects in src/system: outside it (and logging and the process shell), no file or process module', async () => {
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(join(PROJECT, 'src'))) {
+      const name = relative(PROJECT, file);
+      if (file.endsWith('.test.ts') || /^src\/(system|logging)\//.test(name) || name === 'src/cli/start-cli.ts') continue;
+      for (const match of (await readFile(file, 'utf8')).matchAll(/^import (?!type )[^'"]*from\s+'(node:(?:fs|fs\/promises|child_process|readline|tty))'/gm)) {
+        offenders.push(`${name} imports ${match[1]}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it('compiles no test code into dist/: nothing outside *.test.ts under src/ imports vitest', async () => {
     const offenders: string[] = [];
     for (const file of await sourceFiles(join(PROJECT, 'src'))) {

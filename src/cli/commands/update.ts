@@ -4,7 +4,7 @@ import { openSnapshotBackend } from '../../snapshot/detect-backend.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { readTerminal } from '../../system/read-terminal.ts';
 import { rollbackUpdate } from '../../update/rollback.ts';
-import { askOnTerminal } from '../../update/rollback-confirm.ts';
+import { askOnTerminal } from '../../system/ask-terminal.ts';
 import { renderRollback } from '../../update/rollback-render.ts';
 import { renderUpdateSummary, runUpdate } from '../../update/run-update.ts';
 import { enterTarget } from '../enter-target.ts';
