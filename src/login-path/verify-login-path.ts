@@ -46,7 +46,10 @@ export async function verifyLoginPath(system: System, signal: AbortSignal): Prom
   }
   const cryptOk = crypt.allOk;
   const pamOk = pam.complete;
-  const proof: LoginProof[] = [...(cryptOk ? ['crypt' as const] : []), ...(pamOk ? ['pam-modules' as const] : []), ...(canary === 'ok' ? ['canary-login' as const] : [])];
+  const proof: LoginProof[] = [];
+  if (cryptOk) proof.push('crypt');
+  if (pamOk) proof.push('pam-modules');
+  if (canary === 'ok') proof.push('canary-login');
   return {
     cryptOk,
     failingPrefixes: crypt.results.filter((result) => !result.ok).map((result) => result.prefix),

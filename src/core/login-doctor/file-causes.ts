@@ -7,20 +7,21 @@ export interface FileFacts {
   readonly stat: { readonly isFile: boolean; readonly mode: number; readonly uid: number; readonly gid: number } | undefined;
 }
 
+/** /etc/passwd or /etc/shadow missing, or not a regular file: every login fails; its `-` backup has the last state. */
+function notAFileCause(id: 'passwd-permissions' | 'shadow-permissions', name: string, facts: FileFacts): LoginCause {
+  return {
+    id,
+    severity: 'blocks',
+    summary: facts.stat === undefined ? `${name} does not exist` : `${name} is not a regular file`,
+    evidence: { path: facts.path, exists: facts.stat !== undefined },
+    repair: `restore ${name} from its backup ${name}- (or a snapshot)`,
+  };
+}
+
 /** /etc/passwd: owned by root, readable by everyone (every program that names a user reads it), writable by root only. */
 export function checkPasswdFile(facts: FileFacts): LoginCause[] {
   const { stat } = facts;
-  if (stat === undefined || !stat.isFile) {
-    return [
-      {
-        id: 'passwd-permissions',
-        severity: 'blocks',
-        summary: stat === undefined ? '/etc/passwd does not exist' : '/etc/passwd is not a regular file',
-        evidence: { path: facts.path, exists: stat !== undefined },
-        repair: 'restore /etc/passwd from its backup /etc/passwd- (or a snapshot)',
-      },
-    ];
-  }
+  if (stat === undefined || !stat.isFile) return [notAFileCause('passwd-permissions', '/etc/passwd', facts)];
   const problems: string[] = [];
   if ((stat.mode & 0o004) === 0) problems.push('not readable by other users');
   if ((stat.mode & 0o022) !== 0) problems.push('writable by group or others');
@@ -111,17 +112,7 @@ export function checkUnixChkpwd(chkpwd: UnixChkpwdFacts, shadow: FileFacts, grou
  */
 export function checkShadowFile(shadow: FileFacts, chkpwd: UnixChkpwdFacts, groupName: (gid: number) => string | undefined): LoginCause[] {
   const { stat } = shadow;
-  if (stat === undefined || !stat.isFile) {
-    return [
-      {
-        id: 'shadow-permissions',
-        severity: 'blocks',
-        summary: stat === undefined ? '/etc/shadow does not exist' : '/etc/shadow is not a regular file',
-        evidence: { path: shadow.path, exists: stat !== undefined },
-        repair: 'restore /etc/shadow from its backup /etc/shadow- (or a snapshot)',
-      },
-    ];
-  }
+  if (stat === undefined || !stat.isFile) return [notAFileCause('shadow-permissions', '/etc/shadow', shadow)];
   const problems: string[] = [];
   if (stat.uid !== 0) problems.push('not owned by root');
   if ((stat.mode & 0o007) !== 0) problems.push('open to other users');
