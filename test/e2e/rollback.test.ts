@@ -2,8 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBtrfsDisk, type BtrfsDisk } from '../support/btrfs-target.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBtrfsDisk } from '../support/btrfs-target.ts';
 import { installFakeEmerge } from '../support/debian-target.ts';
 import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
 import { createMemoryLogger } from '../support/memory-logger.ts';
@@ -39,16 +39,10 @@ interface Snap {
   userdata: Record<string, string>;
 }
 
-let disk: BtrfsDisk;
-beforeAll(async () => {
-  disk = await openBtrfsDisk();
-}, 300_000);
-afterAll(async () => {
-  await disk?.close();
-});
+const btrfs = useBtrfsDisk();
 
 async function updatableRoot(name: string, emerge: Record<string, string>): Promise<string> {
-  const root = await disk.makeRoot(name);
+  const root = await btrfs().makeRoot(name);
   await installFakeEmerge(root, emerge);
   await copyFile(PLAN, join(root, 'etc/argo-fake-emerge.plan'));
   await mkdir(join(root, 'var/cache/argo-test-binhost'), { recursive: true });
@@ -210,7 +204,7 @@ describe('apkg rollback of an interrupted update (no post snapshot) on a real bt
 
 describe('snapshots in a dry run', () => {
   it('btrfs create, restore and delete record their commands and change nothing (no .snapshots folder, no info.json)', async () => {
-    const root = await disk.makeRoot('dry-run');
+    const root = await btrfs().makeRoot('dry-run');
     await writeFile(join(root, 'etc/argo-admin.conf'), 'one\n');
     const real = openSystem({ root, logger: createMemoryLogger().logger });
     const pre = await createBtrfsBackend({ system: real, minFreeBytes: 0 }).create({ kind: 'pre', description: 'real', userdata: {} });
@@ -233,7 +227,7 @@ describe('snapshots in a dry run', () => {
 
 describe('budgets', () => {
   it('a snapshot command past its --budget is stopped with its command killed: exit 124', async () => {
-    const root = await disk.makeRoot('budget');
+    const root = await btrfs().makeRoot('budget');
     const stopped = await runBuiltCli('argo', ['snapshot', 'list', '--root', root, '--budget', '0.001', '--json']);
     expect(stopped.code).toBe(124);
     expect((JSON.parse(stopped.stdout) as { error: { code: string } }).error.code).toBe('ARGO_SNAPSHOT_TIMED_OUT');

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBtrfsDisk, type BtrfsDisk } from '../support/btrfs-target.ts';
+import { describe, expect, it } from 'vitest';
+import { useBtrfsDisk } from '../support/btrfs-target.ts';
 import { installFakeEmerge } from '../support/debian-target.ts';
 import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
 
@@ -23,13 +23,7 @@ interface UpdateReport {
 const PLAN = join(PROJECT, 'test/fixtures/preflight/update-world.plan');
 const LIB = 'usr/lib/x86_64-linux-gnu/libcrypt.so.1.1.0';
 
-let disk: BtrfsDisk;
-beforeAll(async () => {
-  disk = await openBtrfsDisk();
-}, 300_000);
-afterAll(async () => {
-  await disk?.close();
-});
+const btrfs = useBtrfsDisk();
 
 /** A binhost index (local PKGDIR) with a binary for each planned package, as `emaint binhost` would write. */
 function indexFor(cpvs: readonly [string, string][]): string {
@@ -43,7 +37,7 @@ const FULL_INDEX: [string, string][] = [
 ];
 
 async function updatableRoot(name: string, emerge: Record<string, string>, index = FULL_INDEX, withCanary = true): Promise<string> {
-  const root = await disk.makeRoot(name);
+  const root = await btrfs().makeRoot(name);
   await installFakeEmerge(root, emerge);
   await copyFile(PLAN, join(root, 'etc/argo-fake-emerge.plan'));
   await mkdir(join(root, 'var/cache/argo-test-binhost'), { recursive: true });

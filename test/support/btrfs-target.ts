@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -54,5 +55,23 @@ export async function openBtrfsDisk(): Promise<BtrfsDisk> {
       await run('losetup', ['-d', loop]);
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * One btrfs disk for the tests of a file: opened before them, closed after them (vitest hooks registered
+ * here). Returns a getter, since the disk exists only once beforeAll has run.
+ */
+export function useBtrfsDisk(): () => BtrfsDisk {
+  let disk: BtrfsDisk | undefined;
+  beforeAll(async () => {
+    disk = await openBtrfsDisk();
+  }, 300_000);
+  afterAll(async () => {
+    await disk?.close();
+  });
+  return () => {
+    if (disk === undefined) throw new Error('the btrfs disk is not open yet (use it inside a test)');
+    return disk;
   };
 }
