@@ -3,7 +3,7 @@ import { hashPrefixesInUse } from '../core/auth/shadow.ts';
 import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
 import type { EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
 import { parseEmergeProgressLine, type EmergeProgressEvent } from '../core/gentoo/parse-emerge-progress.ts';
-import { applyProgressEvent, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
+import { applyProgressEvent, baseCpv, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
 import { restoreLibcryptFrom, type RestoreResult } from '../login-path/restore-libcrypt.ts';
 import { describeVerification, verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import type { Phase, StepContext } from '../phases/types.ts';
@@ -99,7 +99,7 @@ async function emergeJudged(context: Context, packages: readonly EmergePlanPacka
     onLine: (line) => {
       const event = parseEmergeProgressLine(line);
       if (event === undefined || drift.signal.aborted) return;
-      if (event.kind === 'emerging' && (event.total !== atoms.length || (!judged.has(event.cpv) && !judged.has(event.cpv.replace(/-\d+$/, ''))))) {
+      if (event.kind === 'emerging' && (event.total !== atoms.length || !judged.has(baseCpv(event.cpv, judged)))) {
         drift.abort(
           new ArgoError('ARGO_PLAN_CHANGED', `emerge wants to merge ${event.cpv} (${event.index} of ${event.total}), which differs from the ${atoms.length} packages the checklist judged`, {
             hint: 'Something changed since the checklist ran (a repository sync, a config edit). Run apkg update again: it judges the new plan.',

@@ -15,7 +15,7 @@ export function startProgress(total: number): UpdateProgress {
 }
 
 /** Strips a binary's `-BUILD_ID` so that progress lines and plan lines name the same CPV. */
-function baseCpv(cpv: string, plan: ReadonlySet<string>): string {
+export function baseCpv(cpv: string, plan: ReadonlySet<string>): string {
   if (plan.has(cpv)) return cpv;
   const withoutBuildId = cpv.replace(/-\d+$/, '');
   return plan.has(withoutBuildId) ? withoutBuildId : cpv;
