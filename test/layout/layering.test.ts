@@ -15,59 +15,43 @@ async function sourceFiles(dir: string): Promise<string[]> {
 
 const importsOf = (text: string): string[] => [...text.matchAll(/^(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((match) => match[1] as string);
 
+/** `file imports specifier` for each import under `dir` (of non-test files unless `withTests`) that `forbidden` matches. */
+async function forbiddenImports(dir: string, forbidden: (specifier: string) => boolean, imports = importsOf, withTests = false): Promise<string[]> {
+  const offenders: string[] = [];
+  for (const file of await sourceFiles(join(PROJECT, dir))) {
+    if (!withTests && file.endsWith('.test.ts')) continue;
+    for (const specifier of imports(await readFile(file, 'utf8'))) {
+      if (forbidden(specifier)) offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
+    }
+  }
+  return offenders;
+}
+
+/** Value imports only: `import type` of a Node.js module carries no side effect. */
+const valueImportsOf = (text: string): string[] => [...text.matchAll(/^import (?!type )[^'"]*from\s+'([^']+)'/gm)].map((match) => match[1] as string);
+
 describe('source layout', () => {
   it('keeps the System port below the phased runner: nothing in src/system imports src/phases', async () => {
-    const offenders: string[] = [];
-    for (const file of await sourceFiles(join(PROJECT, 'src/system'))) {
-      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
-        if (/(^|\/)phases\//.test(specifier)) offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
-      }
-    }
-    expect(offenders).toEqual([]);
+    expect(await forbiddenImports('src/system', (specifier) => /(^|\/)phases\//.test(specifier), importsOf, true)).toEqual([]);
   });
 
   it('keeps the System port below logging: nothing in src/system imports src/logging (the event catalogue is in src/core)', async () => {
-    const offenders: string[] = [];
-    for (const file of await sourceFiles(join(PROJECT, 'src/system'))) {
-      if (file.endsWith('.test.ts')) continue;
-      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
-        if (/(^|\/)logging\//.test(specifier)) offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
-      }
-    }
-    expect(offenders).toEqual([]);
+    expect(await forbiddenImports('src/system', (specifier) => /(^|\/)logging\//.test(specifier))).toEqual([]);
   });
 
   it('keeps src/core pure: no disk, process, network or clock module, and no layer above it', async () => {
-    const offenders: string[] = [];
-    for (const file of await sourceFiles(join(PROJECT, 'src/core'))) {
-      if (file.endsWith('.test.ts')) continue;
-      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
-        if (/^node:(fs|child_process|net|http|https|dgram|os)(\/|$)/.test(specifier) || /^(execa|zx|ioredis|bullmq)$/.test(specifier) || /(^|\/)(system|logging|phases|cli|update|preflight|snapshot|login-path)\//.test(specifier)) {
-          offenders.push(`${relative(PROJECT, file)} imports ${specifier}`);
-        }
-      }
-    }
-    expect(offenders).toEqual([]);
+    const forbidden = (specifier: string): boolean =>
+      /^node:(fs|child_process|net|http|https|dgram|os)(\/|$)/.test(specifier) || /^(execa|zx|ioredis|bullmq)$/.test(specifier) || /(^|\/)(system|logging|phases|cli|update|preflight|snapshot|login-path)\//.test(specifier);
+    expect(await forbiddenImports('src/core', forbidden)).toEqual([]);
   });
 
   it('keeps side effects in src/system: outside it (and logging and the process shell), no file or process module', async () => {
-    const offenders: string[] = [];
-    for (const file of await sourceFiles(join(PROJECT, 'src'))) {
-      const name = relative(PROJECT, file);
-      if (file.endsWith('.test.ts') || /^src\/(system|logging)\//.test(name) || name === 'src/cli/start-cli.ts') continue;
-      for (const match of (await readFile(file, 'utf8')).matchAll(/^import (?!type )[^'"]*from\s+'(node:(?:fs|fs\/promises|child_process|readline|tty))'/gm)) {
-        offenders.push(`${name} imports ${match[1]}`);
-      }
-    }
+    const sideEffects = (specifier: string): boolean => /^node:(fs|fs\/promises|child_process|readline|tty)$/.test(specifier);
+    const offenders = (await forbiddenImports('src', sideEffects, valueImportsOf)).filter((line) => !/^src\/(system|logging)\//.test(line) && !line.startsWith('src/cli/start-cli.ts '));
     expect(offenders).toEqual([]);
   });
 
   it('compiles no test code into dist/: nothing outside *.test.ts under src/ imports vitest', async () => {
-    const offenders: string[] = [];
-    for (const file of await sourceFiles(join(PROJECT, 'src'))) {
-      if (file.endsWith('.test.ts')) continue;
-      if (importsOf(await readFile(file, 'utf8')).includes('vitest')) offenders.push(relative(PROJECT, file));
-    }
-    expect(offenders).toEqual([]);
+    expect(await forbiddenImports('src', (specifier) => specifier === 'vitest')).toEqual([]);
   });
 });
