@@ -12,10 +12,10 @@ export const argoCli: CliDefinition = {
     cli
       .command(
         'recover',
-        'Repair a system nobody can log in to (eight logged phases, resumable)',
+        'Repair a system nobody can log in to (nine logged phases, resumable), or put back what a recovery changed (--undo RUN)',
         (sub) =>
           sub
-            .option('user', { type: 'string', demandOption: true, describe: 'the account that must be able to log in again' })
+            .option('user', { type: 'string', describe: 'the account that must be able to log in again (required unless --undo)' })
             .option('password-file', { type: 'string', describe: 'file (on this machine) holding the new password on its first line' })
             .option('password-hash', { type: 'string', describe: 'a crypt(3) hash to set as it is (e.g. from openssl passwd -6)' })
             .option('password-hash-file', { type: 'string', describe: 'root-only file (on this machine) holding the crypt(3) hash to set; unlike --password-hash it is not visible in ps' })
@@ -27,8 +27,15 @@ export const argoCli: CliDefinition = {
             .option('skip', { type: 'string', array: true, default: [], describe: 'skip a phase (repeatable)' })
             .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
             .option('build-inactivity', { type: 'number', default: 1200, describe: 'seconds a build may print nothing before it is killed' })
+            .option('undo', { type: 'string', describe: 'put back every file recovery run RUN changed (its log folder name, e.g. recovery-20261129T163000Z)' })
+            .option('force', { type: 'boolean', default: false, describe: '--undo: put files back even when they changed after the recovery' })
             .option('proc-root', { type: 'string', hidden: true, describe: 'where to read running processes (tests)' })
-            .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB'),
+            .check((argv) => {
+              if (argv.undo === undefined && argv.user === undefined) throw new Error('Missing required argument: user');
+              return true;
+            })
+            .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB')
+            .example('$0 recover --root /mnt/gentoo --undo recovery-20261129T163000Z', 'put back every file that recovery changed'),
         bind<RecoverArgs>(runRecoverCommand),
       )
       .command('preflight', 'The pre-update checklist: go or no-go for an update (exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))

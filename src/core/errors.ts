@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   ARGO_UPDATE_REFUSED: { exit: EXIT.refused, summary: 'the pre-update checklist said no-go and --force was not given' },
   ARGO_PLAN_CHANGED: { exit: EXIT.refused, summary: 'emerge wanted to merge something other than the plan the checklist judged' },
   ARGO_LOGIN_BROKEN: { exit: EXIT.failed, summary: 'after an update the login path (crypt, PAM, the canary login) fails' },
+  ARGO_LOGIN_REFUSED: { exit: EXIT.failed, summary: "a login was tried through the target's own PAM after the repairs, and refused" },
   ARGO_LOGIN_UNPROVEN: { exit: EXIT.failed, summary: 'a login could not be proven: PAM cannot be driven inside the target (no python3 with ctypes and libpam, no pamtester)' },
 
   // snapshots

@@ -31,6 +31,7 @@ export interface EventFields {
   'command.exited': { argv: string[]; pid: number | undefined; exitCode: number | undefined; signal: string | undefined; durationMs: number };
   'command.killed': { argv: string[]; pid: number | undefined; reason: string };
   'command.not-run': { argv: string[]; reason: string };
+  'command.released': { argv: string[]; pid: number | undefined };
 
   'chroot.opened': { root: string; mounts: string[] };
   'chroot.foreign-mounts': { root: string; mounts: string[] };
@@ -38,6 +39,8 @@ export interface EventFields {
 
   'login-proof.pivot': { user: string; from: string; to: string; reason: string };
   'login-proof.finished': { user: string; method: string; proof: string[]; failedStep: string | undefined; service: string | undefined; reason: string | undefined; warnings: string[]; durationMs: number };
+  'login-repair.cause': { cause: string; status: string; note: string; changes: number };
+  'recover.undo': { path: string; status: string; detail: string };
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
@@ -80,12 +83,15 @@ export const EVENTS = {
   'command.output': { level: 'debug', message: 'Command output', fields: ['pid', 'stream', 'line'] },
   'command.exited': { level: 'info', message: 'Command exited', fields: ['argv', 'pid', 'exitCode', 'signal', 'durationMs'] },
   'command.killed': { level: 'warn', message: 'Command killed', fields: ['argv', 'pid', 'reason'] },
+  'command.released': { level: 'debug', message: 'Command stopped as planned (a lock released)', fields: ['argv', 'pid'] },
   'command.not-run': { level: 'info', message: 'Command not run', fields: ['argv', 'reason'] },
   'chroot.opened': { level: 'info', message: 'Chroot session opened', fields: ['root', 'mounts'] },
   'chroot.foreign-mounts': { level: 'warn', message: 'Mounts under the target root were left as they are', fields: ['root', 'mounts'] },
   'chroot.closed': { level: 'info', message: 'Chroot session closed', fields: ['root'] },
   'login-proof.pivot': { level: 'warn', message: 'Login proof method unavailable, trying the next one', fields: ['user', 'from', 'to', 'reason'] },
   'login-proof.finished': { level: 'info', message: 'Login proof finished', fields: ['user', 'method', 'proof', 'failedStep', 'service', 'reason', 'warnings', 'durationMs'] },
+  'login-repair.cause': { level: 'info', message: 'Login cause handled', fields: ['cause', 'status', 'note', 'changes'] },
+  'recover.undo': { level: 'info', message: 'Recovery change undone or kept', fields: ['path', 'status', 'detail'] },
   'file.replaced': { level: 'info', message: 'File replaced atomically', fields: ['path', 'backup', 'bytes'] },
   'log-dir.pivot': { level: 'warn', message: 'Log folder unavailable, using another', fields: ['from', 'to', 'reason'] },
   'restore.folder-kept': { level: 'warn', message: 'Folder kept while restoring', fields: ['path', 'reason'] },

@@ -18,6 +18,7 @@ export const RUN_LOG_FILES = {
   summary: 'summary.txt',
   report: 'report.json',
   state: 'state.json',
+  changes: 'changes.json',
 } as const;
 
 export type RunLogFile = keyof typeof RUN_LOG_FILES;

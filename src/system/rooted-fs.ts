@@ -44,6 +44,11 @@ export interface RootedFs {
   writeFileAtomic(target: string, data: string | Uint8Array, options?: AtomicWriteOptions): Promise<void>;
   copyFile(from: string, to: string): Promise<void>;
   remove(target: string): Promise<void>;
+  /** rename(2) of the entries themselves (links are not followed), both inside the root. */
+  rename(from: string, to: string): Promise<void>;
+  /** chmod and chown of what `target` resolves to inside the root. */
+  chmod(target: string, mode: number): Promise<void>;
+  chown(target: string, uid: number, gid: number): Promise<void>;
 }
 
 export function createRootedFs(root: string): RootedFs {
@@ -163,6 +168,18 @@ class RootedFsImpl implements RootedFs {
 
   async remove(target: string): Promise<void> {
     await fs.rm(await this.resolveParent(target), { recursive: true, force: true });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await fs.rename(await this.resolveParent(from), await this.resolveParent(to));
+  }
+
+  async chmod(target: string, mode: number): Promise<void> {
+    await fs.chmod(await this.resolve(target), mode);
+  }
+
+  async chown(target: string, uid: number, gid: number): Promise<void> {
+    await fs.chown(await this.resolve(target), uid, gid);
   }
 
   private toHost(inside: string): string {

@@ -12,12 +12,18 @@ export const SHADOW_FILE = '/etc/shadow';
 export const SHADOW_SYSTEM_BACKUP = '/etc/shadow-';
 
 /** Argo's own copy of /etc/shadow as it was before the run's first change: 0600 root, never overwritten. */
-export function shadowRunBackup(runId: string): string {
-  return `/etc/shadow.argo-${runId}`;
+export function shadowRunBackup(runId: string, file: PasswordFile = SHADOW_FILE): string {
+  return `${file}.argo-${runId}`;
 }
 
 /** Temporary files of the atomic writer for /etc/shadow, /etc/shadow- and argo's backups. */
-const STALE_TEMPORARY = /^\.shadow(?:-|\.argo-[A-Za-z0-9._-]+)?\.argo-[0-9a-f]{12}$/;
+const STALE_TEMPORARY = {
+  '/etc/shadow': /^\.shadow(?:-|\.argo-[A-Za-z0-9._-]+)?\.argo-[0-9a-f]{12}$/,
+  '/etc/passwd': /^\.passwd(?:-|\.argo-[A-Za-z0-9._-]+)?\.argo-[0-9a-f]{12}$/,
+} as const;
+
+/** The files lckpwdf's lock guards that argo edits. */
+export type PasswordFile = keyof typeof STALE_TEMPORARY;
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface ReplaceShadowOptions {
@@ -28,6 +34,8 @@ export interface ReplaceShadowOptions {
   readonly signal?: AbortSignal;
   /** How long to wait for /etc/.pwd.lock. Default 15 s, as lckpwdf. */
   readonly lockWaitMs?: number;
+  /** The file to rewrite: /etc/shadow (default) or /etc/passwd, under the same lock and with the same care. */
+  readonly file?: PasswordFile;
 }
 
 export interface ShadowReplaced {
@@ -61,11 +69,12 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
     target,
     options.commands,
     async (assertLocked) => {
-      const shadow = await target.resolve(SHADOW_FILE);
-      const stale = await removeStaleTemporaries(path.dirname(shadow), STALE_TEMPORARY);
+      const file = options.file ?? SHADOW_FILE;
+      const shadow = await target.resolve(file);
+      const stale = await removeStaleTemporaries(path.dirname(shadow), STALE_TEMPORARY[file]);
       const current = await fs.readFile(shadow, 'utf8');
       const after = edit(current);
-      const runBackup = shadowRunBackup(options.runId);
+      const runBackup = shadowRunBackup(options.runId, file);
       if (after === current) {
         return { changed: false, runBackup, systemBackupWritten: false, xattrs: undefined, staleTemporariesRemoved: stale.length, bytes: Buffer.byteLength(after) };
       }
@@ -77,7 +86,7 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
         assertLocked();
       };
       let xattrs: CopiedXattrs | undefined;
-      const systemBackupHost = await target.resolveParent(SHADOW_SYSTEM_BACKUP);
+      const systemBackupHost = await target.resolveParent(`${file}-`);
       const systemBackupWritten = !(await existsNoFollow(systemBackupHost));
       if (systemBackupWritten) {
         await writeFileAtomic(systemBackupHost, current, { mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid, beforeRename: keepXattrs });
@@ -88,7 +97,7 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
     lockOptions,
   ).catch((error: unknown) => {
     if (error instanceof ArgoError) throw error;
-    throw new ArgoError('ARGO_FILE_WRITE_FAILED', `Could not replace ${SHADOW_FILE} in ${target.root}; it is unchanged`, { cause: error, details: { root: target.root } });
+    throw new ArgoError('ARGO_FILE_WRITE_FAILED', `Could not replace ${options.file ?? SHADOW_FILE} in ${target.root}; it is unchanged`, { cause: error, details: { root: target.root } });
   });
 }
 

@@ -31,7 +31,7 @@
 # Usage: build-debian-target.sh [--force] [--help]
 # Env:   ARGO_FIXTURE_CACHE   cache dir (default /var/cache/argo-fixtures)
 #        ARGO_FIXTURE_MIRROR  Debian mirror (default http://deb.debian.org/debian)
-#        ARGO_FIXTURE_PYTHON  1 (default) to include python3-minimal, 0 to omit
+#        ARGO_FIXTURE_PYTHON  1 (default) to include python3-minimal and ctypes, 0 to omit
 #        ARGO_FIXTURE_TOOLCHAIN  1 (default) to include gcc, make, libc6-dev and
 #                             xz-utils (the manual-build pivot needs them), 0 to omit
 # Last line of output:
@@ -539,7 +539,9 @@ build_base() {
     stamp_clear debian-base
     local tmp pkgs t0 shadow
     pkgs=perl,libpam-modules,libpam-modules-bin,libpam-runtime,pamtester,login,passwd,openssl,openrc,procps
-    (( WITH_PYTHON )) && pkgs+=,python3-minimal
+    # libpython3.11-stdlib: ctypes, which every Gentoo python has (dev-lang/python always builds _ctypes) and
+    # which argo's PAM driver loads the target's libpam.so.0 with.
+    (( WITH_PYTHON )) && pkgs+=,python3-minimal,libpython3.11-stdlib
     # What a Gentoo system always has for building (the manual-build pivot).
     (( WITH_TOOLCHAIN )) && pkgs+=,gcc,make,libc6-dev,xz-utils
     make_tmp debian-base; tmp=$TMP
@@ -743,7 +745,7 @@ write_summary() {
         kv ARGO_FIXTURE_TOOLCHAIN "$WITH_TOOLCHAIN"
         kv ARGO_FIXTURE_FAKE_EMERGE_INSTALLER "$SELF_DIR/install-fake-emerge.sh"
         kv ARGO_FIXTURE_BINPKG "$CACHE/fake-emerge/good/sys-libs/libxcrypt/libxcrypt-4.4.36-1.gpkg.tar"
-        for v in libcrypt1 libc6 libpam0g libpam-modules pamtester login passwd openrc perl openssl procps python3-minimal \
+        for v in libcrypt1 libc6 libpam0g libpam-modules pamtester login passwd openrc perl openssl procps python3-minimal libpython3.11-stdlib \
                  gcc gcc-12 make libc6-dev xz-utils; do
             kv "ARGO_FIXTURE_DEB_$(tr 'a-z0-9.+-' 'A-Z0-9___' <<<"$v")" \
                 "$(dpkg-query --admindir="$adm" -W -f='${Version}' "$v" 2>/dev/null || echo absent)"

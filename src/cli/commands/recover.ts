@@ -1,6 +1,10 @@
 import * as path from 'node:path';
 import { ArgoError, EXIT, type ExitCode } from '../../core/errors.ts';
+import { readJournal } from '../../login-path/change-journal.ts';
 import { readPasswordFile, readPasswordHashFile } from '../../login-path/password-hash.ts';
+import { assertRunId, undoChanges } from '../../login-path/undo-changes.ts';
+import { compactTimestamp } from '../../core/compact-timestamp.ts';
+import { openSystem } from '../../system/open-system.ts';
 import { runRecovery, validateRecoverInput } from '../../phases/recovery/run-recovery.ts';
 import type { PasswordSource } from '../../phases/recovery/recovery-deps.ts';
 import { createRootedFs } from '../../system/rooted-fs.ts';
@@ -9,6 +13,9 @@ import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.t
 
 export interface RecoverArgs extends GlobalOptions {
   readonly user: string;
+  /** Put back what recovery run RUN changed, instead of recovering. */
+  readonly undo: string | undefined;
+  readonly force: boolean;
   readonly passwordFile: string | undefined;
   readonly passwordHash: string | undefined;
   /** A root-only file holding the hash, so that it is not in `ps` as --password-hash is. */
@@ -40,6 +47,7 @@ async function passwordSourceOf(args: RecoverArgs): Promise<PasswordSource> {
 
 /** `argo recover`: runs the eight phases and prints the summary (or the report with --json). */
 export async function runRecoverCommand(args: RecoverArgs, context: HandlerContext): Promise<CommandOutcome> {
+  if (args.undo !== undefined) return runUndo(args, args.undo, context);
   const password = await passwordSourceOf(args);
   validateRecoverInput({ user: args.user, skip: args.skip, password });
   // Checked here too, so that a bad password file is refused before the lock is taken.
@@ -66,4 +74,45 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
   const phaseFailed = report.phases.some((phase) => phase.status === 'failed' || phase.status === 'timed-out');
   const exitCode: ExitCode = report.interrupted ? EXIT.interrupted : report.dryRun ? (phaseFailed ? EXIT.failed : EXIT.ok) : report.login.ok ? EXIT.ok : EXIT.failed;
   return { exitCode, json: report, text: `${summary ?? ''}\nLogs: ${report.logDir}\n` };
+}
+
+/**
+ * `argo recover --undo RUN`: every file run RUN changed goes back to how it was before (newest change first),
+ * from the backups beside them; files changed again since are conflicts and stay unless --force. Exit 0 when
+ * everything is back (or already was), 3 when a conflict kept a file, 1 when the run's record is missing.
+ */
+async function runUndo(args: RecoverArgs, runId: string, context: HandlerContext): Promise<CommandOutcome> {
+  assertRunId(runId);
+  await using door = await enterTarget(args, { command: 'argo recover --undo', gentoo: true, writable: !args.dryRun, lock: !args.dryRun }, context.logger);
+  const system = openSystem({ root: door.root, logger: context.logger, dryRun: args.dryRun });
+  try {
+    const bases = [...(args.logDir === undefined ? [] : [path.resolve(args.logDir)]), await system.target.resolve('/var/log/argo'), '/tmp/argo'];
+    let journalFile: string | undefined;
+    for (const base of bases) {
+      const candidate = path.join(base, runId, 'changes.json');
+      if (await system.host.exists(candidate)) {
+        journalFile = candidate;
+        break;
+      }
+    }
+    if (journalFile === undefined) {
+      throw new ArgoError('ARGO_FILE_NOT_FOUND', `No change record of ${runId} under ${bases.join(', ')}`, {
+        hint: 'Give the run folder name of a recovery that changed files (ls /var/log/argo), and --log-dir if it used one. Its backups are beside the changed files: <file>.argo-<run>.',
+        details: { runId },
+      });
+    }
+    const journal = await readJournal(system.host, journalFile);
+    if (journal === undefined || journal.runId !== runId) throw new ArgoError('ARGO_STATE_FILE_INVALID', `${journalFile} is not the record of ${runId}`, { details: { path: journalFile } });
+    const outcomes = await undoChanges(system, journal, { undoRunId: `undo-${compactTimestamp(system.clock.now())}`, force: args.force, dryRun: args.dryRun, signal: context.signal });
+    const conflicts = outcomes.filter((outcome) => outcome.status === 'conflict');
+    const lines = [
+      `${args.dryRun ? 'DRY RUN: would undo' : 'Undo of'} ${runId} in ${system.root}:`,
+      ...outcomes.map((outcome) => `  ${outcome.status.padEnd(16)} ${outcome.detail}`),
+      conflicts.length > 0 ? `${conflicts.length} file(s) changed after the recovery were left as they are; --force puts the old version back anyway.` : 'Every changed file is as it was before the recovery.',
+      '',
+    ];
+    return { exitCode: conflicts.length > 0 ? EXIT.refused : EXIT.ok, json: { runId, root: system.root, dryRun: args.dryRun, outcomes }, text: lines.join('\n') };
+  } finally {
+    await system.close();
+  }
 }

@@ -121,6 +121,11 @@ function usedBy(rules: readonly StackRule[]): string[] {
   return rules.map((rule) => `${rule.service}:${rule.line} ${rule.type} ${rule.control}`);
 }
 
+/** The rules as records the repair reads: `fails` when the rule's failure stops the login (the rule to comment out). */
+function ruleRecords(rules: readonly StackRule[]): { service: string; line: number; type: string; control: string; fails: boolean }[] {
+  return rules.map((rule) => ({ service: rule.service, line: rule.line, type: rule.type, control: rule.control, fails: rule.decidesLogin && rule.type !== 'password' && missingModuleOutcome(rule.control) === 'fails' }));
+}
+
 /** Modules the stack names that are absent, or present but with libraries that are not installed. */
 export function checkPamModules(stack: LoginStack, moduleDir: string, facts: ReadonlyMap<string, ModuleFacts>): LoginCause[] {
   const byPath = new Map<string, StackRule[]>();
@@ -141,7 +146,7 @@ export function checkPamModules(stack: LoginStack, moduleDir: string, facts: Rea
         id: 'pam-module-missing',
         severity,
         summary: `PAM module ${module} is not installed (${file}), and ${severity === 'blocks' ? 'a rule that must pass names it' : 'only rules that may fail name it'}`,
-        evidence: { module, path: file, moduleDir, usedBy: usedBy(rules) },
+        evidence: { module, path: file, moduleDir, usedBy: usedBy(rules), rules: ruleRecords(rules) },
         repair: `reinstall the package that provides ${module}, or comment out the line${rules.length > 1 ? 's' : ''} ${rules.map((rule) => `${rule.service}:${rule.line}`).join(', ')} with an "# argo:" note`,
       });
     } else if (fact.missingLibraries !== undefined && fact.missingLibraries.length > 0) {
@@ -149,7 +154,7 @@ export function checkPamModules(stack: LoginStack, moduleDir: string, facts: Rea
         id: 'pam-module-unloadable',
         severity,
         summary: `PAM module ${module} cannot be loaded: ${fact.missingLibraries.join(', ')} not found`,
-        evidence: { module, path: file, missingLibraries: fact.missingLibraries, usedBy: usedBy(rules) },
+        evidence: { module, path: file, missingLibraries: fact.missingLibraries, usedBy: usedBy(rules), rules: ruleRecords(rules) },
         repair: `reinstall the package that provides ${fact.missingLibraries.join(', ')} (or rebuild ${module}'s package against the installed libraries: emerge @preserved-rebuild)`,
       });
     }

@@ -1,6 +1,7 @@
 /**
- * What diagnostics concludes from the before-picture: the causes found, in words an admin reads, and which
- * repair phases are needed. Pure: the picture comes in, the verdict goes out.
+ * What diagnostics concludes from the before-picture about libcrypt, free space for a rebuild and the display
+ * manager: the causes found, in words an admin reads, and which repair phases are needed. Pure: the picture
+ * comes in, the verdict goes out. The causes of a refused login itself are the login doctor's.
  */
 
 export interface Cause {
@@ -75,38 +76,8 @@ export function decideVerdict(state: VerdictInput, context: { readonly liveSyste
       advice: 'Remove the --enable-hashes override from /etc/portage/package.env and /etc/portage/env/*, or the next rebuild breaks logins again.',
     });
   }
-  for (const missing of state.pam.missingModules) {
-    causes.push({ id: `pam-module-${missing.module}`, text: `PAM module ${missing.module} is missing (needed by ${missing.usedBy.join(', ')})`, advice: 'Re-emerge the package that provides it (sys-libs/pam, sys-auth/pambase, …).' });
-  }
-  if (state.pam.moduleDir === undefined) {
-    causes.push({ id: 'pam-unix-missing', text: 'pam_unix.so was not found in any PAM module folder', advice: 'Re-emerge sys-libs/pam.' });
-  }
-  for (const include of state.pam.missingIncludes) {
-    causes.push({ id: `pam-include-${include}`, text: `/etc/pam.d/${include} is included by a login stack but does not exist`, advice: 'Re-emerge sys-auth/pambase, or restore the file.' });
-  }
-  if (state.pam.unixChkpwd.path === undefined) {
-    causes.push({ id: 'unix-chkpwd-missing', text: 'unix_chkpwd is missing: screen lockers and non-root programs cannot check passwords', advice: 'Re-emerge sys-libs/pam.' });
-  } else if (!state.pam.unixChkpwd.privileged) {
-    causes.push({ id: 'unix-chkpwd-not-setgid', text: `${state.pam.unixChkpwd.path} is neither setgid nor setuid root, so it cannot read /etc/shadow`, advice: `chown root:shadow ${state.pam.unixChkpwd.path}; chmod 2711 ${state.pam.unixChkpwd.path}` });
-  }
-  if (state.nologin) {
-    causes.push({ id: 'nologin', text: '/etc/nologin exists: every login but root is refused', advice: 'Remove /etc/nologin (and /run/nologin) once maintenance is over.' });
-  }
-  const user = state.user;
-  if (!user.exists) {
-    causes.push({ id: 'user-missing', text: `there is no user ${user.name} in /etc/passwd`, advice: `Create it (useradd -m ${user.name}) or pick another --user.` });
-  } else {
-    if (!user.shellExists) causes.push({ id: 'shell-missing', text: `${user.name}'s shell ${user.shell ?? '(none)'} does not exist`, advice: `usermod -s /bin/bash ${user.name}` });
-    else if (!user.shellListed) causes.push({ id: 'shell-unlisted', text: `${user.name}'s shell ${user.shell ?? ''} is not in /etc/shells (pam_shells refuses the login)`, advice: `Add ${user.shell ?? ''} to /etc/shells.` });
-    if (user.shadow === undefined) causes.push({ id: 'shadow-missing', text: `${user.name} has no /etc/shadow entry` });
-    else {
-      if (user.shadow.state === 'locked') causes.push({ id: 'account-locked', text: `${user.name}'s password is locked (! in /etc/shadow); the password reset unlocks it` });
-      if (user.shadow.state === 'no-login') causes.push({ id: 'account-no-password', text: `${user.name} has no usable password (* or ! in /etc/shadow); the password reset sets one` });
-      if (user.shadow.accountExpired) causes.push({ id: 'account-expired', text: `${user.name}'s account has expired`, advice: `chage -E -1 ${user.name}` });
-      if (user.shadow.passwordExpired) causes.push({ id: 'password-expired', text: `${user.name}'s password is past its maximum age; the password reset renews it` });
-    }
-  }
-  if (state.readOnly) causes.push({ id: 'read-only-root', text: 'the target root is mounted read-only: nothing can be repaired', advice: 'mount -o remount,rw on the root filesystem, then run again.' });
+  // Everything else that keeps a login out (PAM, nologin, the account, the shell, unix_chkpwd, a read-only
+  // root) is the login doctor's (src/core/login-doctor): one place, one cause id each.
   if (state.freeBytes !== undefined && state.freeBytes < LOW_SPACE_BYTES) {
     causes.push({ id: 'low-disk-space', text: `only ${Math.round(state.freeBytes / 1048576)} MiB free on the target root`, advice: 'Free space (clean /var/tmp/portage, distfiles, old kernels) before a rebuild.' });
   }

@@ -1,4 +1,5 @@
 import { decideVerdict } from '../../core/recovery/verdict.ts';
+import { diagnoseLogin } from '../../login-path/diagnose-login.ts';
 import { readLoginState } from '../../login-path/read-login-state.ts';
 import { renderLoginState } from './render-state.ts';
 import type { Phase } from '../types.ts';
@@ -16,11 +17,13 @@ export const diagnosticsPhase: Phase<RecoveryDeps> = {
           id: 'collect',
           async run(context): Promise<DiagnosticsOutput> {
             const { system, options, logs } = context.deps;
-            const before = await readLoginState(system, options.user, context.signal);
+            const [before, doctor] = await Promise.all([readLoginState(system, options.user, context.signal), diagnoseLogin(system, { user: options.user, signal: context.signal })]);
             const verdict = decideVerdict(before, { liveSystem: !system.isForeignRoot });
-            await logs.write('diagnostics', renderLoginState('Diagnostics (before any change)', system.root, before, verdict));
-            context.logger.info({ causes: verdict.causes.map((cause) => cause.id) }, 'Diagnostics verdict');
-            return { before, verdict };
+            const causeLines = doctor.causes.map((cause) => `${cause.severity === 'blocks' ? 'BLOCKS' : 'warns '} ${cause.id}: ${cause.summary}\n       repair: ${cause.repair}`);
+            const text = [renderLoginState('Diagnostics (before any change)', system.root, before, verdict), '## login causes (login doctor)', ...(causeLines.length === 0 ? ['none'] : causeLines), ''].join('\n');
+            await logs.write('diagnostics', text);
+            context.logger.info({ causes: [...verdict.causes.map((cause) => cause.id), ...doctor.causes.map((cause) => cause.id)] }, 'Diagnostics verdict');
+            return { before, verdict, loginCauses: doctor.causes, doctorMs: doctor.durationMs };
           },
         },
       ],

@@ -6,7 +6,7 @@ import { checkHashWithTargetCrypt, generateSalt, hashPasswordWithOpenssl, verify
 import type { CommandRunner } from '../../system/run-command.ts';
 import { replaceShadowLocked, shadowRunBackup, SHADOW_FILE } from '../../system/shadow-file.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
-import type { RecoveryDeps } from './recovery-deps.ts';
+import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
 
 type Context = StepContext<RecoveryDeps>;
 
@@ -43,6 +43,7 @@ async function writeShadow(context: Context, hash: string, hashedWith: PasswordR
   }
   const written = await replaceShadowLocked(system.target, edit, { runId: runIdOf(context), commands: system.hostCommands, signal: context.signal });
   logEvent(context.logger, 'file.replaced', { path: SHADOW_FILE, backup: written.runBackup, bytes: written.bytes });
+  if (written.changed) await context.deps.journal.recordPasswordFileWrite('password-reset', SHADOW_FILE, `set a new password for ${options.user} (${hashedWith}), last change today`);
   return { user: options.user, hashedWith, lastChangeDay: day, backup: written.runBackup, systemBackupWritten: written.systemBackupWritten, xattrs: written.xattrs?.names };
 }
 
@@ -82,14 +83,20 @@ const givenHash: Attempt<RecoveryDeps> = {
   },
 };
 
-/** Phase 4: set the password non-interactively, never through passwd(1). */
+/** Causes a new hash (no `!`, today as the last change) repairs: the reset runs for them even when the old hash verifies. */
+const PASSWORD_CAUSES: ReadonlySet<string> = new Set(['account-locked', 'password-expired-inactive', 'password-change-forced', 'shadow-entry-missing']);
+
+/** Phase 5: set the password non-interactively, never through passwd(1). */
 export const passwordResetPhase: Phase<RecoveryDeps> = {
   id: 'password-reset',
-  dependsOn: ['libxcrypt-rebuild'],
+  dependsOn: ['libxcrypt-rebuild', 'login-repair'],
   async skip(context) {
     const { options, secrets, system } = context.deps;
     if (options.skip.has('password-reset')) return 'skipped with --skip';
     if (options.password.kind === 'generate') return undefined;
+    // A locked, expired or must-change password needs a fresh hash and today's date even when it verifies.
+    const causes = context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.loginCauses ?? [];
+    if (causes.some((cause) => PASSWORD_CAUSES.has(cause.id))) return undefined;
     const shadow = await system.target.readTextIfExists('/etc/shadow');
     const stored = shadow === undefined ? undefined : currentHash(shadow, options.user);
     if (stored === undefined || stored === '') return undefined;

@@ -1,4 +1,6 @@
+import type { LoginCause } from '../../core/login-doctor/causes.ts';
 import type { Verdict } from '../../core/recovery/verdict.ts';
+import type { ChangeJournal } from '../../login-path/change-journal.ts';
 import type { LoginState } from '../../login-path/read-login-state.ts';
 import type { RunLogDir } from '../../logging/run-log-dir.ts';
 import type { System } from '../../system/open-system.ts';
@@ -39,18 +41,24 @@ export interface RecoveryDeps {
   readonly options: RecoveryOptions;
   readonly secrets: RecoverySecrets;
   readonly logs: RunLogDir;
+  /** Every file the run changes, recorded before the change (changes.json; `argo recover --undo RUN`). */
+  readonly journal: ChangeJournal;
 }
 
 /** The output of diagnostics/collect, kept in the state file: the before-picture and the verdict. */
 export interface DiagnosticsOutput {
   readonly before: LoginState;
   readonly verdict: Verdict;
+  /** The login doctor's causes (nologin, PAM, the account, the shell, …), blocking ones first. */
+  readonly loginCauses: readonly LoginCause[];
+  readonly doctorMs: number;
 }
 
 export const RECOVERY_PHASES = [
   'diagnostics',
   'process-cleanup',
   'libxcrypt-rebuild',
+  'login-repair',
   'password-reset',
   'pam-canary',
   'display-manager',

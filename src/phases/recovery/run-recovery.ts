@@ -7,6 +7,7 @@ import { ArgoError } from '../../core/errors.ts';
 import { createLogger } from '../../logging/create-logger.ts';
 import { logEvent } from '../../core/log-events.ts';
 import { createPivotLog, openRunLogDir, type RunLogDir } from '../../logging/run-log-dir.ts';
+import { ChangeJournal } from '../../login-path/change-journal.ts';
 import { generatePassword, readPasswordFile } from '../../login-path/password-hash.ts';
 import { openSystem } from '../../system/open-system.ts';
 import { createProcessTable } from '../../system/process-table.ts';
@@ -19,6 +20,7 @@ import type { Phase, PhaseResult, RunResult } from '../types.ts';
 import { diagnosticsPhase } from './diagnostics.ts';
 import { displayManagerPhase } from './display-manager.ts';
 import { libxcryptRebuildPhase } from './libxcrypt-rebuild.ts';
+import { loginRepairPhase } from './login-repair.ts';
 import { pamCanaryPhase } from './pam-canary.ts';
 import { passwordResetFromHashPhase, passwordResetPhase } from './password-reset.ts';
 import { processCleanupPhase } from './process-cleanup.ts';
@@ -75,6 +77,10 @@ export interface RecoveryReport {
     readonly error?: { readonly code: string; readonly message: string; readonly hint?: string };
   }[];
   readonly causes: SummaryOutput['causes'];
+  /** Every file changed (in a dry run: that would change), with its backup and diff; also in changes.json. */
+  readonly changes: SummaryOutput['changes'];
+  /** The command that puts every changed file back, when something changed. */
+  readonly undo?: string;
   readonly nextSteps: readonly string[];
 }
 
@@ -148,7 +154,7 @@ async function generateSecret(input: RecoverInput, logs: RunLogDir, tellUser: (t
 }
 
 /**
- * `argo recover`: the eight phases against one root, with their own log folder, state file and report.
+ * `argo recover`: the nine phases against one root, with their own log folder, state file and report.
  * Everything mounted for the chroot is unmounted before this returns, whatever happened.
  */
 export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> {
@@ -174,7 +180,9 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
     for (const pivot of logs.pivotedFrom) logEvent(logger, 'log-dir.pivot', { from: pivot.dir, to: logs.dir, reason: pivot.reason });
     const { secrets, generatedFile } = given !== undefined ? { secrets: given, generatedFile: undefined } : await generateSecret(input, logs, input.tellUser);
     const system = openSystem({ root, logger, dryRun: input.dryRun ?? false, clock });
+    const journal = await ChangeJournal.open({ system, runId, journalFile: input.dryRun ? undefined : logs.path('changes'), dryRun: input.dryRun ?? false, logger, signal: input.signal });
     const deps: RecoveryDeps = {
+      journal,
       system,
       processes: createProcessTable(input.procRoot ?? '/proc'),
       options: {
@@ -192,6 +200,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
       diagnosticsPhase,
       processCleanupPhase,
       libxcryptRebuildPhase,
+      loginRepairPhase,
       input.password.kind === 'hash' ? passwordResetFromHashPhase : passwordResetPhase,
       pamCanaryPhase,
       displayManagerPhase,
@@ -234,6 +243,8 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
       ...(generatedFile === undefined ? {} : { generatedPasswordFile: generatedFile }),
       phases: result.phases.map(toReportPhase),
       causes: summary.causes,
+      changes: summary.changes,
+      ...(summary.changes.length > 0 && !(input.dryRun ?? false) ? { undo: `argo recover --undo ${runId}${root === '/' ? '' : ` --root ${root}`}` } : {}),
       nextSteps: summary.nextSteps,
     };
     await logs.write('report', `${JSON.stringify(report, null, 2)}\n`);
@@ -247,7 +258,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
 function summaryOf(result: RunResult, user: string): SummaryOutput {
   const summary = result.outputs.get('summary/write') as SummaryOutput | undefined;
   if (summary !== undefined && result.phases.find((phase) => phase.id === 'summary')?.status === 'succeeded') return summary;
-  return { outcome: 'failed', login: { user, ok: false, method: undefined }, causes: [], nextSteps: ['Read main.log: the summary phase itself failed.'], dryRun: false };
+  return { outcome: 'failed', login: { user, ok: false, method: undefined, proof: [], warnings: [] }, causes: [], changes: [], nextSteps: ['Read main.log: the summary phase itself failed.'], dryRun: false };
 }
 
 function toReportPhase(phase: PhaseResult): RecoveryReport['phases'][number] {

@@ -1,50 +1,89 @@
-import type { Cause } from '../../core/recovery/verdict.ts';
+import * as path from 'node:path';
+import type { CauseSeverity } from '../../core/login-doctor/causes.ts';
+import type { JournalEntry } from '../../login-path/change-journal.ts';
+import type { RepairStatus } from '../../login-path/repair-login.ts';
 import type { PhaseResult } from '../types.ts';
 import type { Phase } from '../types.ts';
 import type { CanaryOutput } from './pam-canary.ts';
+import type { LoginRepairOutput } from './login-repair.ts';
 import type { ProcessCleanupOutput } from './process-cleanup.ts';
 import type { DiagnosticsOutput, RecoveryDeps } from './recovery-deps.ts';
 import type { SystemStateOutput } from './system-state.ts';
 
 export type RecoveryOutcome = 'recovered' | 'nothing-to-do' | 'failed';
 
+/** One cause as report.json and the summary give it: what was found, and what became of it. */
+export interface ReportCause {
+  /** Stable id (src/core/login-doctor/causes.ts, or the libcrypt verdict's `crypt-$6$`, `libxcrypt-extra-econf`, …). */
+  readonly id: string;
+  readonly severity: CauseSeverity;
+  readonly summary: string;
+  /** repaired, by-password-reset, not-repaired, left-alone (warnings), or by-phase (libxcrypt rebuild, display manager). */
+  readonly status: RepairStatus | 'by-phase' | 'would-repair';
+  /** What was done about it, or what to do. */
+  readonly note: string;
+}
+
 export interface SummaryOutput {
   readonly outcome: RecoveryOutcome;
-  readonly login: { readonly user: string; readonly ok: boolean; readonly method: string | undefined };
-  readonly causes: readonly Cause[];
+  readonly login: {
+    readonly user: string;
+    readonly ok: boolean;
+    readonly method: string | undefined;
+    /** The checks that passed; nothing else was proven. */
+    readonly proof: readonly string[];
+    readonly failed?: { readonly step: string; readonly service?: string; readonly reason: string } | undefined;
+    readonly warnings: readonly string[];
+  };
+  readonly causes: readonly ReportCause[];
+  /** Every file changed (or, in a dry run, that would be), with its diff: changes.json's entries. */
+  readonly changes: readonly JournalEntry[];
   readonly nextSteps: readonly string[];
   readonly dryRun: boolean;
 }
 
 const REPAIR_PHASES = ['libxcrypt-rebuild', 'password-reset', 'display-manager'];
 
-export function decideOutcome(phases: readonly PhaseResult[], canaryOk: boolean, processesKilled: number): RecoveryOutcome {
+export function decideOutcome(phases: readonly PhaseResult[], canaryOk: boolean, processesKilled: number, filesChanged = 0): RecoveryOutcome {
   if (!canaryOk) return 'failed';
-  const repaired = phases.some((phase) => REPAIR_PHASES.includes(phase.id) && phase.status === 'succeeded') || processesKilled > 0;
+  const repaired = phases.some((phase) => REPAIR_PHASES.includes(phase.id) && phase.status === 'succeeded') || processesKilled > 0 || filesChanged > 0;
   return repaired ? 'recovered' : 'nothing-to-do';
 }
 
 /** The text of summary.txt: what was done, what failed, what to do next, in plain words. */
 export function renderSummary(root: string, phases: readonly PhaseResult[], summary: SummaryOutput, changes: SystemStateOutput['changes'] | undefined): string {
   const lines: string[] = [];
+  const { login } = summary;
+  const proven = `proven: ${login.proof.join(', ')}; through the target's PAM with ${login.method ?? '?'}`;
+  const refused = login.failed === undefined ? '' : ` It was refused at ${login.failed.service === undefined ? login.failed.step : `${login.failed.service} ${login.failed.step}`}: ${login.failed.reason}.`;
   const headline = {
-    recovered: `RECOVERED: ${summary.login.user} can log in again (proven with ${summary.login.method ?? '?'}).`,
-    'nothing-to-do': `NOTHING TO DO: ${summary.login.user} can log in (proven with ${summary.login.method ?? '?'}); nothing needed repair.`,
-    failed: `FAILED: a login of ${summary.login.user} could not be proven. See below and error-bundle.txt.`,
+    recovered: `RECOVERED: ${login.user} can log in again (${proven}).`,
+    'nothing-to-do': `NOTHING TO DO: ${login.user} can log in (${proven}); nothing needed repair.`,
+    failed: summary.dryRun
+      ? `DRY RUN for ${login.user}: the causes below and the changes that would repair them; no login was tried.`
+      : `FAILED: a login of ${login.user} is not proven${login.proof.length > 0 ? ` (passed only: ${login.proof.join(', ')})` : ''}.${refused} See below and error-bundle.txt.`,
   }[summary.outcome];
   const dryRunNote = summary.dryRun ? 'DRY RUN: nothing was changed; the commands that would run are in main.log (event command.not-run).\n' : '';
   lines.push(dryRunNote + headline, `target: ${root}`, '');
   lines.push('What was found:');
   if (summary.causes.length === 0) lines.push('  nothing wrong');
-  for (const cause of summary.causes) lines.push(`  - ${cause.text}`);
+  for (const cause of summary.causes) lines.push(`  - [${cause.id}] ${cause.summary}`, `      ${cause.status}: ${cause.note}`);
+  if (login.warnings.length > 0) lines.push('', 'Warnings from the login proof:', ...login.warnings.map((warning) => `  - ${warning}`));
   lines.push('', 'What was done:');
   for (const phase of phases) {
     const pivots = phase.pivots.filter((pivot) => pivot.outcome !== 'succeeded').map((pivot) => `${pivot.attempt} ${pivot.outcome}`);
     const detail = phase.reason ? `: ${phase.reason}` : phase.error ? `: ${phase.error.message}` : '';
     lines.push(`  ${phase.id.padEnd(18)} ${phase.status}${detail}${pivots.length > 0 ? ` (pivots: ${pivots.join(', ')})` : ''}`);
   }
+  if (summary.changes.length > 0) {
+    lines.push('', summary.dryRun ? 'Files that would change:' : 'Files changed (each backed up beside it as <file>.argo-<run>):');
+    for (const change of summary.changes) {
+      lines.push(`  - ${change.path}: ${change.summary}${change.backup === undefined ? '' : ` [backup ${change.backup}]`}`);
+      if (change.diff !== undefined) lines.push(...change.diff.trimEnd().split('\n').map((line) => `      ${line}`));
+    }
+  }
   if (changes && changes.length > 0) {
-    lines.push('', 'What changed:');
+    lines.push('', 'What changed in the login path:');
     for (const change of changes) lines.push(`  ${change.what}: ${change.before} -> ${change.after}`);
   }
   lines.push('', 'What to do next:');
@@ -71,10 +110,11 @@ export function renderErrorBundle(phases: readonly PhaseResult[]): string {
   return lines.join('\n');
 }
 
-function nextStepsFor(outcome: RecoveryOutcome, causes: readonly Cause[], cleanup: ProcessCleanupOutput | undefined, isForeignRoot: boolean): string[] {
+function nextStepsFor(outcome: RecoveryOutcome, causes: readonly ReportCause[], cleanup: ProcessCleanupOutput | undefined, isForeignRoot: boolean, undo: string | undefined): string[] {
   const steps: string[] = [];
-  for (const cause of causes) if (cause.advice) steps.push(cause.advice);
+  for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
+  if (undo !== undefined) steps.push(`To put every changed file back: ${undo}`);
   if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
   else if (isForeignRoot) steps.push('Leave the chroot, unmount the target (umount -R) and reboot into it.');
   else steps.push('Log in on a text console (Ctrl-Alt-F2) to confirm, then start the display manager (rc-service display-manager start).');
@@ -95,20 +135,32 @@ export const summaryPhase: Phase<RecoveryDeps> = {
           async run(context): Promise<SummaryOutput> {
             const { logs, options, system } = context.deps;
             const phases = context.finishedPhases();
-            const canary = context.outputOf<CanaryOutput>('pam-canary/authenticate');
-            const canaryOk = phases.find((phase) => phase.id === 'pam-canary')?.status === 'succeeded' && canary !== undefined;
+            const canary = context.outputOf<CanaryOutput>('pam-canary/prove');
+            const canaryOk = phases.find((phase) => phase.id === 'pam-canary')?.status === 'succeeded' && canary !== undefined && canary.failed === undefined;
             const cleanup = context.outputOf<ProcessCleanupOutput>('process-cleanup/stop-stuck-processes');
-            const outcome = decideOutcome(phases, canaryOk, cleanup?.killed.length ?? 0);
-            const causes = context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.verdict.causes ?? [];
+            const changes = context.deps.journal.entries;
+            const outcome = decideOutcome(phases, canaryOk, cleanup?.killed.length ?? 0, context.dryRun ? 0 : changes.length);
+            const diagnostics = context.outputOf<DiagnosticsOutput>('diagnostics/collect');
+            const causes = reportCauses(diagnostics, context.outputOf<LoginRepairOutput>('login-repair/repair-causes'), phases, context.dryRun);
+            const runId = path.basename(logs.dir);
+            const undo = changes.length === 0 || context.dryRun ? undefined : `argo recover --undo ${runId}${system.isForeignRoot ? ` --root ${system.root}` : ''}`;
             const summary: SummaryOutput = {
               outcome,
-              login: { user: options.user, ok: canaryOk, method: canaryOk ? canary?.method : undefined },
+              login: {
+                user: options.user,
+                ok: canaryOk,
+                method: canary?.method,
+                proof: canary?.proof ?? [],
+                ...(canary?.failed ? { failed: canary.failed } : {}),
+                warnings: canary?.warnings ?? [],
+              },
               causes,
-              nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot),
+              changes,
+              nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot, undo),
               dryRun: context.dryRun,
             };
-            const changes = context.outputOf<SystemStateOutput>('system-state/collect')?.changes;
-            await logs.write('summary', renderSummary(system.root, phases, summary, changes));
+            const stateChanges = context.outputOf<SystemStateOutput>('system-state/collect')?.changes;
+            await logs.write('summary', renderSummary(system.root, phases, summary, stateChanges));
             await logs.write('errorBundle', renderErrorBundle(phases));
             return summary;
           },
@@ -117,3 +169,26 @@ export const summaryPhase: Phase<RecoveryDeps> = {
     },
   ],
 };
+
+/** The libcrypt verdict's causes (repaired by their phases) and the login doctor's (with what the repair did). */
+function reportCauses(diagnostics: DiagnosticsOutput | undefined, repair: LoginRepairOutput | undefined, phases: readonly PhaseResult[], dryRun: boolean): ReportCause[] {
+  const causes: ReportCause[] = [];
+  const rebuild = phases.find((phase) => phase.id === 'libxcrypt-rebuild');
+  for (const cause of diagnostics?.verdict.causes ?? []) {
+    const byRebuild = cause.id.startsWith('crypt-') || cause.id === 'libcrypt-missing';
+    const note = cause.advice ?? (byRebuild ? `libxcrypt-rebuild ${rebuild?.status ?? 'did not run'}` : 'see the phases below');
+    causes.push({ id: cause.id, severity: 'blocks', summary: cause.text, status: byRebuild && rebuild?.status === 'succeeded' ? 'by-phase' : cause.advice ? 'not-repaired' : 'by-phase', note });
+  }
+  for (const cause of diagnostics?.loginCauses ?? []) {
+    const outcome = repair?.outcomes.find((candidate) => candidate.cause === cause.id);
+    const status = outcome?.status ?? (cause.severity === 'blocks' ? 'not-repaired' : 'left-alone');
+    causes.push({
+      id: cause.id,
+      severity: cause.severity,
+      summary: cause.summary,
+      status: dryRun && status === 'repaired' ? 'would-repair' : status,
+      note: outcome?.note ?? cause.repair,
+    });
+  }
+  return causes;
+}
