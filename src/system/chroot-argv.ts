@@ -7,13 +7,17 @@
  * namespace, so they vanish with it: nothing is ever mounted in the host's mount table, and a killed argo
  * leaves no mount behind.
  *
+ * Overlays (a file bound read-only over one of the target's, for this command alone) come last, after the
+ * Handbook's mounts: they live and die with the namespace like the rest, so the target's own file is never
+ * changed and a SIGKILL at any moment leaves it as it was.
+ *
  * The shell below is the namespace's PID 1. It does not exec the command: PID 1 ignores signals it has no
  * handler for, so the command runs as its child and keeps the usual SIGTERM-then-SIGKILL stop. A non-interactive
  * shell gives a background job /dev/null as stdin, hence the explicit `<&3`.
  */
 const NAMESPACE_SCRIPT = [
-  'root=$1 proc=$2 sys=$3 dev=$4 run=$5 resolv=$6',
-  'shift 6',
+  'root=$1 proc=$2 sys=$3 dev=$4 run=$5 resolv=$6 overlays=$7',
+  'shift 7',
   'fail() { echo "argo-chroot: could not mount $1 (inside $root)" >&2; exit 125; }',
   'mount -t proc -o nosuid,nodev,noexec proc "$proc" || fail /proc',
   'mount --rbind --make-rslave /sys "$sys" || fail /sys',
@@ -21,6 +25,12 @@ const NAMESPACE_SCRIPT = [
   'mount --bind --make-slave /run "$run" || fail /run',
   // An offline live system may have no resolv.conf (or a dangling link): then the target keeps its own.
   'if [ -n "$resolv" ] && [ -f /etc/resolv.conf ]; then mount -o bind,ro /etc/resolv.conf "$resolv" || fail /etc/resolv.conf; fi',
+  // Each overlay is three words: the host file, the mount point (a host path), the path inside the target.
+  'while [ "$overlays" -gt 0 ]; do',
+  '  mount -o bind,ro "$1" "$2" || fail "$3"',
+  '  shift 3',
+  '  overlays=$((overlays - 1))',
+  'done',
   'exec 3<&0',
   'chroot "$root" "$@" <&3 3<&- &',
   'wait $!',
@@ -42,9 +52,19 @@ export interface ChrootMountPoints {
   readonly resolvConf: string | undefined;
 }
 
-export function chrootArgv(root: string, mounts: ChrootMountPoints, command: readonly string[], withDeathSignal: boolean): string[] {
+/** A file bound over one of the target's, with both ends already resolved to host paths. */
+export interface ChrootOverlay {
+  readonly hostFile: string;
+  /** The target's file as a host path (`<root>/etc/shadow`): what is mounted over. */
+  readonly mountPoint: string;
+  /** The same file as the command sees it (`/etc/shadow`), for the error message. */
+  readonly targetPath: string;
+}
+
+export function chrootArgv(root: string, mounts: ChrootMountPoints, overlays: readonly ChrootOverlay[], command: readonly string[], withDeathSignal: boolean): string[] {
   const unshare = ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--'];
-  const shell = ['sh', '-c', NAMESPACE_SCRIPT, CHROOT_MARKER, root, mounts.proc, mounts.sys, mounts.dev, mounts.run, mounts.resolvConf ?? ''];
+  const binds = overlays.flatMap((overlay) => [overlay.hostFile, overlay.mountPoint, overlay.targetPath]);
+  const shell = ['sh', '-c', NAMESPACE_SCRIPT, CHROOT_MARKER, root, mounts.proc, mounts.sys, mounts.dev, mounts.run, mounts.resolvConf ?? '', String(overlays.length), ...binds];
   return [...(withDeathSignal ? ['setpriv', '--pdeathsig', 'SIGKILL', '--'] : []), ...unshare, ...shell, ...command];
 }
 
@@ -53,6 +73,7 @@ export function parseChrootArgv(argv: readonly string[]): { root: string; comman
   const marker = argv.indexOf(CHROOT_MARKER);
   if (marker < 0 || argv[marker - 2] !== '-c') return undefined;
   const root = argv[marker + 1];
-  if (root === undefined) return undefined;
-  return { root, command: argv.slice(marker + 7) };
+  const overlays = Number(argv[marker + 7]);
+  if (root === undefined || !Number.isInteger(overlays) || overlays < 0) return undefined;
+  return { root, command: argv.slice(marker + 8 + 3 * overlays) };
 }

@@ -211,6 +211,63 @@ describe('createChrootSession', () => {
     expect(await readFile(join(root, 'etc/resolv.conf'), 'utf8').catch((error: NodeJS.ErrnoException) => error.code)).toBe('ENOENT');
   });
 
+  it('binds an overlay read-only over a target file for one command only: the file on disk and the host mount table stay as they were', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'argo-overlay-'));
+    try {
+      await writeFile(join(root, 'etc/secret'), 'on disk\n');
+      await writeFile(join(scratch, 'copy'), 'the private copy\n');
+      const { chroot } = session();
+      const overlays = [{ hostFile: join(scratch, 'copy'), targetPath: '/etc/secret' }];
+      const seen = await chroot.run('sh', ['-c', 'cat /etc/secret; echo changed > /etc/secret || echo read-only'], { overlays });
+      expect(seen.stdout).toBe('the private copy\nread-only\n');
+      expect((await chroot.run('cat', ['/etc/secret'])).stdout).toBe('on disk\n');
+      // The command sees its own, not the overlay shell's words.
+      expect(chroot.history.map((record) => record.argv[0])).toEqual(['sh', 'cat']);
+      await chroot.close();
+      expect(await readFile(join(root, 'etc/secret'), 'utf8')).toBe('on disk\n');
+      expect(await readFile(join(scratch, 'copy'), 'utf8')).toBe('the private copy\n');
+      expect(await mountSnapshot(root)).toEqual(before);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['a symlink in the target', async (dir: string) => symlink('/etc/passwd', join(dir, 'etc/secret')), 'it is a symbolic link'],
+    ['a folder', async (dir: string) => mkdir(join(dir, 'etc/secret')), 'it is not a regular file'],
+    ['nothing', async () => undefined, 'it does not exist'],
+  ])('refuses to bind over %s, before running anything', async (_name, plant, reason) => {
+    const scratch = await mkdtemp(join(tmpdir(), 'argo-overlay-'));
+    try {
+      await plant(root);
+      await writeFile(join(scratch, 'copy'), 'copy\n');
+      const { chroot, host } = session();
+      const run = chroot.run('cat', ['/etc/secret'], { overlays: [{ hostFile: join(scratch, 'copy'), targetPath: '/etc/secret' }] });
+      await expect(run).rejects.toMatchObject({ code: 'ARGO_MOUNT_FAILED', message: expect.stringContaining(reason) });
+      expect(host.history).toEqual([]);
+      await chroot.close();
+      expect(await mountSnapshot(root)).toEqual(before);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('names the overlay whose bind failed, with the mount-failed error', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'argo-overlay-'));
+    try {
+      // A file under the target's /proc folder on disk is hidden by the namespace's own /proc: its bind fails there.
+      await writeFile(join(root, 'proc/hidden'), 'on disk\n');
+      await writeFile(join(scratch, 'copy'), 'copy\n');
+      const { chroot } = session();
+      const run = chroot.run('cat', ['/proc/hidden'], { overlays: [{ hostFile: join(scratch, 'copy'), targetPath: '/proc/hidden' }] });
+      await expect(run).rejects.toMatchObject({ code: 'ARGO_MOUNT_FAILED', message: `Could not set up the mounts to run cat inside ${root}: could not mount /proc/hidden` });
+      await chroot.close();
+      expect(await mountSnapshot(root)).toEqual(before);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
   it('close() is safe to call twice and before open(), and refuses runs afterwards', async () => {
     const { chroot } = session();
     await chroot.close();

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
 import { parseMountinfo } from '../core/system-state/parse-mountinfo.ts';
 import { logEvent } from '../core/log-events.ts';
-import { CHROOT_MOUNT_FAILED, chrootArgv, type ChrootMountPoints } from './chroot-argv.ts';
+import { CHROOT_MOUNT_FAILED, chrootArgv, type ChrootMountPoints, type ChrootOverlay } from './chroot-argv.ts';
+import { resolveOverlayMountPoint } from './overlay-mount-points.ts';
 import { createRootedFs, type RootedFs } from './rooted-fs.ts';
 import { CommandError, type CommandRecord, type CommandResult, type CommandRunner, type RunOptions } from './run-command.ts';
 
@@ -161,21 +162,27 @@ export function createChrootSession(options: ChrootSessionOptions): ChrootSessio
       const command = [file, ...args];
       opening ??= prepare();
       const { mounts, deathSignal } = await opening;
-      const [wrapper, ...wrapperArgs] = chrootArgv(root, mounts, command, deathSignal) as [string, ...string[]];
+      // The overlays are bound inside this namespace, after the Handbook's mounts; the host runner must not bind them again.
+      const { overlays = [], ...hostOptions } = runOptions;
+      const binds: ChrootOverlay[] = [];
+      for (const overlay of overlays) binds.push({ ...overlay, mountPoint: await resolveOverlayMountPoint(target, overlay) });
+      const [wrapper, ...wrapperArgs] = chrootArgv(root, mounts, binds, command, deathSignal) as [string, ...string[]];
       if (host.dryRun && runOptions.mutates !== false) {
         history.push({ argv: command, ran: false, exitCode: undefined });
-        return host.run(wrapper, wrapperArgs, runOptions);
+        return host.run(wrapper, wrapperArgs, hostOptions);
       }
       try {
-        const result = await host.run(wrapper, wrapperArgs, { env: CHROOT_ENV, ...runOptions });
+        const result = await host.run(wrapper, wrapperArgs, { env: CHROOT_ENV, ...hostOptions });
         history.push({ argv: command, ran: true, exitCode: result.exitCode });
         return result;
       } catch (error) {
         const result = error instanceof CommandError ? error.result : undefined;
         history.push({ argv: command, ran: true, exitCode: result?.exitCode });
         // Only a mount that failed on its own: one killed by an interrupt or a budget keeps that error.
-        if (error instanceof CommandError && error.code === 'ARGO_COMMAND_FAILED' && result?.exitCode === CHROOT_MOUNT_FAILED && result.tail.some((line) => line.startsWith('argo-chroot: could not mount'))) {
-          throw new ArgoError('ARGO_MOUNT_FAILED', `Could not set up the mounts to run ${file} inside ${root}`, {
+        const mountLine = result?.tail.find((line) => line.startsWith('argo-chroot: could not mount '));
+        if (error instanceof CommandError && error.code === 'ARGO_COMMAND_FAILED' && result?.exitCode === CHROOT_MOUNT_FAILED && mountLine !== undefined) {
+          const what = mountLine.slice('argo-chroot: '.length).replace(/ \(inside .*\)$/, '');
+          throw new ArgoError('ARGO_MOUNT_FAILED', `Could not set up the mounts to run ${file} inside ${root}: ${what}`, {
             cause: error,
             hint: 'Run as root on a kernel that allows mount and PID namespaces and bind mounts; the reason is in the log.',
             details: { root, tail: result.tail },

@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArgoError } from '../core/errors.ts';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
+import { mountSnapshot } from '../../test/support/mount-table.ts';
 import { CommandError, createHostRunner } from './run-command.ts';
 
 let scratch: string;
@@ -189,6 +190,33 @@ describe('createHostRunner', () => {
     await expect(readFile(marker)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(runner.history.map((record) => record.ran)).toEqual([false, true]);
     expect(events('command.not-run')[0]).toMatchObject({ argv: ['touch', marker], reason: 'dry run' });
+  });
+
+  it('binds an overlay over a host file for the one command, in a mount namespace of its own', async () => {
+    const before = await mountSnapshot(scratch);
+    await writeFile(join(scratch, 'real'), 'on disk\n');
+    await writeFile(join(scratch, 'copy'), 'the private copy\n');
+    const runner = createHostRunner({ logger: createMemoryLogger().logger });
+    const overlays = [{ hostFile: join(scratch, 'copy'), targetPath: join(scratch, 'real') }];
+    const seen = await runner.run('sh', ['-c', 'cat "$1"; echo changed > "$1" || echo read-only', 'sh', join(scratch, 'real')], { overlays });
+    expect(seen.stdout).toBe('the private copy\nread-only\n');
+    expect((await runner.run('cat', [join(scratch, 'real')])).stdout).toBe('on disk\n');
+    expect(runner.history.map((record) => record.argv[0])).toEqual(['sh', 'cat']);
+    expect(await readFile(join(scratch, 'real'), 'utf8')).toBe('on disk\n');
+    expect(await mountSnapshot(scratch)).toEqual(before);
+  });
+
+  it('refuses to bind over a symlink, and names a missing program behind an overlay', async () => {
+    await writeFile(join(scratch, 'real'), 'on disk\n');
+    await writeFile(join(scratch, 'copy'), 'copy\n');
+    await symlink(join(scratch, 'real'), join(scratch, 'link'));
+    const runner = createHostRunner({ logger: createMemoryLogger().logger });
+    await expect(runner.run('cat', [join(scratch, 'link')], { overlays: [{ hostFile: join(scratch, 'copy'), targetPath: join(scratch, 'link') }] })).rejects.toMatchObject({
+      code: 'ARGO_MOUNT_FAILED',
+      message: expect.stringContaining('symbolic link'),
+    });
+    const missing = await rejection(runner.run('no-such-program-argo', [], { overlays: [{ hostFile: join(scratch, 'copy'), targetPath: join(scratch, 'real') }] }));
+    expect(missing).toMatchObject({ code: 'ARGO_COMMAND_NOT_FOUND', message: 'no-such-program-argo: program not found' });
   });
 
   it('keeps password hashes out of the log', async () => {

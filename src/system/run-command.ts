@@ -3,7 +3,10 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { ArgoError, type ErrorCode } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
-import { parseChrootArgv } from './chroot-argv.ts';
+import { CHROOT_MOUNT_FAILED, parseChrootArgv } from './chroot-argv.ts';
+import { overlayArgv, parseOverlayArgv, type FileOverlay } from './overlay-argv.ts';
+import { resolveOverlayMountPoint } from './overlay-mount-points.ts';
+import { createRootedFs } from './rooted-fs.ts';
 
 export interface RunOptions {
   /** The caller's cancellation: user interrupt ∧ the step's budget. Aborting it kills the process group. */
@@ -32,6 +35,12 @@ export interface RunOptions {
   readonly onLine?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined;
   /** Output lines of stdout and stderr kept for error reports. Default 40. */
   readonly tailLines?: number | undefined;
+  /**
+   * Files bound read-only over files the command sees, for this command alone, in a mount namespace of its
+   * own: nothing changes on disk or in the host's mount table, nobody else sees them, and they vanish with
+   * the command however it ends (even SIGKILL). Both ends must be regular files, not symlinks.
+   */
+  readonly overlays?: readonly FileOverlay[] | undefined;
 }
 
 export interface CommandResult {
@@ -100,11 +109,34 @@ export function createHostRunner(options: HostRunnerOptions): CommandRunner {
         history.push({ argv, ran: false, exitCode: undefined });
         return notRun(argv);
       }
-      const result = await spawnCommand(argv, runOptions, options.logger);
+      const result = await spawnCommand(await withOverlays(argv, runOptions.overlays), runOptions, options.logger).catch((error: unknown) => {
+        throw overlayFailure(error, argv);
+      });
       history.push({ argv, ran: true, exitCode: result.exitCode });
       return result;
     },
   };
+}
+
+/** The command line that binds the overlays first, or the command itself when there are none. */
+async function withOverlays(argv: readonly string[], overlays: readonly FileOverlay[] | undefined): Promise<readonly string[]> {
+  if (overlays === undefined || overlays.length === 0) return argv;
+  const host = createRootedFs('/');
+  const resolved: FileOverlay[] = [];
+  for (const overlay of overlays) resolved.push({ hostFile: overlay.hostFile, targetPath: await resolveOverlayMountPoint(host, overlay) });
+  return overlayArgv(resolved, argv);
+}
+
+/** A bind that failed on its own (not one killed by an interrupt or a budget) is a mount failure. */
+function overlayFailure(error: unknown, argv: readonly string[]): unknown {
+  if (!(error instanceof CommandError) || error.code !== 'ARGO_COMMAND_FAILED' || error.result.exitCode !== CHROOT_MOUNT_FAILED) return error;
+  const line = error.result.tail.find((entry) => entry.startsWith('argo-overlay: could not mount '));
+  if (line === undefined || parseOverlayArgv(error.result.argv) === undefined) return error;
+  return new ArgoError('ARGO_MOUNT_FAILED', `Could not bind a private copy over ${line.slice('argo-overlay: could not mount '.length)} to run ${argv[0] ?? ''}`, {
+    cause: error,
+    hint: 'Run as root on a kernel that allows mount namespaces and bind mounts; the reason is in the log.',
+    details: { argv: error.result.argv, tail: error.result.tail },
+  });
 }
 
 function notRun(argv: readonly string[]): CommandResult {
@@ -274,13 +306,13 @@ function hintForKill(code: ErrorCode): string {
 }
 
 function programOf(argv: readonly string[]): string {
-  return (parseChrootArgv(argv)?.command[0] ?? argv[0]) ?? '';
+  return ((parseChrootArgv(argv) ?? parseOverlayArgv(argv))?.command[0] ?? argv[0]) ?? '';
 }
 
 /** The command as a person would name it: `sh -c …`, and `emerge … (inside /mnt/gentoo)` for a chroot. */
 function describe(argv: readonly string[]): string {
   const chroot = parseChrootArgv(argv);
-  const command = chroot?.command ?? argv;
+  const command = chroot?.command ?? parseOverlayArgv(argv)?.command ?? argv;
   const shown = command.slice(0, 4).join(' ') + (command.length > 4 ? ' …' : '');
   return chroot ? `${shown} (inside ${chroot.root})` : shown;
 }
