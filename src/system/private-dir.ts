@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstatSync } from 'node:fs';
+import { lstatSync, rmSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import tmp from 'tmp';
@@ -68,10 +68,14 @@ export async function createPrivateDirInside(target: RootedFs, parent: string, p
   return { inside: path.posix.join(parent, name), host };
 }
 
-/** A fresh private folder (0700, random name, owned by us) under the host's temporary folder. */
+/**
+ * A fresh private folder (0700, random name, owned by us) under the host's temporary folder. The temporary
+ * folder itself must keep others from renaming what we create in it (root's, or sticky): in a folder anyone
+ * may rename entries in, the private folder could be swapped for another between this check and its use.
+ */
 export function createPrivateTempDir(prefix: string): string {
   const dir = tmp.dirSync({ prefix: `${prefix}-`, mode: 0o700 }).name;
-  const reason = unsafeDirReason(lstatSync(dir));
+  const reason = unsafeDirReason(lstatSync(dir)) ?? parentReasonOf(dir);
   if (reason !== undefined) {
     throw new ArgoError('ARGO_UNSAFE_PATH', `The temporary folder ${dir} is not private: ${reason}`, {
       hint: 'Check the host temporary folder (TMPDIR, /tmp) is a root-owned folder with mode 1777.',
@@ -79,4 +83,11 @@ export function createPrivateTempDir(prefix: string): string {
     });
   }
   return dir;
+}
+
+function parentReasonOf(dir: string): string | undefined {
+  const reason = unsafeParentReason(statSync(path.dirname(dir)), process.geteuid?.() ?? 0);
+  if (reason === undefined) return undefined;
+  rmSync(dir, { recursive: true, force: true });
+  return `its parent ${path.dirname(dir)}: ${reason}`;
 }
