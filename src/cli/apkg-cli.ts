@@ -45,8 +45,22 @@ export const apkgCli: CliDefinition = {
         bind<RollbackArgs>(runRollbackCommand),
       )
       .command('preflight', 'The pre-update checklist (same as argo preflight; exit 3 for no-go)', preflightOptions, bind<PreflightArgs>(runPreflightCommand))
-      .command('canary <action>', 'Manage the login canary account used to verify PAM after updates', (sub) =>
-        sub.positional('action', { choices: ['setup'] as const, describe: 'setup: create or re-key the account and prove it logs in' }),
+      .command(
+        'canary <action>',
+        'Manage the login canary account used to verify PAM after updates',
+        (sub) =>
+          sub
+            .positional('action', { choices: ['setup'] as const, describe: 'setup: create or re-key the account (locked) and prove its login' })
+            .epilog(
+              'What argo-canary is: a system account whose only use is the proof, after apkg update, that a login still works ' +
+                '(the login service: auth, account, session, through the target\'s own PAM and crypt). Its random password is ' +
+                'readable by root only, in /var/lib/argo/canary-password.\n\n' +
+                'What it is not: a login. In /etc/shadow it is always locked (!) and expired, its shell is nologin and it has no ' +
+                'home (/var/empty), so sshd, su, login, display managers and every other service refuse it, even with the password. ' +
+                'The proof unlocks it only inside a private mount namespace, for the seconds of the check: a copy of /etc/shadow ' +
+                'with the canary open is bound over /etc/shadow for the proving command alone. The real /etc/shadow never holds ' +
+                'an open canary, so a killed run leaves no door behind. An older canary that could log in is locked by setup.',
+            ),
         bind<CanaryArgs>(runCanaryCommand),
       ),
 };

@@ -20,6 +20,7 @@ import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { System } from '../system/open-system.ts';
 import { isMissing } from '../system/fs-errors.ts';
+import type { FileOverlay } from '../system/overlay-argv.ts';
 import { CommandError } from '../system/run-command.ts';
 import { PAM_DRIVER } from './pam-driver.ts';
 
@@ -35,6 +36,24 @@ export interface ProveLoginOptions {
    */
   readonly services?: readonly string[];
   readonly signal: AbortSignal;
+  /**
+   * Prove the PAM services only (auth, account, session), not the login shell, the home folder or `su`: for
+   * an account that is no login by design, such as the canary (nologin shell, no home, refused by su).
+   */
+  readonly pamOnly?: boolean;
+  /**
+   * Files bound over the target's for the PAM-driving commands alone (RunOptions.overlays): the canary's proof
+   * binds a copy of /etc/shadow in which its entry is open, so the real file never holds an open canary.
+   */
+  readonly overlays?: readonly FileOverlay[];
+}
+
+/** What drives one PAM conversation: whose, with what, bounded by what, seeing which files. */
+interface PamAttempt {
+  readonly user: string;
+  readonly password: string;
+  readonly signal: AbortSignal;
+  readonly overlays: readonly FileOverlay[] | undefined;
 }
 
 export interface UnixChkpwdReport extends UnixChkpwdVerdict {
@@ -66,10 +85,10 @@ const ttyFor = (service: string): string => (service === 'login' ? 'tty1' : ':0'
 /**
  * Proves that USER can log in, inside the target and through its own PAM, the way a person at the console
  * and at the display manager would: each service's authenticate, account, open and close a session; the
- * login shell; finally `su - USER -c true` from an unprivileged user. Stops at the first failure, so a wrong
- * password costs at most one failed attempt; a faillock tally that already blocks the user, or a unix_chkpwd
- * that cannot work on this pam version, stops it before any attempt. Throws ARGO_LOGIN_UNPROVEN when PAM
- * cannot be driven at all: unknown is not success.
+ * login shell; finally `su - USER -c true` from an unprivileged user (with `pamOnly`, the services alone).
+ * Stops at the first failure, so a wrong password costs at most one failed attempt; a faillock tally that
+ * already blocks the user, or a unix_chkpwd that cannot work on this pam version, stops it before any attempt.
+ * Throws ARGO_LOGIN_UNPROVEN when PAM cannot be driven at all: unknown is not success.
  */
 export async function proveLogin(system: System, options: ProveLoginOptions): Promise<LoginProofResult> {
   const started = performance.now();
@@ -114,13 +133,17 @@ export async function proveLogin(system: System, options: ProveLoginOptions): Pr
     warnings.push(`${unixChkpwd.problem}: root's logins work with pam ${unixChkpwd.pamVersion ?? '?'}, but screen lockers and other unprivileged checks fail`);
   }
 
+  const attempt: PamAttempt = { user, password, signal, overlays: options.overlays };
+  const pamOnly = options.pamOnly ?? false;
   for (const service of services) {
-    const run = await runPamService(system, service, user, password, signal, method);
+    const run = await runPamService(system, service, attempt, method);
     method = run.method;
     outcomes.push(run.outcome);
     if (service === 'login') proof.push(...run.outcome.passed);
     if (run.outcome.failed) return finish(run.outcome.failed);
-    if (service === 'login') {
+    if (pamOnly) {
+      if (service !== 'login') proof.push(`dm:${service}`);
+    } else if (service === 'login') {
       const shell = await checkShell(system, entry);
       if (shell !== undefined) return finish({ step: 'shell', reason: shell });
       proof.push('shell');
@@ -129,6 +152,7 @@ export async function proveLogin(system: System, options: ProveLoginOptions): Pr
       proof.push(`dm:${service}`);
     }
   }
+  if (pamOnly) return finish();
   if (!services.includes('login')) {
     const shell = await checkShell(system, entry);
     if (shell !== undefined) return finish({ step: 'shell', reason: shell });
@@ -143,23 +167,24 @@ export async function proveLogin(system: System, options: ProveLoginOptions): Pr
 }
 
 /** One service through the PAM driver; pivots to pamtester (for good) when the driver cannot load PAM. */
-async function runPamService(system: System, service: string, user: string, password: string, signal: AbortSignal, method: ProofMethod): Promise<{ method: ProofMethod; outcome: ServiceOutcome }> {
+async function runPamService(system: System, service: string, attempt: PamAttempt, method: ProofMethod): Promise<{ method: ProofMethod; outcome: ServiceOutcome }> {
   if (method === 'python-pam') {
-    const driven = await runDriver(system, service, user, password, signal);
+    const driven = await runDriver(system, service, attempt);
     if (driven.outcome) return { method, outcome: driven.outcome };
-    logEvent(system.logger, 'login-proof.pivot', { user, from: 'python-pam', to: 'pamtester', reason: driven.unavailable });
-    const outcome = await runPamtester(system, service, user, password, signal, driven.unavailable);
+    logEvent(system.logger, 'login-proof.pivot', { user: attempt.user, from: 'python-pam', to: 'pamtester', reason: driven.unavailable });
+    const outcome = await runPamtester(system, service, attempt, driven.unavailable);
     return { method: 'pamtester', outcome };
   }
-  return { method, outcome: await runPamtester(system, service, user, password, signal, 'python3 could not drive PAM') };
+  return { method, outcome: await runPamtester(system, service, attempt, 'python3 could not drive PAM') };
 }
 
-async function runDriver(system: System, service: string, user: string, password: string, signal: AbortSignal): Promise<{ outcome?: ServiceOutcome; unavailable: string }> {
+async function runDriver(system: System, service: string, attempt: PamAttempt): Promise<{ outcome?: ServiceOutcome; unavailable: string }> {
   let stdout: string;
   try {
-    const result = await system.commands.run('python3', ['-I', '-c', PAM_DRIVER, user, ttyFor(service), service], {
-      input: `${password}\n`,
-      signal,
+    const result = await system.commands.run('python3', ['-I', '-c', PAM_DRIVER, attempt.user, ttyFor(service), service], {
+      input: `${attempt.password}\n`,
+      signal: attempt.signal,
+      overlays: attempt.overlays,
       budgetMs: PAM_BUDGET_MS,
       mutates: false,
       okExitCodes: [0, 3],
@@ -183,10 +208,11 @@ async function runDriver(system: System, service: string, user: string, password
   return { outcome: serviceOutcome(service, lines), unavailable: '' };
 }
 
-async function runPamtester(system: System, service: string, user: string, password: string, signal: AbortSignal, why: string): Promise<ServiceOutcome> {
+async function runPamtester(system: System, service: string, attempt: PamAttempt, why: string): Promise<ServiceOutcome> {
+  const { user, password, signal, overlays } = attempt;
   const args = ['-v', '-I', `tty=${ttyFor(service)}`, service, user, 'authenticate', 'acct_mgmt', 'open_session', 'close_session'];
   try {
-    const result = await system.commands.run('pamtester', args, { input: `${password}\n`, signal, budgetMs: PAM_BUDGET_MS, mutates: false, tailLines: 200 });
+    const result = await system.commands.run('pamtester', args, { input: `${password}\n`, signal, overlays, budgetMs: PAM_BUDGET_MS, mutates: false, tailLines: 200 });
     return pamtesterOutcome(service, result.tail, result.exitCode);
   } catch (error) {
     if (isArgoError(error, 'ARGO_COMMAND_NOT_FOUND')) {

@@ -14,7 +14,7 @@ interface UpdateReport {
   proof: string[];
   repaired?: { restored: boolean; restore?: { replacedCopy: string; portage?: { matches: boolean; reinstall: string } } };
   packages: { planned: number; merged: number; mergedCpvs: string[]; failed: string[] };
-  verify?: { cryptOk: boolean; canary: string };
+  verify?: { cryptOk: boolean; canary: string; canaryFailure?: string };
   refusedBy: { id: string }[];
   phases: { id: string; status: string }[];
   logDir: string;
@@ -97,6 +97,9 @@ describe('apkg update on a real btrfs root', () => {
       [report.postSnapshot, 'post', 'ok'],
     ]);
     expect(await pamLogin(root, 'correct horse')).toBe(0);
+    // The proof opened the canary only for itself: on disk it is as locked and expired as setup left it.
+    const canary = (await readFile(join(root, 'etc/shadow'), 'utf8')).split('\n').find((line) => line.startsWith('argo-canary:'));
+    expect(canary).toMatch(/^argo-canary:!\$6\$[^:]+:\d+:::::1:$/);
   });
 
   it('shows people a progress bar from emerge\'s own output, with an ETA', async () => {
@@ -178,7 +181,7 @@ describe('apkg update on a real btrfs root', () => {
     expect(run.code).toBe(1);
     expect(report.outcome).toBe('failed');
     expect(report.loginOk).toBe(false);
-    expect(report.verify).toMatchObject({ cryptOk: true, pamOk: true, canary: 'failed' });
+    expect(report.verify).toMatchObject({ cryptOk: true, pamOk: true, canary: 'failed', canaryFailure: expect.stringMatching(/^auth: /) });
     expect(report.repaired).toBeUndefined();
     const repair = report.phases.find((phase) => phase.id === 'repair') as { status: string; reason?: string };
     expect(repair.status).toBe('skipped');

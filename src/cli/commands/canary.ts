@@ -14,7 +14,11 @@ export async function runCanaryCommand(args: CanaryArgs, context: HandlerContext
   const system = openSystem({ root: door.root, logger: context.logger });
   try {
     const setup = await setUpCanaryAccount(system, context.signal);
-    const text = `${setup.created ? 'Created' : 'Re-keyed'} the canary account ${setup.user}; its password is in ${setup.passwordFile} (root only, inside ${system.root}); a real ${setup.verifiedWith} login check passed.`;
+    const text = [
+      `${setup.created ? 'Created' : 'Re-keyed'} the canary account ${setup.user}; its password is in ${setup.passwordFile} (root only, inside ${system.root}).`,
+      ...(setup.wasOpen ? ['It could log in outside the proof before; now it cannot.'] : []),
+      `It is locked and expired in /etc/shadow: no service lets it in. Its login proof passed (login service: ${setup.proof.join(', ')}; ${setup.verifiedWith}).`,
+    ].join('\n');
     return { exitCode: EXIT.ok, json: { root: system.root, ...setup }, text };
   } finally {
     await system.close();

@@ -91,9 +91,25 @@ export function hashPrefixesInUse(text: string): string[] {
  * is identical (other lines, field order, trailing newline or its absence).
  */
 export function replaceShadowPassword(text: string, user: string, hash: string, day: number): string {
-  if (hash.includes(':') || hash.includes('\n')) {
+  assertFieldValue(hash, user);
+  return editShadowEntry(text, user, (fields) => {
+    fields[1] = hash;
+    fields[2] = String(day);
+  });
+}
+
+/** A hash or field value that would split or end a shadow line. */
+export function assertFieldValue(value: string, user: string): void {
+  if (value.includes(':') || value.includes('\n')) {
     throw new ArgoError('ARGO_INVALID_INPUT', 'A password hash cannot contain ":" or a newline', { details: { user } });
   }
+}
+
+/**
+ * The file with exactly one line changed: `user`'s, its nine fields handed to `edit` to change in place.
+ * Every other byte stays identical. No entry, or more than one, is an error: which one would PAM read?
+ */
+export function editShadowEntry(text: string, user: string, edit: (fields: string[]) => void): string {
   const lines = text.split('\n');
   const matches = lines.flatMap((line, index) => (line.startsWith(`${user}:`) ? [index] : []));
   if (matches.length !== 1) {
@@ -105,8 +121,7 @@ export function replaceShadowPassword(text: string, user: string, hash: string, 
   const index = matches[0] as number;
   const fields = (lines[index] as string).split(':');
   while (fields.length < 9) fields.push('');
-  fields[1] = hash;
-  fields[2] = String(day);
+  edit(fields);
   lines[index] = fields.join(':');
   return lines.join('\n');
 }

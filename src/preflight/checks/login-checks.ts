@@ -1,8 +1,8 @@
+import { canaryAccess } from '../../core/auth/canary-shadow.ts';
 import { parsePasswd } from '../../core/auth/passwd.ts';
 import { hashPrefixesInUse } from '../../core/auth/shadow.ts';
 import { isArgoError } from '../../core/errors.ts';
-import { CANARY_ATTEMPTS } from '../../login-path/authenticate.ts';
-import { CANARY_PASSWORD_FILE, CANARY_USER } from '../../login-path/canary-account.ts';
+import { CANARY_PASSWORD_FILE, CANARY_USER, proveCanaryLogin } from '../../login-path/canary-account.ts';
 import { findInstalled } from '../../core/gentoo/find-installed.ts';
 import { checkPamStack } from '../../login-path/check-pam-stack.ts';
 import { testCrypt } from '../../login-path/test-crypt.ts';
@@ -70,7 +70,8 @@ export const glibcCheck: Check = {
 
 /**
  * The account apkg update logs in as after the update. Without it the update can prove crypt and the PAM
- * modules, but not that a real login works: warn, and say how to create it.
+ * modules, but not that a real login works: warn, and say how to create it. A canary that some service would
+ * let in (an older argo's: an unlocked hash, no expiry) is a door: warn, and say how to close it.
  */
 export const canaryCheck: Check = {
   id: 'canary',
@@ -78,7 +79,17 @@ export const canaryCheck: Check = {
   async run({ system, signal }) {
     const hasAccount = parsePasswd((await system.target.readTextIfExists('/etc/passwd')) ?? '').some((entry) => entry.user === CANARY_USER);
     const password = (await system.target.readTextIfExists(CANARY_PASSWORD_FILE))?.trim();
-    const details = { user: CANARY_USER, account: hasAccount, passwordFile: password === undefined ? undefined : CANARY_PASSWORD_FILE };
+    const today = Math.floor(system.clock.now().getTime() / 86_400_000);
+    const access = canaryAccess((await system.target.readTextIfExists('/etc/shadow')) ?? '', CANARY_USER, today);
+    const details = { user: CANARY_USER, account: hasAccount, passwordFile: password === undefined ? undefined : CANARY_PASSWORD_FILE, shadowEntry: access };
+    if (hasAccount && access === 'open') {
+      return {
+        status: 'warn',
+        summary: `${CANARY_USER} can log in outside the proof: run apkg canary setup`,
+        details,
+        advice: 'apkg canary setup locks and expires it in /etc/shadow; the update still proves its login, inside a private mount namespace.',
+      };
+    }
     if (!hasAccount || password === undefined || password === '') {
       return {
         status: 'warn',
@@ -87,13 +98,17 @@ export const canaryCheck: Check = {
         advice: 'Create it once with: apkg canary setup',
       };
     }
-    const unixChkpwd = CANARY_ATTEMPTS[0];
+    let reason: string | undefined;
     try {
-      await unixChkpwd?.run(system.commands, CANARY_USER, password, signal);
+      const result = await proveCanaryLogin(system, password, signal);
+      if (result.failed !== undefined) reason = `${result.failed.step}: ${result.failed.reason}`;
     } catch (error) {
       if (!isArgoError(error) || error.code === 'ARGO_INTERRUPTED') throw error;
-      return { status: 'warn', summary: `${CANARY_USER} cannot log in now (${error.message}): the update could not prove logins either`, details, advice: 'Re-key it with apkg canary setup (or run argo recover if crypt fails too).' };
+      reason = error.message;
     }
-    return { status: 'pass', summary: `${CANARY_USER} logs in through unix_chkpwd: the update can prove a real login`, details };
+    if (reason !== undefined) {
+      return { status: 'warn', summary: `${CANARY_USER} cannot log in now (${reason}): the update could not prove logins either`, details, advice: 'Re-key it with apkg canary setup (or run argo recover if crypt fails too).' };
+    }
+    return { status: 'pass', summary: `${CANARY_USER} passes the login service (auth, account, session) inside the proof, and is locked outside it: the update can prove a real login`, details };
   },
 };
