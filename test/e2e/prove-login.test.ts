@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFile, chmod, copyFile, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,26 +20,23 @@ afterEach(async () => {
 });
 
 /**
- * The fixture's python3-minimal has no ctypes; every Gentoo python has it (dev-lang/python always builds
- * _ctypes against libffi). The host's Debian 12 libpython3.11-stdlib is the same Python 3.11 series as the
- * fixture's, and the fixture already has libffi8: copy the module and its extension in.
+ * The fixture has ctypes (libpython3.11-stdlib), as every Gentoo python has (dev-lang/python always builds
+ * _ctypes). For the pamtester pivot, a copy without it: python3 starts, but cannot load libpam.
  */
-const HOST_CTYPES = '/usr/lib/python3.11/ctypes';
-const HOST_CTYPES_EXT = '/usr/lib/python3.11/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so';
-async function addCtypes(root: string): Promise<void> {
-  for (const file of [HOST_CTYPES, HOST_CTYPES_EXT]) {
-    await stat(file).catch(() => {
-      throw new Error(`${file} is missing on this host: apt-get install libpython3.11-stdlib (the tests copy ctypes into the fixture root from it)`);
+const CTYPES = ['usr/lib/python3.11/ctypes', 'usr/lib/python3.11/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so'];
+async function removeCtypes(root: string): Promise<void> {
+  for (const file of CTYPES) {
+    await stat(join(root, file)).catch(() => {
+      throw new Error(`${file} is missing from the fixture root: rebuild it (bash scripts/setup.sh --fixtures)`);
     });
+    await rm(join(root, file), { recursive: true });
   }
-  await cp(HOST_CTYPES, join(root, HOST_CTYPES), { recursive: true });
-  await copyFile(HOST_CTYPES_EXT, join(root, HOST_CTYPES_EXT));
 }
 
 async function target(kind: 'base' | 'broken', options: { ctypes?: boolean } = {}): Promise<TargetCopy> {
   const copy = await copyTarget(kind);
   targets.push(copy);
-  if (options.ctypes ?? true) await addCtypes(copy.root);
+  if (!(options.ctypes ?? true)) await removeCtypes(copy.root);
   return copy;
 }
 
@@ -126,6 +123,17 @@ describe('proveLogin on a real Debian root with real PAM', () => {
     const result = await prove(system);
     expect(result.proof).toEqual(['auth', 'account', 'session']);
     expect(result.failed).toEqual({ step: 'shell', reason: 'the login shell /bin/zsh does not exist in the target' });
+  });
+
+  it('proves the PAM services alone with pamOnly: an account without a usable shell passes auth, account and session', async () => {
+    const { root } = await target('base');
+    const passwd = await readFile(join(root, 'etc/passwd'), 'utf8');
+    await writeFile(join(root, 'etc/passwd'), passwd.replace(/^(alice:.*):\/bin\/bash$/m, '$1:/usr/sbin/nologin'));
+    const { system } = open(root);
+    const result = await proveLogin(system, { user: 'alice', password: PASSWORD, signal: AbortSignal.timeout(120_000), pamOnly: true });
+    expect(result.failed).toBeUndefined();
+    expect(result.proof).toEqual(['auth', 'account', 'session']);
+    expect(system.commands.history.map((record) => record.argv[0])).not.toContain('setpriv');
   });
 
   it('fails at shell when the shell exists but is not in /etc/shells', async () => {
