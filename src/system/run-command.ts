@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly onLine?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined;
   /** Output lines of stdout and stderr kept for error reports. Default 40. */
   readonly tailLines?: number | undefined;
+  /** The signal is how this command normally ends (a lock holder released): its stop is logged at debug level. */
+  readonly stopQuietly?: boolean | undefined;
   /**
    * Files bound read-only over files the command sees, for this command alone, in a mount namespace of its
    * own: nothing changes on disk or in the host's mount table, nobody else sees them, and they vanish with
@@ -237,7 +239,9 @@ async function spawnCommand(argv: readonly string[], options: RunOptions, logger
     const reason: unknown = cancel.reason;
     const code = cancelCodeOf(reason);
     const why = reason instanceof Error ? reason.message : String(reason);
-    logEvent(logger, 'command.killed', { argv: [...argv], pid, reason: why });
+    // A holder released on purpose (stopQuietly) ends this way every time: that is not worth a warning.
+    if (options.stopQuietly) logEvent(logger, 'command.released', { argv: [...argv], pid });
+    else logEvent(logger, 'command.killed', { argv: [...argv], pid, reason: why });
     throw new CommandError(code, `${describe(argv)} was stopped: ${why}`, result, hintForKill(code), reason);
   }
   if ((outcome as { code?: string }).code === 'ENOENT' || outcome.exitCode === 127) {

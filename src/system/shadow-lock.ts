@@ -65,6 +65,7 @@ export async function withShadowLock<T>(target: RootedFs, commands: CommandRunne
       budgetMs: waitMs + HOLD_BUDGET_MS,
       graceMs: 1_000,
       mutates: false,
+      stopQuietly: true,
       onLine: (line, stream) => {
         if (stream === 'stdout' && line === 'locked') locked();
       },

@@ -8,7 +8,7 @@ import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
 
 interface Report {
   outcome: string;
-  login: { user: string; ok: boolean; method?: string };
+  login: { user: string; ok: boolean; method?: string; proof: string[]; warnings: string[] };
   resumed: boolean;
   logDir: string;
   generatedPasswordFile?: string;
@@ -65,11 +65,13 @@ describe('argo recover on a really broken system', () => {
     const report = reportOf(first);
     expect(first.code, first.stderr).toBe(0);
     expect(report.outcome).toBe('recovered');
-    expect(report.login).toEqual({ user: 'alice', ok: true, method: 'unix_chkpwd' });
+    // Proven through the target's own PAM, each check named; nothing more is claimed.
+    expect(report.login).toMatchObject({ user: 'alice', ok: true, method: 'python-pam', proof: ['auth', 'account', 'session', 'shell', 'su'] });
     expect(statuses(report)).toMatchObject({
       diagnostics: 'succeeded',
       'process-cleanup': 'skipped',
       'libxcrypt-rebuild': 'succeeded',
+      'login-repair': 'skipped',
       'password-reset': 'skipped',
       'pam-canary': 'succeeded',
       'display-manager': 'succeeded',
@@ -81,7 +83,7 @@ describe('argo recover on a really broken system', () => {
     expect((await readdir(report.logDir)).sort()).toEqual(
       ['diagnostics.log', 'error-bundle.txt', 'main.log', 'pivots.log', 'report.json', 'state.json', 'summary.txt', 'system-state.log'].sort(),
     );
-    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^RECOVERED: alice can log in again/);
+    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^RECOVERED: alice can log in again \(proven: auth, account, session, shell, su; through the target's PAM with python-pam\)/);
     expect(await readFile(join(report.logDir, 'system-state.log'), 'utf8')).toContain('crypt $6$: failure-token -> verifies');
     expect(await readlink(join(target.root, 'etc/runlevels/default/display-manager'))).toBe('/etc/init.d/display-manager');
     expect(await mountSnapshot(target.root)).toEqual(before);
