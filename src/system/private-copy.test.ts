@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,24 @@ afterEach(async () => {
 });
 
 describe('withPrivateCopy', () => {
+  it('removes copies an argo killed with SIGKILL left behind (their pid is gone), and keeps those of a live argo', async () => {
+    const child = spawnSync('true');
+    const dead = join(tmpdir(), `argo-overlay-${child.pid}-abandoned`);
+    const live = join(tmpdir(), `argo-overlay-${process.ppid}-in-use`);
+    for (const folder of [dead, live]) {
+      await mkdir(folder, { mode: 0o700 });
+      await writeFile(join(folder, 'shadow'), 'root:$6$old$hash:1::::::\n', { mode: 0o600 });
+    }
+    try {
+      await withPrivateCopy(createRootedFs(root), '/etc/shadow', (text) => text, async () => undefined);
+      await expect(stat(dead)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await stat(join(live, 'shadow'))).isFile()).toBe(true);
+    } finally {
+      await rm(dead, { recursive: true, force: true });
+      await rm(live, { recursive: true, force: true });
+    }
+  });
+
   it("hands over an edited copy with the original's owner, group and mode in a root-only folder, and removes it afterwards", async () => {
     const target = createRootedFs(root);
     let seen: { hostFile: string; text: string; mode: number; gid: number; folderMode: number } | undefined;

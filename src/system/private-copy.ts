@@ -1,5 +1,6 @@
 import { constants as fsConstants, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { isMissing } from './fs-errors.ts';
@@ -19,7 +20,8 @@ import type { RootedFs } from './rooted-fs.ts';
 export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (text: string) => string, work: (overlay: FileOverlay) => Promise<T>): Promise<T> {
   const { text, stats } = await readRegularFile(target, file);
   const edited = edit(text);
-  const dir = createPrivateTempDir('argo-overlay');
+  await sweepAbandonedCopies();
+  const dir = createPrivateTempDir(`${OVERLAY_PREFIX}-${process.pid}`);
   try {
     const copy = path.join(dir, path.posix.basename(file));
     const handle = await fs.open(copy, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
@@ -33,6 +35,35 @@ export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (
     return await work({ hostFile: copy, targetPath: file });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const OVERLAY_PREFIX = 'argo-overlay';
+const ABANDONED = /^argo-overlay-(\d+)-/;
+
+/**
+ * Copies left by an argo that was SIGKILLed while it proved a login (the finally above never ran): folders of
+ * ours, named with the pid of their argo, whose argo is gone. They may hold a copy of /etc/shadow, so they go
+ * at the next proof. A pid that is alive (even reused by another program) keeps its folder for a later sweep.
+ */
+async function sweepAbandonedCopies(): Promise<void> {
+  const base = os.tmpdir();
+  for (const name of await fs.readdir(base).catch(() => [] as string[])) {
+    const pid = ABANDONED.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    const folder = path.join(base, name);
+    const stats = await fs.lstat(folder).catch(() => undefined);
+    if (stats === undefined || !stats.isDirectory() || stats.uid !== (process.geteuid?.() ?? 0)) continue;
+    await fs.rm(folder, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
