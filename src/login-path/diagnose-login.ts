@@ -1,7 +1,7 @@
 import * as path from 'node:path/posix';
 import { PAM_MODULE_DIRS } from '../core/auth/pam-config.ts';
 import { parsePasswd, parseShells } from '../core/auth/passwd.ts';
-import { checkNologin, checkSecuretty, checkShadowEntry, checkShell, daysSinceEpoch, parseSecuretty, readShadowAging } from '../core/login-doctor/account-causes.ts';
+import { checkLegacyHash, checkNologin, checkSecuretty, checkShadowEntry, checkShell, daysSinceEpoch, parseSecuretty, readShadowAging } from '../core/login-doctor/account-causes.ts';
 import { sortCauses, type LoginCause } from '../core/login-doctor/causes.ts';
 import { checkPasswdFile, checkRootFilesystem, checkShadowFile, checkUnixChkpwd, type FileFacts, type UnixChkpwdFacts } from '../core/login-doctor/file-causes.ts';
 import { BUILTIN_SOURCES, checkNsswitch, LOGIN_DATABASES, parseNsswitch } from '../core/login-doctor/nsswitch-causes.ts';
@@ -87,7 +87,8 @@ export async function diagnoseLogin(system: System, options: DiagnoseLoginOption
   } else {
     const shell = account.shell === '' ? '/bin/sh' : account.shell;
     const nologinFiles = [...NOLOGIN_FILES, ...argsOfModule(stack, 'pam_nologin.so').flatMap((arg) => (arg.startsWith('file=') ? [arg.slice(5)] : []))];
-    const [shellStat, presentNologin] = await Promise.all([statIfExists(system, shell), existingDistinct(system, nologinFiles)]);
+    const hash = shadowText === undefined ? undefined : userHash(shadowText, user);
+    const [shellStat, presentNologin, checksalt] = await Promise.all([statIfExists(system, shell), existingDistinct(system, nologinFiles), hash === undefined ? undefined : checkSalt(system, hash, signal)]);
     causes.push(
       ...checkNologin(user, account.uid, { present: presentNologin, pamNologinInStack: enforcingRules(stack, 'pam_nologin.so').length > 0 }),
       ...(shadowText === undefined ? [] : checkShadowEntry(user, readShadowAging(shadowText, user), daysSinceEpoch(now))),
@@ -97,11 +98,44 @@ export async function diagnoseLogin(system: System, options: DiagnoseLoginOption
         listed: shellsText === undefined ? undefined : parseShells(shellsText),
         pamShellsInStack: enforcingRules(stack, 'pam_shells.so').length > 0,
       }),
+      ...(hash === undefined ? [] : checkLegacyHash(user, hashMethod(hash), checksalt)),
       ...checkSecuretty(account.uid, securettyText === undefined ? undefined : parseSecuretty(securettyText), enforcingRules(stack, 'pam_securetty.so').length > 0),
     );
   }
   causes.push(...checkPamServices(stack), ...checkPamLines(stack), ...moduleCauses, ...nsswitchCauses, ...fileCauses, ...tallyCauses, ...rootCauses);
   return { causes: sortCauses(causes), user, moduleDir, durationMs: Math.round(system.clock.monotonicMs() - started) };
+}
+
+/** The user's hash when it is one (not locked, not empty); it never leaves this module but through stdin. */
+function userHash(shadow: string, user: string): string | undefined {
+  const field = shadow.split('\n').find((line) => line.split(':')[0] === user)?.split(':')[1];
+  return field === undefined || field === '' || field.startsWith('!') || field.startsWith('*') ? undefined : field;
+}
+
+/** `$1$`, `$6$`, `$y$`, or `descrypt` for a hash without a `$` prefix: never more of the hash than that. */
+function hashMethod(hash: string): string {
+  return /^\$[^$]+\$/.exec(hash)?.[0] ?? (hash.startsWith('_') ? 'bsdicrypt' : 'descrypt');
+}
+
+/** crypt_checksalt(3) of the target's own libcrypt on the hash (read from stdin, never argv); undefined when python3 or ctypes cannot ask. */
+const CHECKSALT = [
+  'import ctypes, ctypes.util, sys',
+  "name = ctypes.util.find_library('crypt') or 'libcrypt.so.1'",
+  'lib = ctypes.CDLL(name)',
+  'if not hasattr(lib, "crypt_checksalt"): sys.exit(2)',
+  'lib.crypt_checksalt.argtypes = [ctypes.c_char_p]',
+  'print(lib.crypt_checksalt(sys.stdin.buffer.readline().rstrip(b"\\n")))',
+].join('\n');
+
+async function checkSalt(system: System, hash: string, signal: AbortSignal | undefined): Promise<number | undefined> {
+  try {
+    const result = await system.commands.run('python3', ['-I', '-c', CHECKSALT], { input: `${hash}\n`, signal, budgetMs: COMMAND_BUDGET_MS, mutates: false, outputLevel: 'debug' });
+    const value = Number(result.stdout.trim());
+    return Number.isInteger(value) ? value : undefined;
+  } catch (error) {
+    if (error instanceof CommandError) return undefined;
+    throw error;
+  }
 }
 
 async function readPamServices(system: System): Promise<Map<string, string | undefined>> {

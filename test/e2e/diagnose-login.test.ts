@@ -56,8 +56,9 @@ describe('diagnoseLogin on real Debian roots', () => {
       expect(first.causes.filter((cause) => cause.severity === 'blocks')).toEqual([]);
       expect(root.causes.filter((cause) => cause.severity === 'blocks')).toEqual([]);
       expect(first.moduleDir).toBe('/lib/x86_64-linux-gnu/security');
-      // One command inside the target (the loader over every module): never a write, never ldd's slow script.
-      expect(system.commands.history.every((record) => record.argv[0] === 'find')).toBe(true);
+      // Two commands inside the target: the loader over every module (never ldd's slow script) and python's
+      // crypt_checksalt on the user's hash (given on stdin); never a write.
+      expect(system.commands.history.map((record) => record.argv[0]).sort()).toEqual(['find', 'find', 'find', 'python3', 'python3', 'python3']);
       console.info(`diagnoseLogin on the base fixture: first ${first.durationMs} ms, warm ${warm.durationMs} ms, root ${root.durationMs} ms`);
       expect(warm.durationMs).toBeLessThan(1000);
     } finally {
@@ -83,6 +84,21 @@ describe('diagnoseLogin on real Debian roots', () => {
     const diagnosis = await diagnose(root, 'alice');
     expect(ids(diagnosis)).toEqual([[id, severity]]);
     expect(JSON.stringify(diagnosis)).not.toMatch(/\$6\$/);
+  });
+
+  it('password-change-forced: a $1$ hash, which the target\'s libxcrypt marks legacy (crypt_checksalt), and the hash stays out of every argv', async () => {
+    const { root } = await target();
+    const { stdout } = await run('openssl', ['passwd', '-1', '-salt', 'legacy12', 'correct horse']);
+    await chroot(root, 'usermod', '-p', stdout.trim(), 'alice');
+    const system = openSystem({ root, logger: createMemoryLogger().logger });
+    try {
+      const diagnosis = await diagnoseLogin(system, { user: 'alice' });
+      expect(ids(diagnosis)).toEqual([['password-change-forced', 'warns']]);
+      expect(diagnosis.causes[0]?.evidence).toMatchObject({ reason: 'legacy-hash', method: '$1$', checksalt: 3 });
+      for (const record of system.commands.history) expect(record.argv.join(' ')).not.toContain('legacy12');
+    } finally {
+      await system.close();
+    }
   });
 
   it('shell-missing: alice\'s shell is a zsh that was uninstalled', async () => {

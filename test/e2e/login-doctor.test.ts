@@ -111,6 +111,8 @@ function faillockRecords(times: number[]): Buffer {
 interface Scenario {
   /** The cause id recover must name and repair. */
   readonly id: string;
+  /** The test's name when one cause has two scenarios. */
+  readonly name?: string;
   readonly user?: string;
   /** Files whose bytes, mode and owner undo must restore. */
   readonly files: readonly string[];
@@ -163,6 +165,21 @@ const SCENARIOS: readonly Scenario[] = [
     byPasswordReset: true,
     async break(root) {
       await chroot(root, 'chage', '-d', '0', 'alice');
+    },
+  },
+  {
+    id: 'password-change-forced',
+    name: 'password-change-forced (a hash method libxcrypt marks legacy)',
+    files: ['/etc/shadow'],
+    byPasswordReset: true,
+    loginFailsBefore: false,
+    async break(root) {
+      const { stdout } = await run('openssl', ['passwd', '-1', '-salt', 'legacy12', PASSWORD]);
+      await chroot(root, 'usermod', '-p', stdout.trim(), 'alice');
+    },
+    async check(root, report) {
+      expect(report.causes.find((cause) => cause.id === 'password-change-forced')?.severity).toBe('warns');
+      expect((await readFile(join(root, 'etc/shadow'), 'utf8')).split('\n').find((line) => line.startsWith('alice:'))).toMatch(/^alice:\$6\$/);
     },
   },
   {
@@ -321,7 +338,8 @@ const SCENARIOS: readonly Scenario[] = [
 ];
 
 describe('argo recover repairs each cause of "nobody can log in", and --undo puts it back', () => {
-  it.each(SCENARIOS.map((scenario) => [scenario.id, scenario] as const))('%s', async (id, scenario) => {
+  it.each(SCENARIOS.map((scenario) => [scenario.name ?? scenario.id, scenario] as const))('%s', async (_name, scenario) => {
+    const { id } = scenario;
     const target = await brokenRoot();
     const user = scenario.user ?? 'alice';
     if (user === 'root') await chroot(target.root, 'sh', '-c', `echo 'root:${PASSWORD}' | chpasswd`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkNologin, checkSecuretty, checkShadowEntry, checkShell, isExecutableBy, judgeAging, readShadowAging, type ShadowAging } from './account-causes.ts';
+import { checkLegacyHash, checkNologin, checkSecuretty, checkShadowEntry, checkShell, isExecutableBy, judgeAging, readShadowAging, type ShadowAging } from './account-causes.ts';
 
 const TODAY = 20_000;
 const aging = (fields: Partial<ShadowAging>): ShadowAging => ({ user: 'alice', lockMark: undefined, noPassword: false, lastChange: TODAY - 10, max: 99999, inactive: -1, expire: -1, ...fields });
@@ -96,5 +96,13 @@ describe('checkNologin and checkSecuretty', () => {
     [0, undefined, true, undefined],
   ] as const)('uid %i securetty %j (pam_securetty %s) → %s', (uid, listed, pam, severity) => {
     expect(checkSecuretty(uid, listed, pam)[0]?.severity).toBe(severity);
+  });
+});
+
+describe('checkLegacyHash', () => {
+  it('warns when the target’s crypt_checksalt says legacy, and only then', () => {
+    expect(checkLegacyHash('alice', '$1$', 3)).toMatchObject([{ id: 'password-change-forced', severity: 'warns', evidence: { reason: 'legacy-hash', method: '$1$' } }]);
+    expect(checkLegacyHash('alice', '$6$', 0)).toEqual([]);
+    expect(checkLegacyHash('alice', '$1$', undefined)).toEqual([]);
   });
 });

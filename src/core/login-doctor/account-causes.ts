@@ -227,3 +227,25 @@ export function checkSecuretty(uid: number | undefined, securetty: readonly stri
     },
   ];
 }
+
+/** crypt_checksalt(3)'s answer for CRYPT_SALT_METHOD_LEGACY (libxcrypt's crypt.h). */
+export const CRYPT_SALT_METHOD_LEGACY = 3;
+
+/**
+ * The user's hash uses a method the target's libxcrypt marks legacy (crypt_checksalt: md5crypt, descrypt,
+ * bigcrypt, … on a build whose strong set leaves them out). pam_unix still verifies it; policies that act on
+ * crypt_checksalt (account-utils' pam_unix, a `password` stack re-hashing on login) then want a new password,
+ * which a display manager's greeter may not offer. A warning, repaired by the password reset (a new $6$ hash).
+ */
+export function checkLegacyHash(user: string, prefix: string, checksalt: number | undefined): LoginCause[] {
+  if (checksalt !== CRYPT_SALT_METHOD_LEGACY) return [];
+  return [
+    {
+      id: 'password-change-forced',
+      severity: 'warns',
+      summary: `${user}'s password hash (${prefix}) uses a method the target's libxcrypt marks legacy: a PAM that honours crypt_checksalt asks for a new password at login, which a display manager may not complete`,
+      evidence: { user, reason: 'legacy-hash', method: prefix, checksalt },
+      repair: `set a new password for ${user} (it is hashed with SHA-512-crypt)`,
+    },
+  ];
+}
