@@ -23,10 +23,14 @@ mkdir -p "$target" "$work/upper" "$work/work"
 # A private copy of the broken root (overlay: the cache stays untouched).
 mount -t overlay argo-demo -o "lowerdir=$ARGO_FIXTURE_BROKEN,upperdir=$work/upper,workdir=$work/work" "$target"
 bash test/chroot-fixtures/install-fake-emerge.sh "$target" BINARY=ok >/dev/null
+# And two more of the common causes on top, as a locked-out admin finds them: a maintenance nologin file left
+# behind, and an account whose expiry date passed.
+printf 'System maintenance\n' > "$target/etc/nologin"
+chroot "$target" chage -E 2020-01-01 alice
 printf 'correct horse\n' > "$work/password"
 chmod 600 "$work/password"
 
-login() { printf 'correct horse\n' | chroot "$target" pamtester login alice authenticate >/dev/null 2>&1; }
+login() { printf 'correct horse\n' | chroot "$target" pamtester -I tty=tty1 login alice authenticate acct_mgmt >/dev/null 2>&1; }
 echo
 echo "== before: a real PAM login of alice with her right password"
 if login; then echo "   login works (unexpected: the fixture should be broken)"; else echo "   REFUSED: nobody can log in"; fi
@@ -46,6 +50,6 @@ report=$(ls -d "$target"/var/log/argo/recovery-*/ | tail -n 1)
 echo "== the run's log folder: $report"
 ls -l "$report"
 echo "== pivots.log:"; cat "$report/pivots.log"
-echo "== report.json (phases):"
-node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r.outcome, JSON.stringify(r.login)); for (const p of r.phases) console.log(`   ${p.id.padEnd(18)} ${p.status.padEnd(10)} ${p.durationMs} ms${p.reason ? "  (" + p.reason + ")" : ""}`);' "$report/report.json"
+echo "== report.json (login, causes, phases):"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r.outcome, JSON.stringify(r.login)); for (const c of r.causes) console.log(`   cause ${c.id.padEnd(24)} ${c.status}`); for (const p of r.phases) console.log(`   ${p.id.padEnd(18)} ${p.status.padEnd(10)} ${p.durationMs} ms${p.reason ? "  (" + p.reason + ")" : ""}`); if (r.undo) console.log(`   undo: ${r.undo}`);' "$report/report.json"
 exit "$status"
