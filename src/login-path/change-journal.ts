@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
+import { z } from 'zod';
 import * as path from 'node:path/posix';
 import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
@@ -157,10 +158,19 @@ export class ChangeJournal {
    * Deletes what a folder holds (Portage's build folders on a full root): the one change that cannot be
    * undone, recorded as such. Undefined when the folder is empty.
    */
-  async removeFolderContents(cause: string, folder: string, summary: string): Promise<JournalEntry | undefined> {
+  async removeFolderContents(cause: string, folder: string, summary: string, alsoOwnedBy?: number): Promise<JournalEntry | undefined> {
     const entries = await this.#target.readdir(folder);
     if (entries.length === 0) return undefined;
-    await this.#refuseUnsafeFolder(path.join(folder, 'x'));
+    // A folder of root's or, for Portage's build folder, the portage user's (group portage may write there, as
+    // Portage sets it up), never one anybody may write to. Entries are removed without following links: an entry
+    // swapped for a symlink meanwhile loses the link, never what it points to.
+    const stats = await this.#target.lstat(folder);
+    if (!stats.isDirectory() || (stats.uid !== 0 && stats.uid !== alsoOwnedBy) || (stats.mode & 0o002) !== 0) {
+      throw new ArgoError('ARGO_UNSAFE_PATH', `Refusing to empty ${folder}: it is not a folder of root's or Portage's alone (uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)})`, {
+        hint: `Check ${folder}'s owner and mode, then free space by hand.`,
+        details: { path: folder },
+      });
+    }
     const entry: JournalEntry = { cause, path: folder, action: 'remove', summary: `${summary}: ${entries.map((dirent) => dirent.name).join(', ')}`, at: this.#now() };
     if (this.#options.dryRun) return this.#remember(entry);
     await this.#record(entry);
@@ -168,7 +178,11 @@ export class ChangeJournal {
     return entry;
   }
 
-  /** /etc/shadow or /etc/passwd, under lckpwdf's lock (a concurrent passwd or useradd is neither lost nor mixed in). */
+  /**
+   * /etc/shadow or /etc/passwd, under lckpwdf's lock (a concurrent passwd or useradd is neither lost nor mixed
+   * in). The edit runs again inside the lock on the file as read there, and the record is made there, before
+   * anything is written.
+   */
   async editPasswordFile(cause: string, file: PasswordFile, edit: (current: string) => string, summary: string): Promise<JournalEntry | undefined> {
     const current = await this.#target.readText(file);
     const predicted = edit(current);
@@ -176,33 +190,31 @@ export class ChangeJournal {
     const backup = backupPathOf(file, this.#options.runId);
     const base = { cause, path: file, action: 'edit' as const, summary, backup, ...(SECRET_FILES.has(file) ? {} : { diff: unifiedDiff(file, current, predicted) }) };
     if (this.#options.dryRun) return this.#remember({ ...base, afterSha256: sha256(predicted), at: this.#now() });
-    let written = '';
-    // The edit runs again inside the lock on the file as read there; the record is made before the rename.
-    const replaced = await replaceShadowLocked(
-      this.#target,
-      (inside) => {
-        written = edit(inside);
-        return written;
+    let entry: JournalEntry | undefined;
+    let bytes = 0;
+    await replaceShadowLocked(this.#target, edit, {
+      runId: this.#options.runId,
+      commands: this.#options.system.hostCommands,
+      file,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      beforeWrite: async (after) => {
+        bytes = Buffer.byteLength(after);
+        entry = { ...base, afterSha256: sha256(after), at: this.#now() };
+        await this.#record(entry);
       },
-      { runId: this.#options.runId, commands: this.#options.system.hostCommands, file, ...(this.#options.signal ? { signal: this.#options.signal } : {}) },
-    );
-    if (!replaced.changed) return undefined;
-    const entry: JournalEntry = { ...base, afterSha256: sha256(written), at: this.#now() };
-    await this.#record(entry);
-    logEvent(this.#options.logger, 'file.replaced', { path: file, backup, bytes: replaced.bytes });
+    });
+    if (entry !== undefined) logEvent(this.#options.logger, 'file.replaced', { path: file, backup, bytes });
     return entry;
   }
 
   /**
-   * Records a change another step made to a password file (the password reset writes /etc/shadow itself, with
-   * the same run id and so the same backup), so that undo knows of it.
+   * The hook for a step that writes a password file itself (the password reset: same run id, so the same
+   * backup): pass it as replaceShadowLocked's beforeWrite, and the change is recorded before it is made.
    */
-  async recordPasswordFileWrite(cause: string, file: PasswordFile, summary: string): Promise<JournalEntry> {
-    const after = await this.#target.readText(file);
-    const entry: JournalEntry = { cause, path: file, action: 'edit', summary, backup: backupPathOf(file, this.#options.runId), afterSha256: sha256(after), at: this.#now() };
-    if (this.#options.dryRun) return this.#remember(entry);
-    await this.#record(entry);
-    return entry;
+  recordBeforeWrite(cause: string, file: PasswordFile, summary: string): (after: string) => Promise<void> {
+    return async (after) => {
+      await this.#record({ cause, path: file, action: 'edit', summary, backup: backupPathOf(file, this.#options.runId), afterSha256: sha256(after), at: this.#now() });
+    };
   }
 
   /** Renames a file (a nologin file, a faillock tally) to `<file>.argo-<run>`: nothing is deleted. */
@@ -270,12 +282,52 @@ export class ChangeJournal {
   }
 }
 
+const META = z.object({ mode: z.number().int().min(0).max(0o7777), uid: z.number().int().min(0), gid: z.number().int().min(0) });
+const ABSOLUTE = z.string().refine((value) => value.startsWith('/') && path.normalize(value) === value && !value.includes('\0'), 'an absolute, normalised path');
+const JOURNAL = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  root: z.string(),
+  entries: z.array(
+    z.object({
+      cause: z.string(),
+      path: ABSOLUTE,
+      action: z.enum(['edit', 'create', 'move-aside', 'mode', 'remove']),
+      summary: z.string(),
+      backup: ABSOLUTE.optional(),
+      afterSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      before: META.optional(),
+      after: META.optional(),
+      diff: z.string().optional(),
+      at: z.string(),
+    }),
+  ),
+});
+
+/**
+ * Reads a change record. It is trusted only from where argo writes it: a regular file of root's that no one
+ * else may write, in a run folder of root's that no one else may enter; each backup must be the one argo
+ * names for its path and run (`<path>.argo-<run>`, `-N` for a second move), so a forged record cannot make
+ * undo rename or chmod arbitrary files.
+ */
 export async function readJournal(host: RootedFs, file: string): Promise<ChangeJournalFile | undefined> {
   const text = await host.readTextIfExists(file);
   if (text === undefined) return undefined;
+  const [folder, record] = await Promise.all([host.lstat(path.dirname(file)), host.lstat(file)]);
+  if (!folder.isDirectory() || folder.uid !== 0 || (folder.mode & 0o077) !== 0 || !record.isFile() || record.uid !== 0 || (record.mode & 0o022) !== 0) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `${file} is not trusted: a change record must be root's own (a 0700 run folder, a file no one else may write)`, {
+      hint: 'Someone else could have written it; put files back by hand from their <file>.argo-<run> backups.',
+      details: { path: file },
+    });
+  }
   try {
-    const parsed = JSON.parse(text) as ChangeJournalFile;
-    if (parsed.version !== 1 || !Array.isArray(parsed.entries)) throw new Error('not a version 1 change record');
+    const parsed: ChangeJournalFile = JOURNAL.parse(JSON.parse(text));
+    for (const entry of parsed.entries) {
+      const expected = backupPathOf(entry.path, parsed.runId);
+      if (entry.backup !== undefined && entry.backup !== expected && !new RegExp(`^${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9]+$`).test(entry.backup)) {
+        throw new Error(`the backup of ${entry.path} is not ${expected}`);
+      }
+    }
     return parsed;
   } catch (error) {
     throw new ArgoError('ARGO_STATE_FILE_INVALID', `${file} is not a change record argo can read: ${(error as Error).message}`, {

@@ -1,7 +1,8 @@
 import * as path from 'node:path/posix';
 import { parsePasswd } from '../core/auth/passwd.ts';
 import type { LoginCause, LoginCauseId } from '../core/login-doctor/causes.ts';
-import { appendMissingLines, argoNote, clearAccountExpiry, commentOutRule, dropNsswitchSources, setLoginShell } from '../core/login-doctor/repair-edits.ts';
+import { appendMissingLines, argoNote, clearAccountExpiry, commentOutRule, dropNsswitchSources, isInsideJump, setLoginShell } from '../core/login-doctor/repair-edits.ts';
+import { ArgoError, isArgoError } from '../core/errors.ts';
 import { isExecutableBy } from '../core/login-doctor/account-causes.ts';
 import { FAILLOCK_RECORD_SIZE } from '../core/login-doctor/tally-causes.ts';
 import { isMissing } from '../system/fs-errors.ts';
@@ -13,6 +14,8 @@ export type RepairStatus = 'repaired' | 'by-password-reset' | 'not-repaired' | '
 
 export interface RepairOutcome {
   readonly cause: LoginCauseId;
+  /** The cause's position in the diagnosis (two causes may share an id: two missing modules). */
+  readonly index: number;
   readonly status: RepairStatus;
   /** What was changed, or why nothing was: one line for the summary. */
   readonly note: string;
@@ -31,8 +34,27 @@ export interface RepairLoginOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Modules that check credentials or deny: a rule naming one is never commented out (that would open the login). */
-const NEVER_COMMENT_OUT = new Set(['pam_unix.so', 'pam_unix2.so', 'pam_deny.so', 'pam_sss.so', 'pam_ldap.so', 'pam_krb5.so', 'pam_winbind.so', 'pam_systemd_home.so']);
+/**
+ * The only modules whose rules a repair may comment out when they are missing or cannot load: none of them
+ * checks a credential or denies, so the stack authenticates exactly as before, minus what the module added (a
+ * session setting, a keyring, a message; for pam_tally/pam_tally2, which Linux-PAM 1.5 removed, the lock-out
+ * after failed logins, which the summary says). Anything else (pam_unix, pam_tcb, pam_sss, a second factor
+ * such as pam_u2f or pam_google_authenticator, pam_access, pam_securetty, pam_deny) stays as it is, and the
+ * cause is reported with what to reinstall: commenting it out could let a wrong password in.
+ */
+const REMOVABLE_MODULES: ReadonlySet<string> = new Set([
+  'pam_env.so', 'pam_motd.so', 'pam_mail.so', 'pam_lastlog.so', 'pam_lastlog2.so', 'pam_limits.so', 'pam_loginuid.so',
+  'pam_systemd.so', 'pam_elogind.so', 'pam_gnome_keyring.so', 'pam_kwallet.so', 'pam_kwallet5.so', 'pam_keyinit.so',
+  'pam_umask.so', 'pam_xauth.so', 'pam_mount.so', 'pam_ecryptfs.so', 'pam_faildelay.so', 'pam_group.so', 'pam_issue.so',
+  'pam_tally.so', 'pam_tally2.so', 'pam_ck_connector.so', 'pam_systemd_loadkey.so', 'pam_gnupg.so', 'pam_selinux.so',
+]);
+
+/** Modules whose removal takes away a protection, not only a convenience: the summary says which. */
+const REMOVES_PROTECTION: Readonly<Record<string, string>> = {
+  'pam_tally.so': 'the lock-out after failed logins is gone until pam_faillock replaces it',
+  'pam_tally2.so': 'the lock-out after failed logins is gone until pam_faillock replaces it',
+  'pam_selinux.so': 'logins no longer get their SELinux context',
+};
 
 /** Causes the password reset itself repairs: it writes a fresh hash (no `!`) and makes today the last change. */
 const REPAIRED_BY_PASSWORD_RESET = new Set<LoginCauseId>(['account-locked', 'password-expired-inactive', 'password-change-forced']);
@@ -45,22 +67,31 @@ const REPAIRED_BY_PASSWORD_RESET = new Set<LoginCauseId>(['account-locked', 'pas
  * pam_deny is never commented out, and nothing is replaced by a permissive stack.
  */
 export async function repairLoginCauses(system: System, causes: readonly LoginCause[], options: RepairLoginOptions): Promise<RepairOutcome[]> {
+  // A full root first: every later repair writes a backup. Then the shell: a missing shell is replaced, and the
+  // listing check then applies to the new one.
+  const rank = (cause: LoginCause): number => (cause.id === 'root-full' ? 0 : cause.id === 'shell-missing' ? 1 : 2);
+  const ordered = causes.map((cause, index) => ({ cause, index })).sort((a, b) => rank(a.cause) - rank(b.cause));
   const outcomes: RepairOutcome[] = [];
-  // The shell is decided first: a missing shell is replaced, and the listing check then applies to the new one.
-  const ordered = [...causes].sort((a, b) => Number(b.id === 'shell-missing') - Number(a.id === 'shell-missing'));
-  for (const cause of ordered) {
+  for (const { cause, index } of ordered) {
     options.signal?.throwIfAborted();
-    outcomes.push(await repairOne(system, cause, options));
+    try {
+      outcomes.push({ ...(await repairOne(system, cause, options)), index });
+    } catch (error) {
+      // One repair that cannot be made (a folder a user may write to, a disk error) does not stop the others.
+      if (!isArgoError(error) && !(error instanceof Error && 'code' in error)) throw error;
+      if (isArgoError(error, 'ARGO_INTERRUPTED')) throw error;
+      outcomes.push({ cause: cause.id, index, status: 'not-repaired', note: `the repair failed: ${error.message}. ${cause.repair}`, changes: [] });
+    }
   }
-  return outcomes;
+  return outcomes.sort((a, b) => a.index - b.index);
 }
 
-async function repairOne(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
-  const done = (changes: readonly (JournalEntry | undefined)[], note: string): RepairOutcome => {
+async function repairOne(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
+  const done = (changes: readonly (JournalEntry | undefined)[], note: string): Omit<RepairOutcome, 'index'> => {
     const made = changes.filter((change): change is JournalEntry => change !== undefined);
     return { cause: cause.id, status: 'repaired', note: made.length === 0 ? `${note} (already done)` : note, changes: made };
   };
-  const notRepaired = (note: string): RepairOutcome => ({ cause: cause.id, status: 'not-repaired', note, changes: [] });
+  const notRepaired = (note: string): Omit<RepairOutcome, 'index'> => ({ cause: cause.id, status: 'not-repaired', note, changes: [] });
   if (REPAIRED_BY_PASSWORD_RESET.has(cause.id) && options.passwordWillBeReset) {
     return { cause: cause.id, status: 'by-password-reset', note: `the password reset sets a new ${cause.id === 'account-locked' ? 'unlocked ' : ''}hash with today as its last change`, changes: [] };
   }
@@ -142,7 +173,7 @@ async function currentShell(system: System, user: string): Promise<string> {
   return entry === undefined || entry.shell === '' ? '/bin/sh' : entry.shell;
 }
 
-async function repairMissingShadowEntry(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairMissingShadowEntry(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const { user, journal } = options;
   if (!options.passwordWillBeReset) return { cause: cause.id, status: 'not-repaired', note: cause.repair, changes: [] };
   const day = Math.floor(system.clock.now().getTime() / 86_400_000);
@@ -152,7 +183,7 @@ async function repairMissingShadowEntry(system: System, cause: LoginCause, optio
 }
 
 /** A missing login shell: the user gets bash (always in Gentoo's @system), else sh; /etc/shells lists it. */
-async function repairMissingShell(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairMissingShell(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const { user, journal, runId } = options;
   const account = parsePasswd((await system.target.readTextIfExists('/etc/passwd')) ?? '').find((entry) => entry.user === user);
   if (account === undefined) return { cause: cause.id, status: 'not-repaired', note: cause.repair, changes: [] };
@@ -194,52 +225,73 @@ function rulesOf(cause: LoginCause): RuleRef[] {
  * A module that is not installed or cannot load: the rules whose failure stops the login are commented out
  * with a note; the others (optional, sufficient, `-` rules) already do not matter and stay as they are.
  */
-async function repairPamModule(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairPamModule(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const module = String(cause.evidence['module']);
-  if (NEVER_COMMENT_OUT.has(path.basename(module))) {
-    return { cause: cause.id, status: 'not-repaired', note: `${module} checks credentials or denies: its rules stay (commenting them out would weaken the login). ${cause.repair}`, changes: [] };
+  const name = path.basename(module);
+  if (!REMOVABLE_MODULES.has(name)) {
+    return { cause: cause.id, status: 'not-repaired', note: `${module} is not commented out: it may check credentials or guard the login, and taking it out could weaken authentication. ${cause.repair}`, changes: [] };
   }
   const failing = rulesOf(cause).filter((rule) => rule.fails);
+  for (const rule of failing) {
+    const text = (await system.target.readTextIfExists(`/etc/pam.d/${rule.service}`)) ?? '';
+    if (isInsideJump(text, rule.service, rule.line)) {
+      return { cause: cause.id, status: 'not-repaired', note: `/etc/pam.d/${rule.service}:${rule.line} lies inside an earlier [success=N] jump: taking it out would move where the jump lands. ${cause.repair}`, changes: [] };
+    }
+  }
   const why = cause.id === 'pam-module-missing' ? `${module} is not installed` : `${module} cannot be loaded (${((cause.evidence['missingLibraries'] as readonly string[] | undefined) ?? []).join(', ')} not found)`;
-  const changes = await commentOutRules(cause.id, failing, why, options);
+  const changes = await commentOutRules(cause.id, failing, module, why, options);
+  const protection = REMOVES_PROTECTION[name];
   return {
     cause: cause.id,
     status: 'repaired',
-    note: `commented out ${failing.map((rule) => `/etc/pam.d/${rule.service}:${rule.line}`).join(', ')} (${why}; reinstall it and remove the "# argo:" lines to restore them)`,
+    note: `commented out ${failing.map((rule) => `/etc/pam.d/${rule.service}:${rule.line}`).join(', ')} (${why}${protection ? `; ${protection}` : ''}; reinstall it and remove the "# argo:" prefix to restore them)`,
     changes,
   };
 }
 
-/** Comments out rules, the last line of a file first so that the earlier line numbers stay right. */
-async function commentOutRules(cause: LoginCauseId, rules: readonly RuleRef[], why: string, options: RepairLoginOptions): Promise<JournalEntry[]> {
+/** Comments out rules, each checked to still name `module` on its line (the file may have changed since the diagnosis). */
+async function commentOutRules(cause: LoginCauseId, rules: readonly RuleRef[], module: string, why: string, options: RepairLoginOptions): Promise<JournalEntry[]> {
   const changes: JournalEntry[] = [];
   const byService = new Map<string, RuleRef[]>();
   for (const rule of rules) byService.set(rule.service, [...(byService.get(rule.service) ?? []), rule]);
   for (const [service, serviceRules] of byService) {
     const file = `/etc/pam.d/${service}`;
-    const lines = [...new Set(serviceRules.map((rule) => rule.line))].sort((a, b) => b - a);
+    const lines = [...new Set(serviceRules.map((rule) => rule.line))].sort((a, b) => a - b);
+    const names = (rule: string): boolean => rule.split(/\s+/).some((token) => token === module || path.basename(token) === path.basename(module));
     const change = await options.journal.editText(
       cause,
       file,
-      (text) => lines.reduce((current, line) => commentOutRule(current, line, argoNote(options.runId, why)), text ?? ''),
-      `commented out line${lines.length > 1 ? 's' : ''} ${lines.reverse().join(', ')} of ${file}: ${why}`,
+      (text) =>
+        lines.reduce((current, line) => {
+          const edited = commentOutRule(current, line, argoNote(options.runId, why), names);
+          if (edited === undefined) throw new ArgoError('ARGO_STEP_FAILED', `${file}:${line} no longer names ${module}; it was left as it is`, { details: { path: file, line } });
+          return edited;
+        }, text ?? ''),
+      `commented out line${lines.length > 1 ? 's' : ''} ${lines.join(', ')} of ${file}: ${why}`,
     );
     if (change) changes.push(change);
   }
   return changes;
 }
 
-async function repairPamLine(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairPamLine(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const service = String(cause.evidence['service']);
   const line = Number(cause.evidence['line']);
   const file = `/etc/pam.d/${service}`;
   const text = (await system.target.readTextIfExists(file)) ?? '';
   const content = text.split('\n')[line - 1] ?? '';
-  if ([...NEVER_COMMENT_OUT].some((module) => content.includes(module))) {
-    return { cause: cause.id, status: 'not-repaired', note: `${file}:${line} names a module that checks credentials or denies, so it is not commented out: ${cause.repair}`, changes: [] };
+  // Only a line that names a module argo may take out: a misspelt `auth requird pam_unix.so` stays (it would
+  // take the password check with it); the admin fixes the word.
+  const named = content.split(/\s+/).map((token) => path.basename(token)).filter((token) => token.endsWith('.so'));
+  if (named.length === 0 || !named.every((module) => REMOVABLE_MODULES.has(module) || module === 'pam_permit.so')) {
+    return { cause: cause.id, status: 'not-repaired', note: `${file}:${line} is not commented out: it names ${named.length === 0 ? 'no module' : named.join(', ')}, which may guard the login. ${cause.repair}`, changes: [] };
   }
   const why = `PAM cannot parse this line (${String(cause.evidence['message'])})`;
-  const change = await options.journal.editText(cause.id, file, (current) => commentOutRule(current ?? '', line, argoNote(options.runId, why)), `commented out line ${line} of ${file}: ${why}`);
+  const change = await options.journal.editText(cause.id, file, (current) => {
+    const edited = commentOutRule(current ?? '', line, argoNote(options.runId, why), (rule) => rule === content || rule.startsWith(content));
+    if (edited === undefined) throw new ArgoError('ARGO_STEP_FAILED', `${file}:${line} changed since the diagnosis; it was left as it is`, { details: { path: file, line } });
+    return edited;
+  }, `commented out line ${line} of ${file}: ${why}`);
   return { cause: cause.id, status: 'repaired', note: `commented out ${file}:${line}, which PAM cannot parse`, changes: change ? [change] : [] };
 }
 
@@ -248,7 +300,7 @@ async function repairPamLine(system: System, cause: LoginCause, options: RepairL
  * one; for `login`, else, the file as the distribution's package ships it (Gentoo's sys-apps/shadow or
  * Debian's login), never a permissive stack.
  */
-async function repairPamService(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairPamService(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const service = String(cause.evidence['service']);
   const file = `/etc/pam.d/${service}`;
   const pending = (await system.target.isDirectory('/etc/pam.d'))
@@ -271,36 +323,56 @@ async function repairPamService(system: System, cause: LoginCause, options: Repa
   return { cause: cause.id, status: 'repaired', note: `restored ${file} from ${source}`, changes: change ? [change] : [] };
 }
 
-async function repairUnixChkpwd(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+/**
+ * unix_chkpwd gets the privilege sys-libs/pam installs it with: setgid shadow when a shadow group exists (and
+ * /etc/shadow is then made readable by that group, group-only, never by others), else setuid root.
+ */
+async function repairUnixChkpwd(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const file = String(cause.evidence['path']);
   const stats = await system.target.stat(file);
   const shadowGid = groupId(await system.target.readTextIfExists('/etc/group'), 'shadow');
-  const shadow = await system.target.stat('/etc/shadow').catch(() => undefined);
-  // setgid shadow (what sys-libs/pam installs) when /etc/shadow is readable by that group; else setuid root.
   const wanted =
-    shadowGid !== undefined && shadow !== undefined && shadow.gid === shadowGid && (shadow.mode & 0o040) !== 0
+    shadowGid !== undefined
       ? { mode: ((stats.mode & 0o777) | 0o2000 | 0o111) & ~0o4022, uid: 0, gid: shadowGid }
       : { mode: ((stats.mode & 0o777) | 0o4000 | 0o111) & ~0o2022, uid: 0, gid: stats.gid };
-  const change = await options.journal.setMeta(cause.id, file, wanted, `restored ${file}'s privilege: mode ${(stats.mode & 0o7777).toString(8)} -> ${wanted.mode.toString(8)}, group ${stats.gid} -> ${wanted.gid}`);
-  return { cause: cause.id, status: 'repaired', note: `${file} is ${wanted.mode & 0o2000 ? 'setgid shadow' : 'setuid root'} again (mode ${wanted.mode.toString(8)})`, changes: change ? [change] : [] };
+  const changes = [await options.journal.setMeta(cause.id, file, wanted, `restored ${file}'s privilege: mode ${(stats.mode & 0o7777).toString(8)} -> ${wanted.mode.toString(8)}, group ${stats.gid} -> ${wanted.gid}`)];
+  if (shadowGid !== undefined) {
+    const shadow = await system.target.stat('/etc/shadow').catch(() => undefined);
+    if (shadow?.isFile() && (shadow.gid !== shadowGid || (shadow.mode & 0o7777) !== 0o640)) {
+      changes.push(await options.journal.setMeta(cause.id, '/etc/shadow', { mode: 0o640, uid: 0, gid: shadowGid }, 'set /etc/shadow to root:shadow 0640, so that unix_chkpwd (setgid shadow) can read it'));
+    }
+  }
+  const made = changes.filter((change): change is JournalEntry => change !== undefined);
+  return { cause: cause.id, status: 'repaired', note: `${file} is ${wanted.mode & 0o2000 ? 'setgid shadow' : 'setuid root'} again (mode ${wanted.mode.toString(8)})`, changes: made };
 }
 
-async function repairPasswordFileMeta(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairPasswordFileMeta(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const file = cause.id === 'shadow-permissions' ? '/etc/shadow' : '/etc/passwd';
   if (cause.evidence['exists'] === false || (await system.target.stat(file).then((stats) => !stats.isFile(), () => true))) {
     return { cause: cause.id, status: 'not-repaired', note: cause.repair, changes: [] };
   }
   let wanted = { mode: 0o644, uid: 0, gid: 0 };
   if (file === '/etc/shadow') {
-    const shadowGid = groupId(await system.target.readTextIfExists('/etc/group'), 'shadow');
-    wanted = cause.repair.includes('root:shadow') && shadowGid !== undefined ? { mode: 0o640, uid: 0, gid: shadowGid } : { mode: 0o600, uid: 0, gid: 0 };
+    // Decided by unix_chkpwd as it is now (after its own repair): setgid to the shadow group needs the group to
+    // read the file; otherwise root alone reads it.
+    const chkpwd = await unixChkpwdNow(system);
+    wanted = chkpwd !== undefined && (chkpwd.mode & 0o2000) !== 0 && chkpwd.gid === groupId(await system.target.readTextIfExists('/etc/group'), 'shadow') ? { mode: 0o640, uid: 0, gid: chkpwd.gid } : { mode: 0o600, uid: 0, gid: 0 };
   }
-  const change = await options.journal.setMeta(cause.id, file, wanted, `set ${file} to root:${wanted.gid === 0 ? 'root' : 'shadow'} ${wanted.mode.toString(8).padStart(4, '0')}`);
-  return { cause: cause.id, status: 'repaired', note: `${file} is root:${wanted.gid === 0 ? 'root' : 'shadow'} ${wanted.mode.toString(8).padStart(4, '0')} again`, changes: change ? [change] : [] };
+  const label = `root:${wanted.gid === 0 ? 'root' : 'shadow'} ${wanted.mode.toString(8).padStart(4, '0')}`;
+  const change = await options.journal.setMeta(cause.id, file, wanted, `set ${file} to ${label}`);
+  return { cause: cause.id, status: 'repaired', note: `${file} is ${label} again`, changes: change ? [change] : [] };
+}
+
+async function unixChkpwdNow(system: System): Promise<{ mode: number; gid: number } | undefined> {
+  for (const candidate of ['/sbin/unix_chkpwd', '/usr/sbin/unix_chkpwd', '/usr/bin/unix_chkpwd']) {
+    const stats = await system.target.stat(candidate).catch(() => undefined);
+    if (stats !== undefined) return { mode: stats.mode & 0o7777, gid: stats.gid };
+  }
+  return undefined;
 }
 
 /** pam_tally2's record of the user (uid × 64 bytes into /var/log/tallylog): its failure count goes to 0, as `pam_tally2 --reset` does. */
-async function repairTally2(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function repairTally2(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const uid = Number(cause.evidence['uid']);
   const file = '/var/log/tallylog';
   const offset = uid * FAILLOCK_RECORD_SIZE + 54;
@@ -323,14 +395,17 @@ async function repairTally2(system: System, cause: LoginCause, options: RepairLo
  * packages, which someone may want). Not when an emerge runs on the live system: they are its work.
  * Deleting cannot be undone; the summary says so.
  */
-async function freePortageTmp(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<RepairOutcome> {
+async function freePortageTmp(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const folder = '/var/tmp/portage';
   if (options.liveSystem && options.emergeRunning) {
     return { cause: cause.id, status: 'not-repaired', note: `emerge is running, so its build folders in ${folder} stay: ${cause.repair}`, changes: [] };
   }
   if (!(await system.target.isDirectory(folder))) return { cause: cause.id, status: 'not-repaired', note: `${folder} does not exist: ${cause.repair}`, changes: [] };
+  // A tmpfs on /var/tmp/portage (a common Gentoo set-up) holds nothing of the root's space.
+  const [rootStats, folderStats] = await Promise.all([system.target.stat('/'), system.target.stat(folder)]);
+  if (rootStats.dev !== folderStats.dev) return { cause: cause.id, status: 'not-repaired', note: `${folder} is another filesystem: emptying it frees nothing on the root. ${cause.repair}`, changes: [] };
   const before = await system.target.statfs('/');
-  const removed = await options.journal.removeFolderContents(cause.id, folder, 'removed Portage build folders to free space on a full root (cannot be undone; nothing else was touched)');
+  const removed = await options.journal.removeFolderContents(cause.id, folder, 'removed Portage build folders to free space on a full root (cannot be undone; nothing else was touched)', portageUid(await system.target.readTextIfExists('/etc/passwd')));
   const after = await system.target.statfs('/');
   const freed = Math.max(0, Number(after.bavail - before.bavail) * Number(after.bsize));
   return {
@@ -339,6 +414,11 @@ async function freePortageTmp(system: System, cause: LoginCause, options: Repair
     note: removed === undefined ? `${folder} is empty: ${cause.repair}` : `removed ${folder}/* (${Math.round(freed / 1048576)} MiB freed; Portage build folders only, cannot be undone)`,
     changes: removed ? [removed] : [],
   };
+}
+
+/** The uid of Portage's own user, which owns /var/tmp/portage (Portage's prepare_build_dirs). */
+function portageUid(passwd: string | undefined): number | undefined {
+  return parsePasswd(passwd ?? '').find((entry) => entry.user === 'portage')?.uid;
 }
 
 function groupId(groupText: string | undefined, name: string): number | undefined {

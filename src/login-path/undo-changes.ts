@@ -46,19 +46,23 @@ export async function undoChanges(system: System, journal: ChangeJournalFile, op
   return outcomes;
 }
 
+/**
+ * One path's changes, newest first: a mode change (made after an edit of the same file) is put back before the
+ * content, which then keeps the old mode. Both must agree to call the path restored.
+ */
 async function undoPath(system: System, file: string, entries: readonly JournalEntry[], options: UndoOptions): Promise<UndoOutcome> {
-  const last = entries.at(-1) as JournalEntry;
-  switch (last.action) {
-    case 'remove':
-      return { path: file, status: 'cannot-undo', detail: last.summary };
-    case 'move-aside':
-      return undoMoveAside(system, file, entries, options);
-    case 'mode':
-      return undoMode(system, file, entries, options);
-    case 'edit':
-    case 'create':
-      return undoContent(system, file, entries, options);
-  }
+  const removed = entries.find((entry) => entry.action === 'remove');
+  if (removed !== undefined) return { path: file, status: 'cannot-undo', detail: removed.summary };
+  if (entries.some((entry) => entry.action === 'move-aside')) return undoMoveAside(system, file, entries, options);
+  const modes = entries.filter((entry) => entry.action === 'mode');
+  const contents = entries.filter((entry) => entry.action === 'edit' || entry.action === 'create');
+  const parts: UndoOutcome[] = [];
+  if (modes.length > 0) parts.push(await undoMode(system, file, modes, options));
+  if (contents.length > 0 && !parts.some((part) => part.status === 'conflict')) parts.push(await undoContent(system, file, contents, options));
+  const conflict = parts.find((part) => part.status === 'conflict');
+  if (conflict !== undefined) return conflict;
+  const restored = parts.filter((part) => part.status === 'restored');
+  return restored.length > 0 ? { path: file, status: 'restored', detail: restored.map((part) => part.detail).join('; ') } : (parts[0] as UndoOutcome);
 }
 
 async function readIfExists(system: System, file: string): Promise<Buffer | undefined> {
@@ -108,8 +112,8 @@ async function undoMoveAside(system: System, file: string, entries: readonly Jou
 }
 
 async function undoMode(system: System, file: string, entries: readonly JournalEntry[], options: UndoOptions): Promise<UndoOutcome> {
-  const before = (entries[0] as JournalEntry).before;
-  const after = (entries.at(-1) as JournalEntry).after;
+  const before = entries.find((entry) => entry.before !== undefined)?.before;
+  const after = [...entries].reverse().find((entry) => entry.after !== undefined)?.after;
   if (before === undefined || after === undefined) return conflict(file, 'its record has no mode');
   const stats = await system.target.stat(file);
   const now = { mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid };

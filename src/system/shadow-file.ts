@@ -36,6 +36,11 @@ export interface ReplaceShadowOptions {
   readonly lockWaitMs?: number;
   /** The file to rewrite: /etc/shadow (default) or /etc/passwd, under the same lock and with the same care. */
   readonly file?: PasswordFile;
+  /**
+   * Runs inside the lock with the new content once it is known to differ, before anything is written: a
+   * caller records the change here (argo's change journal), so that a kill after the rename leaves a record.
+   */
+  readonly beforeWrite?: (after: string) => Promise<void>;
 }
 
 export interface ShadowReplaced {
@@ -78,6 +83,8 @@ export async function replaceShadowLocked(target: RootedFs, edit: (current: stri
       if (after === current) {
         return { changed: false, runBackup, systemBackupWritten: false, xattrs: undefined, staleTemporariesRemoved: stale.length, bytes: Buffer.byteLength(after) };
       }
+      await options.beforeWrite?.(after);
+      assertLocked();
       const runBackupHost = await target.resolveParent(runBackup);
       if (!(await existsNoFollow(runBackupHost))) await writeFileAtomic(runBackupHost, current, { mode: 0o600, uid: 0, gid: 0 });
       const stats = await fs.stat(shadow);

@@ -66,7 +66,9 @@ describe('argo recover on a really broken system', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(report.outcome).toBe('recovered');
     // Proven through the target's own PAM, each check named; nothing more is claimed.
-    expect(report.login).toMatchObject({ user: 'alice', ok: true, method: 'python-pam', proof: ['auth', 'account', 'session', 'shell', 'su'] });
+    // xdm is the configured display manager: its service is proven too (the fixture has no /etc/pam.d/xdm, so
+    // PAM runs `other` for it, which on Debian includes the common-* stacks).
+    expect(report.login).toMatchObject({ user: 'alice', ok: true, method: 'python-pam', proof: ['auth', 'account', 'session', 'shell', 'dm:xdm', 'su'] });
     expect(statuses(report)).toMatchObject({
       diagnostics: 'succeeded',
       'process-cleanup': 'skipped',
@@ -83,7 +85,7 @@ describe('argo recover on a really broken system', () => {
     expect((await readdir(report.logDir)).sort()).toEqual(
       ['diagnostics.log', 'error-bundle.txt', 'main.log', 'pivots.log', 'report.json', 'state.json', 'summary.txt', 'system-state.log'].sort(),
     );
-    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^RECOVERED: alice can log in again \(proven: auth, account, session, shell, su; through the target's PAM with python-pam\)/);
+    expect(await readFile(join(report.logDir, 'summary.txt'), 'utf8')).toMatch(/^RECOVERED: alice can log in again \(proven: auth, account, session, shell, dm:xdm, su; through the target's PAM with python-pam\)/);
     expect(await readFile(join(report.logDir, 'system-state.log'), 'utf8')).toContain('crypt $6$: failure-token -> verifies');
     expect(await readlink(join(target.root, 'etc/runlevels/default/display-manager'))).toBe('/etc/init.d/display-manager');
     expect(await mountSnapshot(target.root)).toEqual(before);

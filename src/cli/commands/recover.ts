@@ -103,6 +103,9 @@ async function runUndo(args: RecoverArgs, runId: string, context: HandlerContext
     }
     const journal = await readJournal(system.host, journalFile);
     if (journal === undefined || journal.runId !== runId) throw new ArgoError('ARGO_STATE_FILE_INVALID', `${journalFile} is not the record of ${runId}`, { details: { path: journalFile } });
+    if (path.resolve(journal.root) !== system.root) {
+      throw new ArgoError('ARGO_USAGE', `${runId} changed ${journal.root}, not ${system.root}`, { hint: `Run: argo recover --undo ${runId} --root ${journal.root}`, details: { runId, root: journal.root } });
+    }
     const outcomes = await undoChanges(system, journal, { undoRunId: `undo-${compactTimestamp(system.clock.now())}`, force: args.force, dryRun: args.dryRun, signal: context.signal });
     const conflicts = outcomes.filter((outcome) => outcome.status === 'conflict');
     const lines = [

@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { appendMissingLines, argoNote, clearAccountExpiry, commentOutRule, dropNsswitchSources, setLoginShell, unlockPassword } from './repair-edits.ts';
+import { appendMissingLines, argoNote, clearAccountExpiry, commentOutRule, dropNsswitchSources, isInsideJump, setLoginShell, unlockPassword } from './repair-edits.ts';
 
 const NOTE = argoNote('recovery-1', 'pam_tally2.so is not installed');
 
 describe('the login doctor’s text edits', () => {
-  it('comments out one rule with its continuation lines, under a note, and nothing else', () => {
+  it('comments out one rule with its continuation lines, the note on its own line: the line count stays', () => {
     const text = 'auth required pam_env.so\nauth required pam_tally2.so \\\n  deny=3 onerr=fail\nauth sufficient pam_unix.so\n';
-    expect(commentOutRule(text, 2, NOTE)).toBe(`auth required pam_env.so\n${NOTE}\n#auth required pam_tally2.so \\\n#  deny=3 onerr=fail\nauth sufficient pam_unix.so\n`);
-    // A comment, a blank line or a line past the end is left as it is: nothing to comment out.
-    expect(commentOutRule('# auth x\n\n', 1, NOTE)).toBe('# auth x\n\n');
-    expect(commentOutRule(text, 40, NOTE)).toBe(text);
+    const edited = commentOutRule(text, 2, NOTE, (rule) => rule.includes('pam_tally2.so'));
+    expect(edited).toBe(`auth required pam_env.so\n${NOTE}: auth required pam_tally2.so \\\n#  deny=3 onerr=fail\nauth sufficient pam_unix.so\n`);
+    expect(edited?.split('\n')).toHaveLength(text.split('\n').length);
+    // The line holds another rule than the diagnosis saw (the file changed): nothing is touched.
+    expect(commentOutRule(text, 4, NOTE, (rule) => rule.includes('pam_tally2.so'))).toBeUndefined();
+    // A comment, a blank line or a line past the end: nothing to comment out.
+    expect(commentOutRule('# auth x\n\n', 1, NOTE)).toBeUndefined();
+    expect(commentOutRule(text, 40, NOTE)).toBeUndefined();
     expect(NOTE).toBe('# argo: pam_tally2.so is not installed (argo recover recovery-1; undo: argo recover --undo recovery-1)');
   });
 
@@ -35,5 +39,15 @@ describe('the login doctor’s text edits', () => {
     expect(unlockPassword(shadow, 'root')).toBe(shadow);
     expect(setLoginShell('alice:x:1000:1000::/home/alice:/bin/zsh\n', 'alice', '/bin/bash')).toBe('alice:x:1000:1000::/home/alice:/bin/bash\n');
     expect(setLoginShell('bob:x:1:1::/:/bin/sh\n', 'alice', '/bin/bash')).toBe('bob:x:1:1::/:/bin/sh\n');
+  });
+
+  it('knows when a rule lies inside an earlier [success=N] jump of its type (an include makes every jump count)', () => {
+    const stack = 'auth [success=2 default=ignore] pam_unix.so\nauth [success=1 default=ignore] pam_x.so\nauth requisite pam_deny.so\nauth required pam_permit.so\nsession required pam_y.so\n';
+    expect(isInsideJump(stack, 'common-auth', 2)).toBe(true);
+    expect(isInsideJump(stack, 'common-auth', 3)).toBe(true);
+    expect(isInsideJump(stack, 'common-auth', 4)).toBe(false);
+    expect(isInsideJump(stack, 'common-auth', 5)).toBe(false);
+    expect(isInsideJump('auth required pam_x.so\nauth required pam_unix.so\n', 'login', 1)).toBe(false);
+    expect(isInsideJump('auth [success=1 default=ignore] pam_unix.so\n@include common-extra\nauth required pam_permit.so\nauth required pam_x.so\n', 'login', 4)).toBe(true);
   });
 });

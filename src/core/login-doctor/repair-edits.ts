@@ -1,3 +1,6 @@
+import { parsePamFile } from '../auth/pam-config.ts';
+import { parseBracketControl } from './pam-causes.ts';
+
 /**
  * The text edits of the login doctor's repairs: each is the smallest change to one file, and each leaves a
  * note starting with `# argo:` where the file format has comments, so the admin who reads the file later sees
@@ -12,18 +15,42 @@ export function argoNote(runId: string, why: string): string {
 
 /**
  * Comments out the logical PAM rule that starts on physical line `line` (1-based), with its backslash
- * continuation lines, and puts `note` above it. The rule's text stays in the file, only behind `#`.
+ * continuation lines. The note goes on the rule's own first line (`# argo: WHY: auth required pam_x.so`), so the
+ * file keeps its line count: the line numbers of the other rules the diagnosis named stay right, and so do the
+ * `[success=N]` jumps, which count rules. `expect` must hold for the rule's text (the module it names): when
+ * the line holds something else, nothing is changed and undefined is returned.
  */
-export function commentOutRule(text: string, line: number, note: string): string {
+export function commentOutRule(text: string, line: number, note: string, expect: (rule: string) => boolean = () => true): string | undefined {
   const lines = text.split('\n');
   const start = line - 1;
-  if (start < 0 || start >= lines.length) return text;
-  const first = lines[start] as string;
-  if (first.trimStart().startsWith('#') || first.trim() === '') return text;
+  if (start < 0 || start >= lines.length) return undefined;
   let end = start;
   while ((lines[end] as string).endsWith('\\') && end + 1 < lines.length) end += 1;
-  const commented = lines.slice(start, end + 1).map((physical) => `#${physical}`);
-  return [...lines.slice(0, start), note, ...commented, ...lines.slice(end + 1)].join('\n');
+  const rule = lines.slice(start, end + 1).join('\n');
+  if (rule.trimStart().startsWith('#') || rule.trim() === '' || !expect(rule)) return undefined;
+  const commented = lines.slice(start, end + 1).map((physical, index) => (index === 0 ? `${note}: ${physical}` : `#${physical}`));
+  return [...lines.slice(0, start), ...commented, ...lines.slice(end + 1)].join('\n');
+}
+
+/**
+ * Whether the rule on `line` lies inside the span of an earlier `[… =N]` jump of its type: PAM counts rules
+ * to jump over, so taking one out would move where that jump lands (past a pam_deny, say). An include or
+ * substack in the file makes the count unknowable here, and then any earlier jump counts as spanning it.
+ */
+export function isInsideJump(text: string, service: string, line: number): boolean {
+  const { rules } = parsePamFile(service, text);
+  const target = rules.find((rule) => rule.line === line);
+  if (target === undefined) return false;
+  const sameType = rules.filter((rule) => rule.type === target.type);
+  const index = sameType.indexOf(target);
+  const hasInclude = /^\s*(?:@include\b|-?\w+\s+(?:include|substack)\b)/m.test(text);
+  for (let earlier = 0; earlier < index; earlier += 1) {
+    const pairs = parseBracketControl((sameType[earlier] as { control: string }).control);
+    const jumps = [...(pairs?.values() ?? [])].filter((action) => /^[1-9][0-9]*$/.test(action)).map(Number);
+    if (jumps.length === 0) continue;
+    if (hasInclude || earlier + Math.max(...jumps) >= index) return true;
+  }
+  return false;
 }
 
 /**

@@ -48,8 +48,10 @@ export const pamCanaryPhase: Phase<RecoveryDeps> = {
             const configured = context.outputOf<DiagnosticsOutput>('diagnostics/collect')?.before.displayManager.configured;
             const dmService = configured === undefined ? undefined : DM_SERVICES[configured];
             if (dmService !== undefined) {
-              if (await system.target.exists(`/etc/pam.d/${dmService}`)) services.push(dmService);
-              else warnings.push(`DISPLAYMANAGER=${configured} has no /etc/pam.d/${dmService}: its logins go through the "other" stack, which was not proven`);
+              // Proven under its own name even without /etc/pam.d/<service>: PAM then runs `other` for it, as it
+              // will for the display manager (on Gentoo that denies, and the run must say so).
+              services.push(dmService);
+              if (!(await system.target.exists(`/etc/pam.d/${dmService}`))) warnings.push(`DISPLAYMANAGER=${configured} has no /etc/pam.d/${dmService}: its logins go through the "other" stack`);
             }
             const result = await proveLogin(system, { user: options.user, password: secrets.password, services, signal: context.signal });
             return { user: options.user, method: result.method, proof: result.proof, ...(result.failed ? { failed: result.failed } : {}), warnings: [...warnings, ...result.warnings] };

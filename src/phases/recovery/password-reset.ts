@@ -41,9 +41,14 @@ async function writeShadow(context: Context, hash: string, hashedWith: PasswordR
     edit(await system.target.readText(SHADOW_FILE));
     return { user: options.user, hashedWith, lastChangeDay: day, backup: shadowRunBackup(runIdOf(context)), systemBackupWritten: false, xattrs: undefined };
   }
-  const written = await replaceShadowLocked(system.target, edit, { runId: runIdOf(context), commands: system.hostCommands, signal: context.signal });
+  const written = await replaceShadowLocked(system.target, edit, {
+    runId: runIdOf(context),
+    commands: system.hostCommands,
+    signal: context.signal,
+    // Recorded in changes.json inside the lock, before the write: argo recover --undo knows of it even after a kill.
+    beforeWrite: context.deps.journal.recordBeforeWrite('password-reset', SHADOW_FILE, `set a new password for ${options.user} (${hashedWith}), last change today`),
+  });
   logEvent(context.logger, 'file.replaced', { path: SHADOW_FILE, backup: written.runBackup, bytes: written.bytes });
-  if (written.changed) await context.deps.journal.recordPasswordFileWrite('password-reset', SHADOW_FILE, `set a new password for ${options.user} (${hashedWith}), last change today`);
   return { user: options.user, hashedWith, lastChangeDay: day, backup: written.runBackup, systemBackupWritten: written.systemBackupWritten, xattrs: written.xattrs?.names };
 }
 

@@ -25,7 +25,7 @@ import { pamCanaryPhase } from './pam-canary.ts';
 import { passwordResetFromHashPhase, passwordResetPhase } from './password-reset.ts';
 import { processCleanupPhase } from './process-cleanup.ts';
 import { RECOVERY_PHASES, type PasswordSource, type RecoveryDeps, type RecoverySecrets } from './recovery-deps.ts';
-import { summaryPhase, type RecoveryOutcome, type SummaryOutput } from './summary.ts';
+import { summaryPhase, undoCommand, type RecoveryOutcome, type SummaryOutput } from './summary.ts';
 import { systemStatePhase } from './system-state.ts';
 import { compactTimestamp } from '../../core/compact-timestamp.ts';
 
@@ -244,7 +244,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
       phases: result.phases.map(toReportPhase),
       causes: summary.causes,
       changes: summary.changes,
-      ...(summary.changes.length > 0 && !(input.dryRun ?? false) ? { undo: `argo recover --undo ${runId}${root === '/' ? '' : ` --root ${root}`}` } : {}),
+      ...(summary.changes.length > 0 && !(input.dryRun ?? false) ? { undo: undoCommand(runId, root, logs.dir) } : {}),
       nextSteps: summary.nextSteps,
     };
     await logs.write('report', `${JSON.stringify(report, null, 2)}\n`);

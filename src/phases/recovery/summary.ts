@@ -110,12 +110,13 @@ export function renderErrorBundle(phases: readonly PhaseResult[]): string {
   return lines.join('\n');
 }
 
-function nextStepsFor(outcome: RecoveryOutcome, causes: readonly ReportCause[], cleanup: ProcessCleanupOutput | undefined, isForeignRoot: boolean, undo: string | undefined): string[] {
+function nextStepsFor(outcome: RecoveryOutcome, causes: readonly ReportCause[], cleanup: ProcessCleanupOutput | undefined, isForeignRoot: boolean, undo: string | undefined, dryRun: boolean): string[] {
   const steps: string[] = [];
   for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
   if (undo !== undefined) steps.push(`To put every changed file back: ${undo}`);
-  if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
+  if (dryRun) steps.push('Run again without --dry-run to make these changes.');
+  else if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
   else if (isForeignRoot) steps.push('Leave the chroot, unmount the target (umount -R) and reboot into it.');
   else steps.push('Log in on a text console (Ctrl-Alt-F2) to confirm, then start the display manager (rc-service display-manager start).');
   return steps;
@@ -143,7 +144,7 @@ export const summaryPhase: Phase<RecoveryDeps> = {
             const diagnostics = context.outputOf<DiagnosticsOutput>('diagnostics/collect');
             const causes = reportCauses(diagnostics, context.outputOf<LoginRepairOutput>('login-repair/repair-causes'), phases, context.dryRun);
             const runId = path.basename(logs.dir);
-            const undo = changes.length === 0 || context.dryRun ? undefined : `argo recover --undo ${runId}${system.isForeignRoot ? ` --root ${system.root}` : ''}`;
+            const undo = changes.length === 0 || context.dryRun ? undefined : undoCommand(runId, system.root, logs.dir);
             const summary: SummaryOutput = {
               outcome,
               login: {
@@ -156,7 +157,7 @@ export const summaryPhase: Phase<RecoveryDeps> = {
               },
               causes,
               changes,
-              nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot, undo),
+              nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot, undo, context.dryRun),
               dryRun: context.dryRun,
             };
             const stateChanges = context.outputOf<SystemStateOutput>('system-state/collect')?.changes;
@@ -179,8 +180,8 @@ function reportCauses(diagnostics: DiagnosticsOutput | undefined, repair: LoginR
     const note = cause.advice ?? (byRebuild ? `libxcrypt-rebuild ${rebuild?.status ?? 'did not run'}` : 'see the phases below');
     causes.push({ id: cause.id, severity: 'blocks', summary: cause.text, status: byRebuild && rebuild?.status === 'succeeded' ? 'by-phase' : cause.advice ? 'not-repaired' : 'by-phase', note });
   }
-  for (const cause of diagnostics?.loginCauses ?? []) {
-    const outcome = repair?.outcomes.find((candidate) => candidate.cause === cause.id);
+  for (const [index, cause] of (diagnostics?.loginCauses ?? []).entries()) {
+    const outcome = repair?.outcomes.find((candidate) => candidate.index === index && candidate.cause === cause.id);
     const status = outcome?.status ?? (cause.severity === 'blocks' ? 'not-repaired' : 'left-alone');
     causes.push({
       id: cause.id,
@@ -191,4 +192,11 @@ function reportCauses(diagnostics: DiagnosticsOutput | undefined, repair: LoginR
     });
   }
   return causes;
+}
+
+/** The command that undoes this run; --log-dir when its logs are not where undo looks first (the target's /var/log/argo). */
+export function undoCommand(runId: string, root: string, logDir: string): string {
+  const base = path.dirname(logDir);
+  const inTarget = base === path.join(root, 'var/log/argo');
+  return `argo recover --undo ${runId}${root === '/' ? '' : ` --root ${root}`}${inTarget ? '' : ` --log-dir ${base}`}`;
 }
