@@ -50,7 +50,7 @@ export const ERROR_CODES = {
   ARGO_INTERRUPTED: { exit: EXIT.interrupted, summary: 'the run was interrupted (Ctrl-C or SIGTERM)' },
 
   // chroot session and mounts
-  ARGO_MOUNT_FAILED: { exit: EXIT.failed, summary: 'a mount for the chroot session failed' },
+  ARGO_MOUNT_FAILED: { exit: EXIT.failed, summary: "a mount for a command's private namespace (the chroot's mounts, or a file bound over the target's) failed" },
   ARGO_UNMOUNT_FAILED: { exit: EXIT.failed, summary: 'a mount of the chroot session could not be removed' },
 
   // phased runner
