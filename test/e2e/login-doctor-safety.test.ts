@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -135,6 +135,51 @@ describe('the login doctor never weakens a login and never breaks a working stac
     const undo = await runBuiltCli('argo', ['recover', '--root', target.root, '--undo', report.runId]);
     expect(undo.code, undo.stdout + undo.stderr).toBe(0);
     expect({ sha: await sha(join(target.root, 'etc/shadow')), mode: (await stat(join(target.root, 'etc/shadow'))).mode & 0o7777 }).toEqual(before);
+  });
+});
+
+describe('a recovery SIGKILLed in the middle of its repairs', () => {
+  it('leaves a record of what it changed; --resume finishes the rest; --undo puts every file back', async () => {
+    const target = await root();
+    await writeFile(join(target.root, 'etc/nologin'), 'maintenance\n');
+    await run('chroot', [target.root, 'chage', '-E', '0', 'alice']);
+    const shadowBefore = await sha(join(target.root, 'etc/shadow'));
+    // Another program holds the password-file lock (as a running passwd would): the repair of the expiry waits
+    // for it, after the nologin file was moved. argo is killed right there.
+    const holder = spawn('python3', ['-c', 'import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\nfcntl.lockf(fd, fcntl.LOCK_EX)\nprint("locked", flush=True)\nsys.stdin.read()', join(target.root, 'etc/.pwd.lock')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cleanups.push(async () => void holder.kill('SIGKILL'));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const logBase = join(target.dir, 'logs');
+    const args = ['recover', '--root', target.root, '--user', 'alice', '--password-file', target.passwordFile, '--log-dir', logBase, '--json'];
+    const killed = await runBuiltCli('argo', args, {
+      during: (pid) => {
+        const poll = setInterval(() => {
+          void readdir(logBase)
+            .then((names) => readFile(join(logBase, names[0] as string, 'changes.json'), 'utf8'))
+            .catch(() => '')
+            .then(async (record) => {
+              if (!record.includes('"cause": "nologin"') || (await stat(join(target.root, 'etc/nologin')).then(() => true, () => false))) return;
+              clearInterval(poll);
+              process.kill(pid, 'SIGKILL');
+            });
+        }, 5);
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await sha(join(target.root, 'etc/shadow'))).toBe(shadowBefore);
+    await target.unmountAll();
+    holder.stdin.end();
+    await new Promise((resolve) => holder.once('exit', resolve));
+
+    const resumed = await runBuiltCli('argo', [...args, '--resume']);
+    const report = reportOf(resumed);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(report.outcome).toBe('recovered');
+    expect(report.causes.filter((cause) => ['nologin', 'account-expired'].includes(cause.id)).map((cause) => cause.status)).toEqual(['repaired', 'repaired']);
+    const undo = await runBuiltCli('argo', ['recover', '--root', target.root, '--undo', report.runId, '--log-dir', logBase]);
+    expect(undo.code, undo.stdout + undo.stderr).toBe(0);
+    expect(await readFile(join(target.root, 'etc/nologin'), 'utf8')).toBe('maintenance\n');
+    expect(await sha(join(target.root, 'etc/shadow'))).toBe(shadowBefore);
   });
 });
 
