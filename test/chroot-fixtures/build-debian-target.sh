@@ -469,7 +469,19 @@ fi
 exit 0
 XDM_EOF
     chmod 0755 "$r/usr/bin/xdm"
-    dm_vdb "$r" x11-apps xdm-1.1.14 1150 'X.Org xdm application' /usr/bin/xdm
+    # xdm's own PAM service, as its package installs one (modelled on Debian's xdm; Gentoo's includes
+    # system-login instead): the login proof drives it as the display manager's service (dm:xdm).
+    cat >"$r/etc/pam.d/xdm" <<'PAM_EOF'
+auth       requisite  pam_nologin.so
+auth       required   pam_env.so readenv=1
+@include common-auth
+@include common-account
+session    required   pam_limits.so
+@include common-session
+@include common-password
+PAM_EOF
+    chmod 0644 "$r/etc/pam.d/xdm"
+    dm_vdb "$r" x11-apps xdm-1.1.14 1150 'X.Org xdm application' /usr/bin/xdm /etc/pam.d/xdm
     dm_vdb "$r" gui-libs display-manager-init-1.1.2-r3 1151 \
         'RC init files for starting display and login managers' \
         /etc/init.d/display-manager /etc/conf.d/display-manager

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, chmod, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyTarget, type TargetCopy } from '../support/debian-target.ts';
-import { causeOf, chroot, PASSWORD, SCENARIOS, type Report } from '../support/login-scenarios.ts';
+import { causeOf, chroot, PASSWORD, SCENARIOS, SEVERAL_CAUSES, type Report } from '../support/login-scenarios.ts';
 import { runBuiltCli, type CliRun } from '../support/run-cli.ts';
 
 /**
@@ -75,6 +75,9 @@ async function fingerprint(root: string, files: readonly string[]): Promise<Reco
   return prints;
 }
 
+/** What a recovered login proves on the fixture: the console's login service, the shell, xdm's service, su. */
+const PROOF = ['auth', 'account', 'session', 'shell', 'dm:xdm', 'su'];
+
 describe('argo recover repairs each cause of "nobody can log in", and --undo puts it back', () => {
   it.each(SCENARIOS.map((scenario) => [scenario.name ?? scenario.id, scenario] as const))('%s', async (_name, scenario) => {
     const { id } = scenario;
@@ -91,10 +94,10 @@ describe('argo recover repairs each cause of "nobody can log in", and --undo put
     expect(result.code, result.stderr).toBe(0);
     expect(report.outcome).toBe('recovered');
     expect(causeOf(report, id), JSON.stringify(report.causes)).toMatchObject({ status: scenario.byPasswordReset ? 'by-password-reset' : 'repaired' });
-    expect(report.login).toMatchObject({ ok: true, method: 'python-pam', proof: ['auth', 'account', 'session', 'shell', 'su'] });
+    expect(report.login).toMatchObject({ ok: true, method: 'python-pam', proof: PROOF });
     expect(await loginWorks(target.root, user)).toBe(true);
     const summary = await readFile(join(report.logDir, 'summary.txt'), 'utf8');
-    expect(summary).toMatch(new RegExp(`^RECOVERED: ${user} can log in again \\(proven: auth, account, session, shell, su;`));
+    expect(summary).toMatch(new RegExp(`^RECOVERED: ${user} can log in again \\(proven: ${PROOF.join(', ')};`));
     expect(summary).toContain(`[${id}]`);
     for (const change of report.changes) if (change.backup) expect((await stat(join(target.root, change.backup))).isFile()).toBe(true);
     await scenario.check?.(target.root, report);
@@ -107,14 +110,8 @@ describe('argo recover repairs each cause of "nobody can log in", and --undo put
 
   it('repairs several causes in one run, and the dry run before lists them with their diffs and changes nothing', async () => {
     const target = await brokenRoot();
-    await writeFile(join(target.root, 'etc/nologin'), 'maintenance\n');
-    await chroot(target.root, 'chage', '-E', '0', 'alice');
-    await chroot(target.root, 'usermod', '-s', '/bin/zsh', 'alice');
-    await appendFile(join(target.root, 'etc/pam.d/login'), 'auth required pam_doesnotexist.so\n');
-    const nsswitch = await readFile(join(target.root, 'etc/nsswitch.conf'), 'utf8');
-    await writeFile(join(target.root, 'etc/nsswitch.conf'), nsswitch.replace(/^passwd:\s+files$/m, 'passwd: sss [UNAVAIL=return] files'));
-    await chmod(join(target.root, 'usr/sbin/unix_chkpwd'), 0o755);
-    const files = ['/etc/nologin', '/etc/shadow', '/etc/passwd', '/etc/shells', '/etc/pam.d/login', '/etc/nsswitch.conf', '/usr/sbin/unix_chkpwd'];
+    await SEVERAL_CAUSES.break(target.root);
+    const files = SEVERAL_CAUSES.files;
     const broken = await fingerprint(target.root, files);
     const listing = async (): Promise<string[]> => (await readdir(join(target.root, 'etc'))).sort();
     const etcBefore = await listing();
@@ -125,9 +122,9 @@ describe('argo recover repairs each cause of "nobody can log in", and --undo put
     expect(dry.code, dry.stderr).toBe(0);
     expect(await fingerprint(target.root, files)).toEqual(broken);
     expect(await listing()).toEqual(etcBefore);
-    const expected = ['nologin', 'account-expired', 'shell-missing', 'pam-module-missing', 'nsswitch-source-missing', 'unix-chkpwd-unprivileged'];
+    const expected = SEVERAL_CAUSES.ids;
     for (const id of expected) expect(causeOf(dryReport, id)?.status, id).toBe('would-repair');
-    expect(dryReport.changes.find((change) => change.path === '/etc/pam.d/login')?.diff).toMatch(/^\+#auth required pam_doesnotexist\.so$/m);
+    expect(dryReport.changes.find((change) => change.path === '/etc/pam.d/login')?.diff).toMatch(/^\+# argo: pam_lastlog2\.so is not installed .*: session required pam_lastlog2\.so silent$/m);
     expect(dryReport.changes.some((change) => change.path === '/etc/shadow' && change.diff !== undefined)).toBe(false);
     expect(await readFile(join(dryReport.logDir, 'summary.txt'), 'utf8')).toContain('Files that would change:');
 
@@ -135,7 +132,7 @@ describe('argo recover repairs each cause of "nobody can log in", and --undo put
     const report = reportOf(result);
     expect(result.code, result.stderr).toBe(0);
     for (const id of expected) expect(causeOf(report, id)?.status, id).toBe('repaired');
-    expect(report.login.proof).toEqual(['auth', 'account', 'session', 'shell', 'su']);
+    expect(report.login.proof).toEqual(PROOF);
     expect(await loginWorks(target.root)).toBe(true);
     // The diff of /etc/shadow never reaches the report (hashes), but its change does.
     expect(report.changes.find((change) => change.path === '/etc/shadow')).toMatchObject({ action: 'edit' });

@@ -155,7 +155,8 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     async check(root) {
       const auth = await readFile(join(root, 'etc/pam.d/common-auth'), 'utf8');
-      expect(auth).toMatch(/^# argo: pam_tally2\.so is not installed \(argo recover recovery-\S+; undo: argo recover --undo recovery-\S+\)\n#auth required pam_tally2\.so/);
+      // In place, the note on the rule's own line: the file keeps its line count, and [success=N] jumps their targets.
+      expect(auth).toMatch(/^# argo: pam_tally2\.so is not installed \(argo recover recovery-\S+; undo: argo recover --undo recovery-\S+\): auth required pam_tally2\.so/);
       // Nothing else of the stack changed: pam_unix still decides.
       expect(auth).toContain('pam_unix.so');
     },
@@ -272,10 +273,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/**
- * Six causes on one root, as in the test "repairs several causes in one run" (which keeps its own copy of
- * these steps): recover must repair them all in one run.
- */
+/** Six causes on one root (the test "repairs several causes in one run" and the benchmark): one run repairs them all. */
 export const SEVERAL_CAUSES = {
   ids: ['nologin', 'account-expired', 'shell-missing', 'pam-module-missing', 'nsswitch-source-missing', 'unix-chkpwd-unprivileged'],
   files: ['/etc/nologin', '/etc/shadow', '/etc/passwd', '/etc/shells', '/etc/pam.d/login', '/etc/nsswitch.conf', '/usr/sbin/unix_chkpwd'],
@@ -283,7 +281,8 @@ export const SEVERAL_CAUSES = {
     await writeFile(join(root, 'etc/nologin'), 'maintenance\n');
     await chroot(root, 'chage', '-E', '0', 'alice');
     await chroot(root, 'usermod', '-s', '/bin/zsh', 'alice');
-    await appendFile(join(root, 'etc/pam.d/login'), 'auth required pam_doesnotexist.so\n');
+    // pam_lastlog: gone in Linux-PAM 1.7, and a required session rule that still names it refuses the login.
+    await appendFile(join(root, 'etc/pam.d/login'), 'session required pam_lastlog2.so silent\n');
     const nsswitch = await readFile(join(root, 'etc/nsswitch.conf'), 'utf8');
     await writeFile(join(root, 'etc/nsswitch.conf'), nsswitch.replace(/^passwd:\s+files$/m, 'passwd: sss [UNAVAIL=return] files'));
     await chmod(join(root, 'usr/sbin/unix_chkpwd'), 0o755);
