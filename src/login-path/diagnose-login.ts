@@ -274,7 +274,7 @@ async function diagnoseTallies(
   const causes: LoginCause[] = [];
   const settings = faillockSettings(faillockConf, argsOfModule(stack, 'pam_faillock.so'));
   const tallyFile = path.join(settings.dir, user);
-  const tally = await readBytesIfExists(system, tallyFile);
+  const tally = await system.target.readBytesIfExists(tallyFile);
   if (tally !== undefined) {
     const state = judgeFaillock(parseFaillockTally(tally), settings, nowSeconds, uid === 0);
     causes.push(...checkFaillock(user, tallyFile, state, settings, enforcingRules(stack, 'pam_faillock.so').length > 0));
@@ -322,14 +322,6 @@ async function statIfExists(system: System, file: string): Promise<Stat | undefi
   }
 }
 
-async function readBytesIfExists(system: System, file: string): Promise<Uint8Array | undefined> {
-  try {
-    return await system.target.readBytes(file);
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
-}
 
 async function firstExisting(system: System, files: readonly string[]): Promise<string | undefined> {
   for (const file of files) {

@@ -275,12 +275,7 @@ async function proveSu(system: System, user: string, password: string, signal: A
 async function readFaillockTally(system: System, user: string): Promise<FaillockTally> {
   const settings = parseFaillockConf(await system.target.readTextIfExists('/etc/security/faillock.conf'));
   const file = path.join(settings.dir, user);
-  let bytes: Buffer | undefined;
-  try {
-    bytes = await system.target.readBytes(file);
-  } catch (error) {
-    if (!isMissing(error)) throw error;
-  }
+  const bytes = await system.target.readBytesIfExists(file);
   const nowSeconds = Math.floor(system.clock.now().getTime() / 1000);
   return judgeTally(bytes === undefined ? undefined : file, bytes === undefined ? [] : parseTallyFile(bytes), settings, nowSeconds);
 }

@@ -1,7 +1,6 @@
 import * as path from 'node:path/posix';
 import { ArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
-import { isMissing } from '../system/fs-errors.ts';
 import type { System } from '../system/open-system.ts';
 import { replaceShadowLocked, type PasswordFile } from '../system/shadow-file.ts';
 import { sha256, type ChangeJournalFile, type JournalEntry } from './change-journal.ts';
@@ -65,21 +64,12 @@ async function undoPath(system: System, file: string, entries: readonly JournalE
   return restored.length > 0 ? { path: file, status: 'restored', detail: restored.map((part) => part.detail).join('; ') } : (parts[0] as UndoOutcome);
 }
 
-async function readIfExists(system: System, file: string): Promise<Buffer | undefined> {
-  try {
-    return await system.target.readBytes(file);
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
-}
-
 async function undoContent(system: System, file: string, entries: readonly JournalEntry[], options: UndoOptions): Promise<UndoOutcome> {
   const last = entries.at(-1) as JournalEntry;
   const first = entries.find((entry) => entry.action === 'edit' || entry.action === 'create') as JournalEntry;
-  const current = await readIfExists(system, file);
+  const current = await system.target.readBytesIfExists(file);
   const backupPath = entries.find((entry) => entry.backup !== undefined)?.backup;
-  const backup = backupPath === undefined ? undefined : await readIfExists(system, backupPath);
+  const backup = backupPath === undefined ? undefined : await system.target.readBytesIfExists(backupPath);
   if (first.action === 'create') {
     if (current === undefined) return { path: file, status: 'already-original', detail: `${file} does not exist, as before the recovery` };
     if (sha256(current) !== last.afterSha256 && !options.force) return conflict(file, 'its content changed after the recovery');

@@ -32,6 +32,8 @@ export interface RootedFs {
   readBytes(target: string): Promise<Buffer>;
   /** The text, or undefined when the file does not exist (only ENOENT/ENOTDIR count as "does not exist"). */
   readTextIfExists(target: string): Promise<string | undefined>;
+  /** The bytes, or undefined when the file does not exist (as readTextIfExists). */
+  readBytesIfExists(target: string): Promise<Buffer | undefined>;
   readdir(target: string): Promise<DirEntry[]>;
   readlink(target: string): Promise<string>;
   stat(target: string): Promise<Stats>;
@@ -88,6 +90,15 @@ class RootedFsImpl implements RootedFs {
 
   async readBytes(target: string): Promise<Buffer> {
     return fs.readFile(await this.resolve(target));
+  }
+
+  async readBytesIfExists(target: string): Promise<Buffer | undefined> {
+    try {
+      return await this.readBytes(target);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
   }
 
   async readTextIfExists(target: string): Promise<string | undefined> {

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LoginCause } from '../../src/core/login-doctor/causes.ts';
 import { diagnoseLogin, type LoginDiagnosis } from '../../src/login-path/diagnose-login.ts';
 import { openSystem } from '../../src/system/open-system.ts';
-import { copyTarget, fixtureEnv, type TargetCopy } from '../support/debian-target.ts';
+import { copyTarget, copyTargetOnSmallDisk, type TargetCopy } from '../support/debian-target.ts';
 import { createMemoryLogger } from '../support/memory-logger.ts';
 
 const run = promisify(execFile);
@@ -223,20 +223,12 @@ describe('diagnoseLogin on real Debian roots', () => {
   });
 
   it('root-full: the target on a filesystem with no space left', async () => {
-    const env = await fixtureEnv();
-    const dir = await mkdtemp('/var/tmp/argo-full-');
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await mkdir(join(dir, 'space'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'argo-full', join(dir, 'space')]);
-    cleanups.push(async () => void (await run('umount', [join(dir, 'space')])));
-    for (const name of ['upper', 'work']) await mkdir(join(dir, 'space', name));
-    await mkdir(join(dir, 'root'));
-    await run('mount', ['-t', 'overlay', 'argo-full', '-o', `lowerdir=${env['ARGO_FIXTURE_BASE'] as string},upperdir=${join(dir, 'space/upper')},workdir=${join(dir, 'space/work')}`, join(dir, 'root')]);
-    cleanups.push(async () => void (await run('umount', [join(dir, 'root')])));
-    await run('dd', ['if=/dev/zero', `of=${join(dir, 'root/var/tmp/filler')}`, 'bs=1M', 'count=16']).catch((error: { code?: number }) => {
+    const copy = await copyTargetOnSmallDisk('base', 8);
+    cleanups.push(() => copy.remove());
+    await run('dd', ['if=/dev/zero', `of=${join(copy.root, 'var/tmp/filler')}`, 'bs=1M', 'count=16']).catch((error: { code?: number }) => {
       if (error.code !== 1) throw error; // "No space left on device" is the point.
     });
-    expect(ids(await diagnose(join(dir, 'root'), 'alice'))).toEqual([['root-full', 'blocks']]);
+    expect(ids(await diagnose(copy.root, 'alice'))).toEqual([['root-full', 'blocks']]);
   });
 
   it('a root with several causes at once yields every one of them', async () => {

@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixtureEnv } from '../support/debian-target.ts';
+import { copyTargetOnSmallDisk } from '../support/debian-target.ts';
 import { runBuiltCli } from '../support/run-cli.ts';
 
 /**
@@ -18,22 +18,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The base fixture under an overlay whose upper layer is a small tmpfs: writes fill it quickly. */
+/** The base fixture with its writes on a small tmpfs (24 MiB), and a root-only password file beside it. */
 async function smallRoot(): Promise<{ dir: string; root: string; passwordFile: string }> {
-  const env = await fixtureEnv();
-  const dir = await mkdtemp('/var/tmp/argo-full-');
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'space'));
-  await run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'argo-full', join(dir, 'space')]);
-  cleanups.push(async () => void (await run('umount', [join(dir, 'space')])));
-  for (const name of ['upper', 'work']) await mkdir(join(dir, 'space', name));
-  const root = join(dir, 'root');
-  await mkdir(root);
-  await run('mount', ['-t', 'overlay', 'argo-full', '-o', `lowerdir=${env['ARGO_FIXTURE_BASE'] as string},upperdir=${join(dir, 'space/upper')},workdir=${join(dir, 'space/work')}`, root]);
-  cleanups.push(async () => void (await run('umount', ['-R', '--lazy', root])));
-  const passwordFile = join(dir, 'password');
+  const target = await copyTargetOnSmallDisk('base', 24);
+  cleanups.push(() => target.remove());
+  const passwordFile = join(target.dir, 'password');
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
-  return { dir, root, passwordFile };
+  return { dir: target.dir, root: target.root, passwordFile };
 }
 
 async function fill(file: string): Promise<void> {

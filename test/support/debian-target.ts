@@ -67,3 +67,34 @@ export async function installFakeEmerge(root: string, settings: Record<string, s
   const args = [join(PROJECT, 'test/chroot-fixtures/install-fake-emerge.sh'), root, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)];
   await run('bash', args);
 }
+
+/**
+ * A copy of a fixture root whose writes land on a small tmpfs (`sizeMiB`): the way to a full root filesystem
+ * without filling the host's disk. `remove()` unmounts the root (and anything below it) and the tmpfs.
+ */
+export async function copyTargetOnSmallDisk(kind: 'base' | 'broken', sizeMiB: number): Promise<TargetCopy> {
+  const env = await fixtureEnv();
+  const source = kind === 'base' ? env['ARGO_FIXTURE_BASE'] : env['ARGO_FIXTURE_BROKEN'];
+  const dir = await mkdtemp('/var/tmp/argo-full-');
+  const space = join(dir, 'space');
+  const root = join(dir, 'root');
+  for (const name of [space, root]) await mkdir(name);
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'argo-full', space]);
+  for (const name of ['upper', 'work']) await mkdir(join(space, name));
+  await run('mount', ['-t', 'overlay', 'argo-full', '-o', `lowerdir=${source as string},upperdir=${join(space, 'upper')},workdir=${join(space, 'work')}`, root]);
+  const unmountAll = async (): Promise<void> => {
+    const { stdout } = await run('findmnt', ['-rn', '-o', 'TARGET']);
+    for (const point of stdout.split('\n').filter((line) => line.startsWith(`${root}/`)).sort().reverse()) await run('umount', ['-R', '--lazy', point]).catch(() => undefined);
+  };
+  return {
+    dir,
+    root,
+    unmountAll,
+    async remove() {
+      await unmountAll();
+      await run('umount', [root]);
+      await run('umount', [space]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

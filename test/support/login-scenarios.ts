@@ -281,7 +281,7 @@ export const SEVERAL_CAUSES = {
     await writeFile(join(root, 'etc/nologin'), 'maintenance\n');
     await chroot(root, 'chage', '-E', '0', 'alice');
     await chroot(root, 'usermod', '-s', '/bin/zsh', 'alice');
-    // pam_lastlog: gone in Linux-PAM 1.7, and a required session rule that still names it refuses the login.
+    // pam_lastlog2 (util-linux's successor of pam_lastlog) is not installed: a required session rule naming it refuses the login.
     await appendFile(join(root, 'etc/pam.d/login'), 'session required pam_lastlog2.so silent\n');
     const nsswitch = await readFile(join(root, 'etc/nsswitch.conf'), 'utf8');
     await writeFile(join(root, 'etc/nsswitch.conf'), nsswitch.replace(/^passwd:\s+files$/m, 'passwd: sss [UNAVAIL=return] files'));
