@@ -10,7 +10,8 @@
  * Policies.
  * - `critical-path`: priority = upward rank (own duration + max rank of its dependents) + `aging` × seconds
  *   waited since ready; each package, highest priority first, goes to the drone where it would finish earliest
- *   (HEFT), waiting for a busy faster drone when that finishes it sooner; heavy packages prefer sweepers on ties,
+ *   (HEFT), waiting for a busy faster drone when that finishes it sooner (at most `lookahead` packages wait per
+ *   dispatch); heavy packages prefer sweepers on ties,
  *   and while a heavy package waits, light ones keep off the sweepers.
  * - `rdeps` (Hydra's default, OBS's "needed"): priority = number of transitive reverse dependencies; the fastest
  *   free drone.
@@ -59,6 +60,12 @@ export interface SimulateOptions {
   readonly referenceSpeed?: number;
   /** Priority gained per second waited (critical-path); default 0.01. */
   readonly aging?: number;
+  /**
+   * critical-path only: how many packages per dispatch may wait for a busy drone that finishes them sooner.
+   * Default 2: on the real DAGs (docs/BENCHMARKS.md) 0 leaves long packages on slow drones, and more than 2 lets
+   * too many wait while slow drones idle.
+   */
+  readonly lookahead?: number;
 }
 
 interface Job {
@@ -78,6 +85,7 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
   const sumSpeed = speeds.reduce((a, b) => a + b, 0);
   const referenceSpeed = options.referenceSpeed ?? maxSpeed;
   const aging = options.aging ?? 0.01;
+  const lookahead = options.lookahead ?? 2;
 
   const order = [...dag.nodes.keys()];
   const indexOf = new Map(order.map((cpv, index) => [cpv, index]));
@@ -146,7 +154,7 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
       let bestFinish = Infinity;
       for (const drone of sortedDrones) {
         const free = isFree(drone);
-        if (!free && reservations >= sortedDrones.length) continue;
+        if (!free && reservations >= lookahead) continue;
         if (!job.heavy && drone.sweeper && heavyUnplaced > 0 && sortedDrones.some((other) => !other.sweeper)) continue;
         const finish = (planned.get(drone.slot) as number) + timeOn(job, drone.speed);
         const better =
