@@ -13,7 +13,7 @@ describe('the executables', () => {
   it.each([
     ['argo', ['recover', 'preflight', 'snapshot', 'chroot']],
     ['apkg', ['update', 'rollback', 'preflight', 'canary']],
-    ['build-swarm', ['status', 'fresh', 'monitor', 'verify', 'finalize', 'fix-blocked', 'sync', 'reset', 'gateway', 'drone', 'local']],
+    ['build-swarm', ['simulate', 'status', 'fresh', 'monitor', 'verify', 'finalize', 'fix-blocked', 'sync', 'reset', 'gateway', 'drone', 'local']],
   ] as const)('%s --help exits 0 and lists its commands', async (name, commands) => {
     const run = await runBuiltCli(name, ['--help']);
     expect(run.code).toBe(0);
