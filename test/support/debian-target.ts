@@ -37,13 +37,20 @@ export interface TargetCopy {
  * an overlay mount (the cached root read-only below, the test's changes in its own folder above): instant,
  * where copying the 400 MB root took seconds per test.
  */
-export async function copyTarget(kind: 'base' | 'broken'): Promise<TargetCopy> {
+export async function copyTarget(kind: 'base' | 'broken', options: { readonly smallDiskMiB?: number } = {}): Promise<TargetCopy> {
   const env = await fixtureEnv();
   const source = kind === 'base' ? env['ARGO_FIXTURE_BASE'] : env['ARGO_FIXTURE_BROKEN'];
-  const dir = await mkdtemp('/var/tmp/argo-target-');
+  const dir = await mkdtemp(options.smallDiskMiB === undefined ? '/var/tmp/argo-target-' : '/var/tmp/argo-full-');
   const root = join(dir, 'root');
-  for (const name of ['root', 'upper', 'work']) await mkdir(join(dir, name));
-  await run('mount', ['-t', 'overlay', 'argo-target', '-o', `lowerdir=${source as string},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, root]);
+  // The overlay's writable layer: a folder beside the root, or a small tmpfs that fills up quickly.
+  const space = options.smallDiskMiB === undefined ? dir : join(dir, 'space');
+  await mkdir(root);
+  if (options.smallDiskMiB !== undefined) {
+    await mkdir(space);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${options.smallDiskMiB}m`, 'argo-full', space]);
+  }
+  for (const name of ['upper', 'work']) await mkdir(join(space, name));
+  await run('mount', ['-t', 'overlay', 'argo-target', '-o', `lowerdir=${source as string},upperdir=${join(space, 'upper')},workdir=${join(space, 'work')}`, root]);
   const unmountAll = async (): Promise<void> => {
     const { stdout } = await run('findmnt', ['-rn', '-o', 'TARGET']);
     const points = stdout.split('\n').filter((point) => point.startsWith(`${root}/`)).sort().reverse();
@@ -57,6 +64,7 @@ export async function copyTarget(kind: 'base' | 'broken'): Promise<TargetCopy> {
       // A killed run may have left mounts behind: take them down before deleting anything.
       await unmountAll();
       await run('umount', [root]);
+      if (space !== dir) await run('umount', [space]);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -70,31 +78,8 @@ export async function installFakeEmerge(root: string, settings: Record<string, s
 
 /**
  * A copy of a fixture root whose writes land on a small tmpfs (`sizeMiB`): the way to a full root filesystem
- * without filling the host's disk. `remove()` unmounts the root (and anything below it) and the tmpfs.
+ * without filling the host's disk.
  */
-export async function copyTargetOnSmallDisk(kind: 'base' | 'broken', sizeMiB: number): Promise<TargetCopy> {
-  const env = await fixtureEnv();
-  const source = kind === 'base' ? env['ARGO_FIXTURE_BASE'] : env['ARGO_FIXTURE_BROKEN'];
-  const dir = await mkdtemp('/var/tmp/argo-full-');
-  const space = join(dir, 'space');
-  const root = join(dir, 'root');
-  for (const name of [space, root]) await mkdir(name);
-  await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'argo-full', space]);
-  for (const name of ['upper', 'work']) await mkdir(join(space, name));
-  await run('mount', ['-t', 'overlay', 'argo-full', '-o', `lowerdir=${source as string},upperdir=${join(space, 'upper')},workdir=${join(space, 'work')}`, root]);
-  const unmountAll = async (): Promise<void> => {
-    const { stdout } = await run('findmnt', ['-rn', '-o', 'TARGET']);
-    for (const point of stdout.split('\n').filter((line) => line.startsWith(`${root}/`)).sort().reverse()) await run('umount', ['-R', '--lazy', point]).catch(() => undefined);
-  };
-  return {
-    dir,
-    root,
-    unmountAll,
-    async remove() {
-      await unmountAll();
-      await run('umount', [root]);
-      await run('umount', [space]);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+export function copyTargetOnSmallDisk(kind: 'base' | 'broken', sizeMiB: number): Promise<TargetCopy> {
+  return copyTarget(kind, { smallDiskMiB: sizeMiB });
 }
