@@ -1,3 +1,8 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path/posix';
+import { readGpkg } from '../core/gentoo/read-gpkg.ts';
+import { trySplitPackageVersion } from '../core/gentoo/parse-cpv.ts';
+import { readMakeConf } from '../system/gentoo/read-make-conf.ts';
 import type { RootedFs } from '../system/rooted-fs.ts';
 
 /**
@@ -46,6 +51,61 @@ export async function builtInPamService(target: RootedFs, service: string): Prom
   if (service !== 'login') return undefined;
   for (const copy of COPIES) {
     if (await target.exists(`/etc/pam.d/${copy.includes}`)) return { text: copy.text, source: copy.source };
+  }
+  return undefined;
+}
+
+/** Where Portage recorded a file: the package that installed it (CONTENTS) and the md5 it had then. */
+async function ownerOf(target: RootedFs, file: string): Promise<{ category: string; pf: string; md5: string; buildId: string | undefined } | undefined> {
+  const vdb = '/var/db/pkg';
+  if (!(await target.isDirectory(vdb))) return undefined;
+  const prefix = `obj ${file} `;
+  for (const category of await target.readdir(vdb)) {
+    if (category.type !== 'directory') continue;
+    for (const entry of await target.readdir(path.join(vdb, category.name))) {
+      if (entry.type !== 'directory') continue;
+      const contents = await target.readTextIfExists(path.join(vdb, category.name, entry.name, 'CONTENTS'));
+      const line = contents?.split('\n').find((candidate) => candidate.startsWith(prefix));
+      const md5 = line?.slice(prefix.length).split(' ')[0];
+      if (md5 === undefined || !/^[0-9a-f]{32}$/.test(md5)) continue;
+      const buildId = (await target.readTextIfExists(path.join(vdb, category.name, entry.name, 'BUILD_ID')))?.trim();
+      return { category: category.name, pf: entry.name, md5, buildId: buildId === '' ? undefined : buildId };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The file as the package that installed it ships it, from that package's own binary package in PKGDIR
+ * (FEATURES=buildpkg keeps one; `<cat>/<pn>/<pf>-<build id>.gpkg.tar` or `<cat>/<pf>.gpkg.tar`). Used only
+ * when its md5 is the one CONTENTS recorded at install time: the exact file the system had, not a newer or a
+ * tampered one. Undefined when there is no such package or no such file in it.
+ */
+export async function packageCopyOf(target: RootedFs, file: string): Promise<{ text: string; source: string } | undefined> {
+  const owner = await ownerOf(target, file);
+  if (owner === undefined) return undefined;
+  const pkgdir = (await readMakeConf(target)).vars['PKGDIR'] ?? '/var/cache/binpkgs';
+  const split = trySplitPackageVersion(owner.pf);
+  if (!split.ok) return undefined;
+  const pn = split.value.pn;
+  const folder = path.join(pkgdir, owner.category, pn);
+  const candidates = [
+    ...(owner.buildId === undefined ? [] : [path.join(folder, `${owner.pf}-${owner.buildId}.gpkg.tar`)]),
+    ...((await target.isDirectory(folder)) ? (await target.readdir(folder)).map((entry) => entry.name).filter((name) => name.startsWith(`${owner.pf}-`) && name.endsWith('.gpkg.tar')).sort().reverse().map((name) => path.join(folder, name)) : []),
+    path.join(pkgdir, owner.category, `${owner.pf}.gpkg.tar`),
+  ];
+  for (const candidate of [...new Set(candidates)]) {
+    const bytes = await target.readBytesIfExists(candidate);
+    if (bytes === undefined) continue;
+    try {
+      const gpkg = await readGpkg(bytes, { imageData: true, strict: true, maxUnpackedBytes: 512 * 1024 * 1024 });
+      const data = gpkg.image.find((entry) => entry.path === file && entry.data !== undefined)?.data;
+      if (data === undefined || createHash('md5').update(data).digest('hex') !== owner.md5) continue;
+      return { text: Buffer.from(data).toString('utf8'), source: `${owner.category}/${owner.pf}'s binary package ${candidate} (md5 as CONTENTS recorded it)` };
+    } catch {
+      // A damaged or foreign file in PKGDIR is no copy: the next candidate, or none.
+      continue;
+    }
   }
   return undefined;
 }

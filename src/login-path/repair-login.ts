@@ -8,7 +8,7 @@ import { FAILLOCK_RECORD_SIZE } from '../core/login-doctor/tally-causes.ts';
 import { isMissing } from '../system/fs-errors.ts';
 import type { System } from '../system/open-system.ts';
 import type { ChangeJournal, JournalEntry } from './change-journal.ts';
-import { builtInPamService } from './pam-service-copies.ts';
+import { builtInPamService, packageCopyOf } from './pam-service-copies.ts';
 
 export type RepairStatus = 'repaired' | 'by-password-reset' | 'not-repaired' | 'left-alone';
 
@@ -297,8 +297,9 @@ async function repairPamLine(system: System, cause: LoginCause, options: RepairL
 
 /**
  * A missing service file: Portage's pending copy of the package's own file (`._cfg0000_<name>`) when there is
- * one; for `login`, else, the file as the distribution's package ships it (Gentoo's sys-apps/shadow or
- * Debian's login), never a permissive stack.
+ * one; else the file from the owning package's binary package in PKGDIR, when its md5 is what CONTENTS
+ * recorded; for `login`, else, the file as the distribution's package ships it (Gentoo's pambase or Debian's
+ * login). Never a permissive stack.
  */
 async function repairPamService(system: System, cause: LoginCause, options: RepairLoginOptions): Promise<Omit<RepairOutcome, 'index'>> {
   const service = String(cause.evidence['service']);
@@ -313,7 +314,7 @@ async function repairPamService(system: System, cause: LoginCause, options: Repa
     content = await system.target.readText(`/etc/pam.d/${newest}`);
     source = `Portage's pending copy /etc/pam.d/${newest}`;
   } else {
-    const copy = await builtInPamService(system.target, service);
+    const copy = (await packageCopyOf(system.target, file)) ?? (await builtInPamService(system.target, service));
     content = copy?.text;
     source = copy?.source ?? '';
   }

@@ -4,6 +4,7 @@ import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeGpkg } from '../../src/core/gentoo/write-gpkg.ts';
 import { copyTarget, type TargetCopy } from '../support/debian-target.ts';
 import { runBuiltCli, type CliRun } from '../support/run-cli.ts';
 
@@ -201,5 +202,52 @@ describe('argo recover --undo trusts only records argo wrote', () => {
     expect(undo.code).toBe(3);
     expect(undo.stderr).toContain('not trusted');
     expect((await stat(victim)).mode & 0o7777).toBe(modeBefore);
+  });
+});
+
+describe("a lost PAM file comes back from its own package's binary package, only as CONTENTS recorded it", () => {
+  /** sys-auth/pambase installed /etc/pam.d/common-auth (a vdb entry) and FEATURES=buildpkg kept its GPKG in PKGDIR. */
+  async function withPambaseBinpkg(rootDir: string, shipped: string, recorded: string): Promise<string> {
+    const vdb = join(rootDir, 'var/db/pkg/sys-auth/pambase-20220214');
+    await mkdir(vdb, { recursive: true });
+    const md5 = createHash('md5').update(recorded).digest('hex');
+    await writeFile(join(vdb, 'CONTENTS'), `dir /etc/pam.d\nobj /etc/pam.d/common-auth ${md5} 1700000000\n`);
+    await writeFile(join(vdb, 'BUILD_ID'), '1\n');
+    const gpkg = await writeGpkg({
+      basename: 'pambase-20220214-1',
+      metadata: { CATEGORY: 'sys-auth\n', PF: 'pambase-20220214\n', BUILD_ID: '1\n' },
+      image: [{ path: '/etc/pam.d/common-auth', mode: 0o644, data: shipped }],
+      compression: 'zst',
+      mtime: 1_700_000_000,
+    });
+    const file = join(rootDir, 'var/cache/binpkgs/sys-auth/pambase/pambase-20220214-1.gpkg.tar');
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, gpkg);
+    return '/var/cache/binpkgs/sys-auth/pambase/pambase-20220214-1.gpkg.tar';
+  }
+
+  it('restores the exact file the package installed, and the login works', async () => {
+    const target = await root();
+    const original = await readFile(join(target.root, 'etc/pam.d/common-auth'), 'utf8');
+    const binpkg = await withPambaseBinpkg(target.root, original, original);
+    await rm(join(target.root, 'etc/pam.d/common-auth'));
+    const result = await recover(target);
+    const report = reportOf(result);
+    expect(result.code, result.stderr).toBe(0);
+    expect(report.causes.find((cause) => cause.id === 'pam-service-missing')).toMatchObject({ status: 'repaired', note: expect.stringContaining(binpkg) });
+    expect(await readFile(join(target.root, 'etc/pam.d/common-auth'), 'utf8')).toBe(original);
+    expect(await authenticates(target.root, 'alice', PASSWORD)).toBe(true);
+  });
+
+  it('does not take a copy whose md5 is not the one CONTENTS recorded (a newer or tampered package): exit 1, nothing written', async () => {
+    const target = await root();
+    const original = await readFile(join(target.root, 'etc/pam.d/common-auth'), 'utf8');
+    await withPambaseBinpkg(target.root, 'auth sufficient pam_permit.so\n', original);
+    await rm(join(target.root, 'etc/pam.d/common-auth'));
+    const result = await recover(target);
+    const report = reportOf(result);
+    expect(result.code).toBe(1);
+    expect(report.causes.find((cause) => cause.id === 'pam-service-missing')?.status).toBe('not-repaired');
+    expect(await stat(join(target.root, 'etc/pam.d/common-auth')).then(() => true, () => false)).toBe(false);
   });
 });
