@@ -271,7 +271,7 @@ export class ChangeJournal {
    * write: such a folder is refused, before anything is changed.
    */
   async #refuseUnsafeFolder(file: string): Promise<void> {
-    const folder = path.dirname(await this.#target.realpath(path.dirname(file)).then((real) => path.join(real, path.basename(file))));
+    const folder = await this.#target.realpath(path.dirname(file));
     const stats = await this.#target.stat(folder);
     if (stats.uid !== 0 || (stats.mode & 0o022) !== 0) {
       throw new ArgoError('ARGO_UNSAFE_PATH', `Refusing to change ${file}: its folder ${folder} is not root's alone (uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)})`, {

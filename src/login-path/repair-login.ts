@@ -78,8 +78,9 @@ export async function repairLoginCauses(system: System, causes: readonly LoginCa
       outcomes.push({ ...(await repairOne(system, cause, options)), index });
     } catch (error) {
       // One repair that cannot be made (a folder a user may write to, a disk error) does not stop the others.
+      // An interrupt is not a failed repair (an AbortError carries a `code` too): it ends the phase.
+      if (options.signal?.aborted || isArgoError(error, 'ARGO_INTERRUPTED')) throw error;
       if (!isArgoError(error) && !(error instanceof Error && 'code' in error)) throw error;
-      if (isArgoError(error, 'ARGO_INTERRUPTED')) throw error;
       outcomes.push({ cause: cause.id, index, status: 'not-repaired', note: `the repair failed: ${error.message}. ${cause.repair}`, changes: [] });
     }
   }

@@ -7,6 +7,7 @@ import type { LoginCause } from '../../src/core/login-doctor/causes.ts';
 import { diagnoseLogin, type LoginDiagnosis } from '../../src/login-path/diagnose-login.ts';
 import { openSystem } from '../../src/system/open-system.ts';
 import { copyTarget, copyTargetOnSmallDisk, type TargetCopy } from '../support/debian-target.ts';
+import { chroot, faillockRecords } from '../support/login-scenarios.ts';
 import { createMemoryLogger } from '../support/memory-logger.ts';
 
 const run = promisify(execFile);
@@ -32,18 +33,6 @@ async function diagnose(root: string, user: string): Promise<LoginDiagnosis> {
 
 const ids = (diagnosis: LoginDiagnosis): [string, string][] => diagnosis.causes.map((cause) => [cause.id, cause.severity]);
 const find = (diagnosis: LoginDiagnosis, id: string): LoginCause | undefined => diagnosis.causes.find((cause) => cause.id === id);
-const chroot = (root: string, ...argv: string[]) => run('chroot', [root, ...argv]);
-
-/** pam_faillock's record: source[52], reserved u16, status u16 (VALID|TTY), time u64, little-endian. */
-function faillockRecords(times: number[]): Buffer {
-  const bytes = Buffer.alloc(times.length * 64);
-  times.forEach((time, index) => {
-    bytes.write('tty1', index * 64, 'latin1');
-    bytes.writeUInt16LE(0x5, index * 64 + 54);
-    bytes.writeBigUInt64LE(BigInt(time), index * 64 + 56);
-  });
-  return bytes;
-}
 
 describe('diagnoseLogin on real Debian roots', () => {
   it('finds no blocking cause on a healthy root, in well under a second', async () => {
