@@ -20,10 +20,10 @@
  */
 
 import type { BrokenCycle, BuildDag } from './build-dag.ts';
+import { DEFAULT_AGING, DEFAULT_LOOKAHEAD, planDispatch, priorityKey, type SchedulingPolicy } from './dispatch-policy.ts';
 import { PriorityQueue } from './priority-queue.ts';
 
-export type SchedulingPolicy = 'critical-path' | 'rdeps' | 'fifo';
-export const SCHEDULING_POLICIES: readonly SchedulingPolicy[] = ['critical-path', 'rdeps', 'fifo'];
+export { SCHEDULING_POLICIES, type SchedulingPolicy } from './dispatch-policy.ts';
 
 export interface SimulatedDrone {
   readonly id: string;
@@ -84,8 +84,8 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
   const maxSpeed = Math.max(...speeds);
   const sumSpeed = speeds.reduce((a, b) => a + b, 0);
   const referenceSpeed = options.referenceSpeed ?? maxSpeed;
-  const aging = options.aging ?? 0.01;
-  const lookahead = options.lookahead ?? 2;
+  const aging = options.aging ?? DEFAULT_AGING;
+  const lookahead = options.lookahead ?? DEFAULT_LOOKAHEAD;
 
   const order = [...dag.nodes.keys()];
   const indexOf = new Map(order.map((cpv, index) => [cpv, index]));
@@ -112,8 +112,7 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
   let heavyReady = 0;
   const makeReady = (job: Job, at: number): void => {
     job.readyAt = at;
-    // rank + aging × (t − readyAt) orders jobs the same at every t as rank − aging × readyAt.
-    job.key = (staticKey[job.index] as number) - (policy === 'critical-path' ? aging * at : 0);
+    job.key = priorityKey(policy, staticKey[job.index] as number, at, aging);
     if (job.heavy) heavyReady += 1;
     ready.push(job);
   };
@@ -135,50 +134,14 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
   };
 
   const dispatch = (now: number): void => {
-    const isFree = (drone: (typeof sortedDrones)[number]): boolean => (freeAt.get(drone.slot) as number) <= now;
-    if (policy !== 'critical-path') {
-      for (const drone of sortedDrones) {
-        if (!isFree(drone) || ready.size === 0) continue;
-        start(ready.pop() as Job, drone, now);
-      }
-      return;
-    }
-    const planned = new Map(sortedDrones.map((drone) => [drone.slot, Math.max(now, freeAt.get(drone.slot) as number)]));
-    const deferred: Job[] = [];
-    let heavyUnplaced = heavyReady;
-    let reservations = 0;
-    while (ready.size > 0 && sortedDrones.some(isFree)) {
-      const job = ready.pop() as Job;
-      if (job.heavy) heavyUnplaced -= 1;
-      let best: (typeof sortedDrones)[number] | undefined;
-      let bestFinish = Infinity;
-      for (const drone of sortedDrones) {
-        const free = isFree(drone);
-        if (!free && reservations >= lookahead) continue;
-        if (!job.heavy && drone.sweeper && heavyUnplaced > 0 && sortedDrones.some((other) => !other.sweeper)) continue;
-        const finish = (planned.get(drone.slot) as number) + timeOn(job, drone.speed);
-        const better =
-          finish < bestFinish - 1e-9 ||
-          (Math.abs(finish - bestFinish) <= 1e-9 && best !== undefined && drone.sweeper === job.heavy && best.sweeper !== job.heavy);
-        if (better) {
-          best = drone;
-          bestFinish = finish;
-        }
-      }
-      if (best === undefined) {
-        deferred.push(job);
-        continue;
-      }
-      if (isFree(best)) {
-        start(job, best, now);
-        planned.set(best.slot, freeAt.get(best.slot) as number);
-      } else {
-        planned.set(best.slot, bestFinish);
-        reservations += 1;
-        deferred.push(job);
-      }
-    }
-    for (const job of deferred) ready.push(job);
+    const slots = sortedDrones.map((drone) => ({ slot: String(drone.slot), drone: drone.id, speed: drone.speed, sweeper: drone.sweeper, freeAt: freeAt.get(drone.slot) as number }));
+    const pop = (): IteratorResult<Job> => {
+      const job = ready.pop();
+      return job === undefined ? { done: true, value: undefined } : { done: false, value: job };
+    };
+    const plan = planDispatch({ next: pop }, slots, { policy, now, referenceSpeed, lookahead, heavyReady });
+    for (const { job, slot } of plan.starts) start(job, sortedDrones.find((drone) => String(drone.slot) === slot.slot) as (typeof sortedDrones)[number], now);
+    for (const job of plan.deferred) ready.push(job);
   };
 
   let now = 0;
