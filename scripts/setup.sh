@@ -44,8 +44,9 @@ apt_install() {
 # util-linux and mount: mount/umount/findmnt for the chroot session; btrfs-progs and snapper: snapshots
 # (tested on a real btrfs loop device); openssl: the host-side password hashing pivot; zstd: GPKG members
 # compressed with zstd are checked against the real zstd program; attr and acl: setfattr/getfattr/getfacl,
-# to prove that atomic writes and restores keep extended attributes and ACLs.
-apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl
+# to prove that atomic writes and restores keep extended attributes and ACLs; redis-server: the build swarm's
+# engine (tests start their own servers on free ports; the Debian service is not used).
+apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl redis-server
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 
 # npm ci only when the lockfile changed since the last install (it wipes node_modules).

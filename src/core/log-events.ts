@@ -50,6 +50,40 @@ export interface EventFields {
   'rollback.safety-snapshot': { updateId: string; id: number };
   'rollback.finished': { updateId: string; restored: number; durationMs: number };
   error: { code: string; message: string; hint: string | undefined };
+
+  'swarm.redis-retry': { url: string; attempt: number; delayMs: number };
+  'swarm.redis-error': { source: string };
+  'swarm.orchestrator-started': { id: string; url: string };
+  'swarm.leading': { id: string; epoch: number };
+  'swarm.standing-by': { id: string; epoch: number; reason: string };
+  'swarm.fenced': { id: string; epoch: number };
+  'swarm.step-failed': { id: string };
+  'swarm.cycle-loaded': { cycle: string; profile: string; packages: number };
+  'swarm.cycle-finished': { cycle: string; built: number; failed: number; blocked: number; makespanMs: number };
+  'swarm.dispatched': { cycle: string; cpv: string; drone: string; attempt: number; waitedMs: number };
+  'swarm.build-started': { cycle: string; cpv: string; drone: string; attempt: number };
+  'swarm.built': { cycle: string; cpv: string; drone: string; attempt: number; seconds: number };
+  'swarm.build-failed': { cycle: string; cpv: string; drone: string; attempt: number; kind: string; code: string; reason: string };
+  'swarm.package-failed': { cycle: string; cpv: string; drones: string[]; blocked: number };
+  'swarm.reclaimed': { cycle: string; cpv: string; drone: string; reason: string; afterMs: number };
+  'swarm.stalled': { drone: string; jobId: string };
+  'swarm.drone-offline': { drone: string; lastSeen: string };
+  'swarm.drone-online': { drone: string };
+  'swarm.grounded': { drone: string; reason: string; until: string };
+  'swarm.drone-recovered': { drone: string; cpv: string };
+  'swarm.probe-due': { drone: string };
+  'swarm.drone-restart': { drone: string; argv: string[] };
+  'swarm.drone-restart-failed': { drone: string };
+  'swarm.orphan-removed': { drone: string; jobId: string };
+  'swarm.stale-build': { drone: string; jobId: string; silentMs: number };
+  'swarm.drone-started': { drone: string; cores: number; slots: number; sweeper: boolean; profiles: string[]; url: string };
+  'swarm.build-running': { drone: string; cycle: string; cpv: string; attempt: number; log: string };
+  'swarm.build-uploaded': { drone: string; cycle: string; cpv: string; attempt: number; path: string; size: number; seconds: number };
+  'swarm.log-not-kept': { drone: string; cpv: string; log: string };
+  'swarm.lease-lost': { drone: string; jobId: string };
+  'swarm.draining': { drone: string; drainMs: number };
+  'swarm.drain-timed-out': { drone: string };
+  'swarm.drone-stopped': { drone: string };
 }
 
 export type EventName = keyof EventFields;
@@ -99,6 +133,39 @@ export const EVENTS = {
   'rollback.safety-snapshot': { level: 'info', message: 'Safety snapshot taken before the rollback', fields: ['updateId', 'id'] },
   'rollback.finished': { level: 'info', message: 'Rollback finished', fields: ['updateId', 'restored', 'durationMs'] },
   error: { level: 'error', message: 'Error', fields: ['code', 'message', 'hint'] },
+  'swarm.redis-retry': { level: 'warn', message: 'Reconnecting to Redis', fields: ['url', 'attempt', 'delayMs'] },
+  'swarm.redis-error': { level: 'warn', message: 'Redis command failed; retrying', fields: ['source'] },
+  'swarm.orchestrator-started': { level: 'info', message: 'Orchestrator started', fields: ['id', 'url'] },
+  'swarm.leading': { level: 'info', message: 'Orchestrator leads', fields: ['id', 'epoch'] },
+  'swarm.standing-by': { level: 'info', message: 'Orchestrator stands by', fields: ['id', 'epoch', 'reason'] },
+  'swarm.fenced': { level: 'warn', message: 'A write was refused: another orchestrator leads', fields: ['id', 'epoch'] },
+  'swarm.step-failed': { level: 'warn', message: 'Orchestrator step failed; retrying', fields: ['id'] },
+  'swarm.cycle-loaded': { level: 'info', message: 'Cycle loaded', fields: ['cycle', 'profile', 'packages'] },
+  'swarm.cycle-finished': { level: 'info', message: 'Cycle finished', fields: ['cycle', 'built', 'failed', 'blocked', 'makespanMs'] },
+  'swarm.dispatched': { level: 'info', message: 'Package dispatched', fields: ['cycle', 'cpv', 'drone', 'attempt', 'waitedMs'] },
+  'swarm.build-started': { level: 'info', message: 'Build started', fields: ['cycle', 'cpv', 'drone', 'attempt'] },
+  'swarm.built': { level: 'info', message: 'Package built', fields: ['cycle', 'cpv', 'drone', 'attempt', 'seconds'] },
+  'swarm.build-failed': { level: 'warn', message: 'Build failed', fields: ['cycle', 'cpv', 'drone', 'attempt', 'kind', 'code', 'reason'] },
+  'swarm.package-failed': { level: 'error', message: 'Package failed on every drone it may try', fields: ['cycle', 'cpv', 'drones', 'blocked'] },
+  'swarm.reclaimed': { level: 'warn', message: 'Build reclaimed from a drone', fields: ['cycle', 'cpv', 'drone', 'reason', 'afterMs'] },
+  'swarm.stalled': { level: 'warn', message: 'BullMQ found a stalled build', fields: ['drone', 'jobId'] },
+  'swarm.drone-offline': { level: 'warn', message: 'Drone offline', fields: ['drone', 'lastSeen'] },
+  'swarm.drone-online': { level: 'info', message: 'Drone online again', fields: ['drone'] },
+  'swarm.grounded': { level: 'warn', message: 'Drone grounded', fields: ['drone', 'reason', 'until'] },
+  'swarm.drone-recovered': { level: 'info', message: 'Grounded drone built again', fields: ['drone', 'cpv'] },
+  'swarm.probe-due': { level: 'info', message: 'Grounded drone may take a probe build', fields: ['drone'] },
+  'swarm.drone-restart': { level: 'warn', message: 'Restarting a grounded drone', fields: ['drone', 'argv'] },
+  'swarm.drone-restart-failed': { level: 'warn', message: 'Restart command of a grounded drone failed', fields: ['drone'] },
+  'swarm.orphan-removed': { level: 'info', message: 'Orphan job removed', fields: ['drone', 'jobId'] },
+  'swarm.stale-build': { level: 'warn', message: 'Build printed nothing for a long time', fields: ['drone', 'jobId', 'silentMs'] },
+  'swarm.drone-started': { level: 'info', message: 'Drone started', fields: ['drone', 'cores', 'slots', 'sweeper', 'profiles', 'url'] },
+  'swarm.build-running': { level: 'info', message: 'Drone runs a build', fields: ['drone', 'cycle', 'cpv', 'attempt', 'log'] },
+  'swarm.build-uploaded': { level: 'info', message: 'Binary package uploaded', fields: ['drone', 'cycle', 'cpv', 'attempt', 'path', 'size', 'seconds'] },
+  'swarm.log-not-kept': { level: 'warn', message: 'Could not hand a build log to the gateway; it stays on the drone', fields: ['drone', 'cpv', 'log'] },
+  'swarm.lease-lost': { level: 'warn', message: 'Job lease lost; killing its build', fields: ['drone', 'jobId'] },
+  'swarm.draining': { level: 'info', message: 'Drone draining', fields: ['drone', 'drainMs'] },
+  'swarm.drain-timed-out': { level: 'warn', message: 'Drain ran out of time; handing builds back', fields: ['drone'] },
+  'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };
 
 /** Fails to compile when an event's `fields` list misses a field of its type. */

@@ -1,0 +1,105 @@
+/**
+ * Cycles in Redis: the definition (written once by `build-swarm fresh`), the package records (written only by
+ * the leading orchestrator, fenced by its epoch), and the duration history the next cycles' estimates use.
+ */
+
+import type { Redis } from 'ioredis';
+import { ArgoError } from '../core/errors.ts';
+import type { CycleDefinition, PackageRecord } from '../core/swarm/cycle-model.ts';
+import { cycleGraph, initialRecords } from '../core/swarm/cycle-model.ts';
+import { fencedHset, fencedSetMembers } from './leader-lease.ts';
+import type { SwarmKeys } from './swarm-keys.ts';
+
+export type CycleStatus = 'running' | 'finished';
+
+export interface StoredCycle {
+  readonly definition: CycleDefinition;
+  readonly status: CycleStatus;
+  /** Epoch ms of the first dispatch. */
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+}
+
+/** Durations kept per package for the median. */
+const HISTORY_LENGTH = 20;
+
+/** Writes a new cycle with every package `queued` or `dep-wait`; refused while the profile has a running one. */
+export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition): Promise<void> {
+  cycleGraph(definition); // throws on a cyclic graph: it would never finish
+  for (const id of await redis.smembers(keys.activeCycles)) {
+    const profile = await redis.hget(keys.cycle(id), 'profile');
+    if (profile === definition.profile) {
+      throw new ArgoError('ARGO_CYCLE_ACTIVE', `Profile ${definition.profile} already has a running cycle, ${id}`, {
+        hint: 'Wait for it to finish (build-swarm status), or reset it first.',
+        details: { profile: definition.profile, cycle: id },
+      });
+    }
+  }
+  const records = initialRecords(cycleGraph(definition), definition.createdAt);
+  const multi = redis.multi();
+  multi.hset(keys.cycle(definition.id), { definition: JSON.stringify(definition), profile: definition.profile, status: 'running' satisfies CycleStatus });
+  multi.hset(keys.packages(definition.id), Object.fromEntries(records.map((record) => [record.cpv, JSON.stringify(record)])));
+  multi.zadd(keys.cycles, definition.createdAt, definition.id);
+  multi.sadd(keys.activeCycles, definition.id);
+  await multi.exec();
+}
+
+export async function readCycle(redis: Redis, keys: SwarmKeys, id: string): Promise<StoredCycle | undefined> {
+  const fields = await redis.hgetall(keys.cycle(id));
+  if (fields.definition === undefined) return undefined;
+  return {
+    definition: JSON.parse(fields.definition) as CycleDefinition,
+    status: fields.status === 'finished' ? 'finished' : 'running',
+    ...(fields.startedAt === undefined ? {} : { startedAt: Number(fields.startedAt) }),
+    ...(fields.finishedAt === undefined ? {} : { finishedAt: Number(fields.finishedAt) }),
+  };
+}
+
+export async function readRecords(redis: Redis, keys: SwarmKeys, id: string): Promise<Map<string, PackageRecord>> {
+  const fields = await redis.hgetall(keys.packages(id));
+  return new Map(Object.entries(fields).map(([cpv, json]) => [cpv, JSON.parse(json) as PackageRecord]));
+}
+
+export async function activeCycleIds(redis: Redis, keys: SwarmKeys): Promise<string[]> {
+  const ids = await redis.smembers(keys.activeCycles);
+  const created = await Promise.all(ids.map(async (id) => [id, Number(await redis.zscore(keys.cycles, id))] as const));
+  return created.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+}
+
+/** The leader's write of changed records (and cycle fields), refused unless `epoch` is current. */
+export async function writeRecords(
+  redis: Redis,
+  keys: SwarmKeys,
+  epoch: number,
+  cycle: string,
+  records: readonly PackageRecord[],
+  cycleFields: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const writes = new Map<string, Record<string, string>>();
+  if (records.length > 0) writes.set(keys.packages(cycle), Object.fromEntries(records.map((record) => [record.cpv, JSON.stringify(record)])));
+  if (Object.keys(cycleFields).length > 0) writes.set(keys.cycle(cycle), { ...cycleFields });
+  if (writes.size > 0) await fencedHset(redis, keys, epoch, writes);
+}
+
+export async function finishCycle(redis: Redis, keys: SwarmKeys, epoch: number, cycle: string, finishedAt: number): Promise<void> {
+  await fencedHset(redis, keys, epoch, new Map([[keys.cycle(cycle), { status: 'finished' satisfies CycleStatus, finishedAt: String(finishedAt) }]]));
+  await fencedSetMembers(redis, keys, epoch, keys.activeCycles, 'remove', [cycle]);
+}
+
+/** Records one build: `seconds` on a drone of `cores`, kept as core-seconds. */
+export async function recordDuration(redis: Redis, keys: SwarmKeys, cp: string, seconds: number, cores: number): Promise<void> {
+  await redis.multi().lpush(keys.durations(cp), String(seconds * cores)).ltrim(keys.durations(cp), 0, HISTORY_LENGTH - 1).exec();
+}
+
+/** Past builds of each `category/name`, in seconds at speed `referenceSpeed`. */
+export async function readDurations(redis: Redis, keys: SwarmKeys, cps: readonly string[], referenceSpeed: number): Promise<Map<string, number[]>> {
+  const pipeline = redis.pipeline();
+  for (const cp of cps) pipeline.lrange(keys.durations(cp), 0, -1);
+  const results = (await pipeline.exec()) ?? [];
+  const history = new Map<string, number[]>();
+  results.forEach(([error, values], index) => {
+    if (error !== null || !Array.isArray(values) || values.length === 0) return;
+    history.set(cps[index] as string, (values as string[]).map((value) => Number(value) / referenceSpeed).filter((value) => Number.isFinite(value) && value >= 0));
+  });
+  return history;
+}

@@ -1,0 +1,79 @@
+/**
+ * Drones announce themselves in Redis: a registration hash (written by the drone) and a heartbeat key with a
+ * TTL. A drone whose heartbeat key expired is offline. Breaker states are the leader's (fenced writes).
+ */
+
+import type { Redis } from 'ioredis';
+import { CLOSED_BREAKER, type BreakerState } from '../core/swarm/drone-breaker.ts';
+import { fencedHset } from './leader-lease.ts';
+import type { SwarmKeys } from './swarm-keys.ts';
+
+export interface DroneRegistration {
+  readonly id: string;
+  readonly cores: number;
+  readonly slots: number;
+  readonly sweeper: boolean;
+  readonly profiles: readonly string[];
+  readonly host: string;
+  readonly pid: number;
+  /** Epoch ms. */
+  readonly startedAt: number;
+}
+
+export interface DroneView extends DroneRegistration {
+  readonly alive: boolean;
+  /** Epoch ms of the last heartbeat. */
+  readonly lastSeen: number;
+  /** Epoch ms the drone said it stops (SIGTERM), if it did. */
+  readonly stoppedAt?: number;
+  readonly breaker: BreakerState;
+}
+
+export async function registerDrone(redis: Redis, keys: SwarmKeys, drone: DroneRegistration, ttlMs: number): Promise<void> {
+  await redis
+    .multi()
+    .sadd(keys.drones, drone.id)
+    .hset(keys.drone(drone.id), { registration: JSON.stringify(drone), lastSeen: String(Date.now()) })
+    .hdel(keys.drone(drone.id), 'stoppedAt')
+    .set(keys.alive(drone.id), String(drone.pid), 'PX', ttlMs)
+    .exec();
+}
+
+export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, pid: number, ttlMs: number): Promise<void> {
+  await redis.multi().set(keys.alive(droneId), String(pid), 'PX', ttlMs).hset(keys.drone(droneId), 'lastSeen', String(Date.now())).exec();
+}
+
+/** Said on a clean stop: the drone is offline at once instead of after its TTL. */
+export async function signOff(redis: Redis, keys: SwarmKeys, droneId: string): Promise<void> {
+  await redis.multi().del(keys.alive(droneId)).hset(keys.drone(droneId), 'stoppedAt', String(Date.now())).exec();
+}
+
+export async function listDrones(redis: Redis, keys: SwarmKeys): Promise<DroneView[]> {
+  const ids = (await redis.smembers(keys.drones)).sort();
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hgetall(keys.drone(id)).exists(keys.alive(id));
+  pipeline.hgetall(keys.breakers);
+  const results = (await pipeline.exec()) ?? [];
+  const breakers = (results[results.length - 1]?.[1] ?? {}) as Record<string, string>;
+  const drones: DroneView[] = [];
+  ids.forEach((id, index) => {
+    const fields = (results[index * 2]?.[1] ?? {}) as Record<string, string>;
+    const alive = results[index * 2 + 1]?.[1] === 1;
+    if (fields.registration === undefined) return;
+    const registration = JSON.parse(fields.registration) as DroneRegistration;
+    const breakerJson = breakers[id];
+    drones.push({
+      ...registration,
+      alive,
+      lastSeen: Number(fields.lastSeen ?? 0),
+      ...(fields.stoppedAt === undefined ? {} : { stoppedAt: Number(fields.stoppedAt) }),
+      breaker: breakerJson === undefined ? CLOSED_BREAKER : (JSON.parse(breakerJson) as BreakerState),
+    });
+  });
+  return drones;
+}
+
+export async function writeBreaker(redis: Redis, keys: SwarmKeys, epoch: number, droneId: string, state: BreakerState): Promise<void> {
+  await fencedHset(redis, keys, epoch, new Map([[keys.breakers, { [droneId]: JSON.stringify(state) }]]));
+}

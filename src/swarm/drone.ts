@@ -1,0 +1,234 @@
+/**
+ * A build drone: one BullMQ Worker on its own queue (`build-<id>`), `slots` builds at a time. Each build runs
+ * `emerge --oneshot --buildpkg --usepkg --getbinpkg =CPV` in the profile's root (PORTAGE_CONFIGROOT and ROOT),
+ * dependencies coming as binaries from the profile's staging binhost, through the System runner: a process group
+ * with a time budget and an inactivity watchdog. Output goes to the attempt's log and, batched, to BullMQ
+ * progress events. The binary package is handed to the gateway with the job's lease token.
+ *
+ * The emerge is killed (its whole process group) when BullMQ cannot renew the job's lock (another drone may get
+ * it), when the job is cancelled, and when a drain runs out of time. SIGTERM drains: no new job is taken, the
+ * running builds finish within `drainMs` or are handed back (an infrastructure failure: rebuilt elsewhere, never
+ * counted against the package).
+ */
+
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ArgoError } from '../core/errors.ts';
+import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
+import { logEvent } from '../core/log-events.ts';
+import { findBuiltPackage, openBuildLog, profilePkgdir, type BuildLog } from '../system/drone-files.ts';
+import type { ArtifactGateway } from '../system/file-gateway.ts';
+import type { CommandRunner } from '../system/run-command.ts';
+import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
+import { heartbeat, registerDrone, signOff } from './drone-registry.ts';
+import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
+import { droneQueueName, swarmKeys } from './swarm-keys.ts';
+
+export interface DroneProfile {
+  readonly name: string;
+  readonly use: string;
+  readonly makeConf: Readonly<Record<string, string>>;
+  readonly binhostPath: string;
+}
+
+export interface DroneOptions {
+  readonly id: string;
+  readonly cores: number;
+  readonly slots: number;
+  readonly sweeper: boolean;
+  /** The profiles this drone builds, each in `<root>/<name>`. */
+  readonly profiles: readonly DroneProfile[];
+  readonly root: string;
+  readonly logDir: string;
+  readonly endpoint: RedisEndpoint;
+  readonly prefix: string;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly heartbeatMs: number;
+  /** The heartbeat key's TTL: offline after this long without one. */
+  readonly offlineAfterMs: number;
+  readonly buildBudgetMs: number;
+  readonly inactivityMs: number;
+  readonly drainMs: number;
+  readonly emergeCommand: readonly string[];
+  readonly gateway: ArtifactGateway;
+  readonly runner: CommandRunner;
+  readonly logger: Logger;
+  /** Aborted by SIGTERM/SIGINT: drain and stop. */
+  readonly signal: AbortSignal;
+}
+
+const jobDataSchema = z.object({
+  cycle: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  cpv: z.string().min(3).max(256),
+  attempt: z.number().int().positive(),
+  epoch: z.number().int().positive(),
+});
+
+/** How often output lines are published as BullMQ progress. */
+const PROGRESS_EVERY_MS = 1_000;
+const PROGRESS_LINES = 20;
+
+export async function runDrone(options: DroneOptions): Promise<void> {
+  const { logger, id } = options;
+  const keys = swarmKeys(options.prefix);
+  const redis = await connectRedis(options.endpoint, 'commands', logger, `argo-drone-${id}`);
+  const registration = {
+    id,
+    cores: options.cores,
+    slots: options.slots,
+    sweeper: options.sweeper,
+    profiles: options.profiles.map((profile) => profile.name),
+    host: hostname(),
+    pid: process.pid,
+    startedAt: Date.now(),
+  };
+  await registerDrone(redis, keys, registration, options.offlineAfterMs);
+  const beat = setInterval(() => {
+    heartbeat(redis, keys, id, process.pid, options.offlineAfterMs).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'heartbeat' }, { err: error }));
+  }, options.heartbeatMs);
+
+  const queueName = droneQueueName(id);
+  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(options, queueName, job, token, signal), {
+    connection: bullConnection(options.endpoint, 'blocking', logger, `argo-drone-worker-${id}`),
+    prefix: keys.bullPrefix,
+    concurrency: options.slots,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs,
+    maxStalledCount: 1,
+    autorun: false,
+  });
+  worker.on('error', (error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
+  worker.on('lockRenewalFailed', (jobIds: string[]) => {
+    for (const jobId of jobIds) {
+      logEvent(logger, 'swarm.lease-lost', { drone: id, jobId });
+      worker.cancelJob(jobId, 'the job lease was lost');
+    }
+  });
+  logEvent(logger, 'swarm.drone-started', { drone: id, cores: options.cores, slots: options.slots, sweeper: options.sweeper, profiles: registration.profiles, url: options.endpoint.shownUrl });
+  const running = worker.run();
+
+  await new Promise<void>((resolve) => {
+    if (options.signal.aborted) resolve();
+    else options.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  logEvent(logger, 'swarm.draining', { drone: id, drainMs: options.drainMs });
+  const drained = worker.close();
+  const timer = setTimeout(() => {
+    logEvent(logger, 'swarm.drain-timed-out', { drone: id });
+    worker.cancelAllJobs('the drone is shutting down');
+  }, options.drainMs);
+  try {
+    await drained;
+    await running;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(beat);
+    await signOff(redis, keys, id).catch(() => undefined);
+    redis.disconnect();
+    logEvent(logger, 'swarm.drone-stopped', { drone: id });
+  }
+}
+
+async function build(options: DroneOptions, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<BuildResult> {
+  const { logger, id } = options;
+  const data = jobDataSchema.safeParse(job.data);
+  const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
+  if (!data.success || cpv === undefined || !cpv.ok) throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: `job ${job.id ?? ''} carries invalid data; refused` }));
+  const { cycle, cpv: atom, attempt } = data.data;
+  const profile = options.profiles.find((candidate) => candidate.name === data.data.profile);
+  if (profile === undefined) throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `drone ${id} does not build profile ${data.data.profile}` });
+  const root = join(options.root, profile.name);
+  const log = await openBuildLog(join(options.logDir, cycle, cpv.value.category, cpv.value.pf, `${attempt}.log`));
+  const started = Date.now();
+  logEvent(logger, 'swarm.build-running', { drone: id, cycle, cpv: atom, attempt, log: log.path });
+
+  let pending: string[] = [];
+  const publish = (): void => {
+    if (pending.length === 0) return;
+    const lines = pending.slice(-PROGRESS_LINES);
+    pending = [];
+    job.updateProgress({ at: Date.now(), lines }).catch(() => undefined);
+  };
+  const progress = setInterval(publish, PROGRESS_EVERY_MS);
+  const seconds = (): number => (Date.now() - started) / 1000;
+  const [program, ...prefixArgs] = options.emergeCommand as [string, ...string[]];
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    LC_ALL: 'C',
+    ...profile.makeConf,
+    PORTAGE_CONFIGROOT: root,
+    ROOT: root,
+    USE: profile.use,
+    PORTAGE_BINHOST: options.gateway.stagingUrl(profile.binhostPath),
+  };
+  let keptLog: string = log.path;
+  try {
+    log.append(`>>> argo drone ${id}: ${atom} (cycle ${cycle}, attempt ${attempt}, profile ${profile.name}) at ${new Date(started).toISOString()}`);
+    try {
+      await options.runner.run(program, [...prefixArgs, '--oneshot', '--buildpkg', '--usepkg', '--getbinpkg', `=${atom}`], {
+        ...(signal === undefined ? {} : { signal }),
+        budgetMs: options.buildBudgetMs,
+        inactivityMs: options.inactivityMs,
+        env,
+        onLine: (line) => {
+          log.append(line);
+          pending.push(line);
+        },
+      });
+    } catch (error) {
+      const code = error instanceof ArgoError ? error.code : 'ARGO_COMMAND_FAILED';
+      log.append(`>>> argo drone ${id}: emerge ended: ${error instanceof Error ? error.message : String(error)}`);
+      if (signal?.aborted === true || code === 'ARGO_INTERRUPTED') {
+        throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `the build was stopped: ${String(signal?.reason ?? 'interrupted')}`, seconds: seconds() });
+      }
+      keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+      throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: error instanceof Error ? error.message : String(error), log: keptLog, seconds: seconds() }));
+    }
+    const pkgdir = await profilePkgdir(root, profile.makeConf.PKGDIR);
+    const binary = await findBuiltPackage(root, pkgdir, atom, started);
+    if (binary === undefined) {
+      log.append(`>>> argo drone ${id}: emerge succeeded but left no binary package of ${atom} in ${join(root, pkgdir)}`);
+      keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+      throw new UnrecoverableError(failureReason('ARGO_NO_BINARY', { reason: `no binary package of ${atom} in ${join(root, pkgdir)} after the build (is FEATURES=buildpkg honoured?)`, log: keptLog, seconds: seconds() }));
+    }
+    let uploaded;
+    try {
+      uploaded = await options.gateway.upload({
+        binhost: profile.binhostPath,
+        cpv: atom,
+        file: binary.file,
+        ...(binary.stanza === undefined ? {} : { stanza: binary.stanza }),
+        lease: { queue: queueName, jobId: job.id ?? '', token: token ?? '' },
+      });
+    } catch (error) {
+      throw interrupted('ARGO_UPLOAD_FAILED', { reason: error instanceof Error ? error.message : String(error), seconds: seconds() });
+    }
+    keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+    logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
+    return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: keptLog };
+  } finally {
+    clearInterval(progress);
+    publish();
+    await log.close();
+  }
+}
+
+/** Copies the attempt's log to the gateway; the local path when that fails (it is kept either way). */
+async function keepLog(options: DroneOptions, input: { cycle: string; cpv: string; attempt: number; file: string }, log: BuildLog): Promise<string> {
+  await log.close();
+  try {
+    return await options.gateway.storeLog({ ...input, drone: options.id });
+  } catch (error) {
+    logEvent(options.logger, 'swarm.log-not-kept', { drone: options.id, cpv: input.cpv, log: input.file }, { err: error });
+    return input.file;
+  }
+}
+
+function interrupted(code: FailureCode, detail: { reason: string; seconds?: number }): Error {
+  return new Error(failureReason(code, detail));
+}
