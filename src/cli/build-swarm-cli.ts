@@ -1,11 +1,13 @@
 import { notLanded } from './commands/not-landed.ts';
+import { runSwarmFreshCommand, type SwarmFreshArgs } from './commands/swarm-fresh.ts';
+import { runDroneCommand, runOrchestratorCommand, type SwarmConfigArgs, type SwarmDroneArgs } from './commands/swarm-roles.ts';
+import { runSwarmStatusCommand } from './commands/swarm-status.ts';
 import { runSwarmSimulateCommand, type SwarmSimulateArgs } from './commands/swarm-simulate.ts';
 import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
+import type { Argv } from 'yargs';
 import type { CliDefinition } from './run-cli.ts';
 
 const COMMANDS: readonly (readonly [string, string])[] = [
-  ['status', 'Show the swarm: gateway, orchestrators, drones, queues, binhosts'],
-  ['fresh', 'Start a fresh build run for a profile'],
   ['monitor', 'Follow live build events'],
   ['verify', 'Verify the staging binhost before promotion'],
   ['finalize', 'Promote staging to production atomically'],
@@ -13,7 +15,6 @@ const COMMANDS: readonly (readonly [string, string])[] = [
   ['sync', 'Sync the repository on every drone'],
   ['reset', 'Reset failed or stuck work'],
   ['gateway', 'Run the gateway (REST and live events)'],
-  ['drone', 'Run a build drone'],
   ['local', 'Run gateway, orchestrator and one drone on this machine'],
 ];
 
@@ -35,5 +36,40 @@ export const buildSwarmCli: CliDefinition = {
           .option('policy', { type: 'string', choices: SCHEDULING_POLICIES, default: 'critical-path', describe: 'scheduling policy' })
           .option('schedule-out', { type: 'string', describe: 'write every package\'s { cpv, drone, start, end, deps } here (JSON)' }),
       bind<SwarmSimulateArgs>(runSwarmSimulateCommand),
-    ),
+    )
+      .command('orchestrator', 'Run an orchestrator: leads the swarm when it holds the lease, else stands by', swarmConfigOptions, bind<SwarmConfigArgs>(runOrchestratorCommand))
+      .command(
+        'drone',
+        'Run a build drone (SIGTERM drains: running builds finish or are handed back)',
+        (command) =>
+          swarmConfigOptions(command)
+            .option('gateway', { type: 'string', describe: 'where binary packages go: file:///path of the folder shared with the gateway' })
+            .option('cores', { type: 'number', describe: 'its speed (default: this machine\'s CPUs)' })
+            .option('slots', { type: 'number', describe: 'builds at a time (default 1)' })
+            .option('sweeper', { type: 'boolean', describe: 'take the heavy class (LLVM, Rust, GCC, …) first' })
+            .option('profile', { type: 'string', array: true, describe: 'profiles it builds (repeatable; default: all); each in <--root>/<profile>' }),
+        bind<SwarmDroneArgs>(runDroneCommand),
+      )
+      .command(
+        'fresh',
+        'Start a fresh build cycle for a profile',
+        (command) =>
+          swarmConfigOptions(command)
+            .option('profile', { type: 'string', demandOption: true, describe: 'the profile the cycle builds' })
+            .option('plan', { type: 'string', describe: 'emerge -pv output listing the packages to build (with --md5-cache)' })
+            .option('md5-cache', { type: 'string', describe: "the repository's metadata/md5-cache folder" })
+            .option('packages-index', { type: 'string', describe: 'a binhost Packages index: rebuild every package it lists' })
+            .option('history', { type: 'string', array: true, default: [] as string[], describe: 'emerge.log files for expected durations (repeatable)' })
+            .option('policy', { type: 'string', choices: SCHEDULING_POLICIES, default: 'critical-path', describe: 'scheduling policy' })
+            .option('reference-speed', { type: 'number', describe: 'cores of the machine the emerge.log history comes from (default: the fastest drone of the profile)' }),
+        bind<SwarmFreshArgs>(runSwarmFreshCommand),
+      )
+      .command('status', 'Show the swarm: leader, drones, cycles', swarmConfigOptions, bind<SwarmConfigArgs>(runSwarmStatusCommand)),
 };
+
+function swarmConfigOptions<T>(command: Argv<T>) {
+  return command
+    .option('config', { type: 'string', describe: 'the swarm configuration (default /etc/argo/swarm.toml or .json; env ARGO_SWARM_CONFIG)' })
+    .option('redis', { type: 'string', describe: 'Redis URL, without a password (default from the configuration)' })
+    .option('id', { type: 'string', describe: 'this orchestrator\'s or drone\'s id (default: the host name)' });
+}

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   ARGO_USAGE: { exit: EXIT.usage, summary: 'the command line is invalid' },
   ARGO_INVALID_INPUT: { exit: EXIT.failed, summary: 'a file or value from outside failed validation' },
   ARGO_NOT_IMPLEMENTED: { exit: EXIT.failed, summary: 'the command exists in the contract but has not landed yet' },
+  ARGO_CONFIG_INVALID: { exit: EXIT.usage, summary: 'a configuration file, environment variable or option of the build swarm is invalid or unsafe' },
 
   // rooted file access
   ARGO_PATH_OUTSIDE_ROOT: { exit: EXIT.failed, summary: 'a path could not be kept inside the target root' },
@@ -83,6 +84,12 @@ export const ERROR_CODES = {
   ARGO_GPKG_INVALID: { exit: EXIT.failed, summary: 'a GPKG binary package is malformed or fails its Manifest' },
   ARGO_XPAK_INVALID: { exit: EXIT.failed, summary: 'an XPAK binary package is malformed' },
   ARGO_COMPRESSION_UNSUPPORTED: { exit: EXIT.failed, summary: 'a compressed member uses a compression this build cannot read' },
+
+  // build swarm
+  ARGO_REDIS_UNREACHABLE: { exit: EXIT.failed, summary: "the swarm's Redis does not answer at the configured URL" },
+  ARGO_FENCED: { exit: EXIT.failed, summary: 'a write of an orchestrator that no longer leads was refused by its epoch' },
+  ARGO_CYCLE_ACTIVE: { exit: EXIT.refused, summary: 'the profile already has a running cycle' },
+  ARGO_LEASE_LOST: { exit: EXIT.failed, summary: "an upload was refused: the drone no longer holds the job's lease" },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -14,6 +14,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ArgoError } from '../core/errors.ts';
@@ -25,7 +26,7 @@ import type { CommandRunner } from '../system/run-command.ts';
 import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
 import { heartbeat, registerDrone, signOff } from './drone-registry.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
-import { droneQueueName, swarmKeys } from './swarm-keys.ts';
+import { droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
 
 export interface DroneProfile {
   readonly name: string;
@@ -54,7 +55,8 @@ export interface DroneOptions {
   readonly inactivityMs: number;
   readonly drainMs: number;
   readonly emergeCommand: readonly string[];
-  readonly gateway: ArtifactGateway;
+  /** The gateway drones upload to; it may check leases through Redis. */
+  readonly gateway: (redis: Redis, keys: SwarmKeys) => ArtifactGateway;
   readonly runner: CommandRunner;
   readonly logger: Logger;
   /** Aborted by SIGTERM/SIGINT: drain and stop. */
@@ -93,7 +95,8 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   }, options.heartbeatMs);
 
   const queueName = droneQueueName(id);
-  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(options, queueName, job, token, signal), {
+  const gateway = options.gateway(redis, keys);
+  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(options, gateway, queueName, job, token, signal), {
     connection: bullConnection(options.endpoint, 'blocking', logger, `argo-drone-worker-${id}`),
     prefix: keys.bullPrefix,
     concurrency: options.slots,
@@ -134,7 +137,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   }
 }
 
-async function build(options: DroneOptions, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<BuildResult> {
+async function build(options: DroneOptions, gateway: ArtifactGateway, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<BuildResult> {
   const { logger, id } = options;
   const data = jobDataSchema.safeParse(job.data);
   const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
@@ -164,7 +167,7 @@ async function build(options: DroneOptions, queueName: string, job: Job<BuildJob
     PORTAGE_CONFIGROOT: root,
     ROOT: root,
     USE: profile.use,
-    PORTAGE_BINHOST: options.gateway.stagingUrl(profile.binhostPath),
+    PORTAGE_BINHOST: gateway.stagingUrl(profile.binhostPath),
   };
   let keptLog: string = log.path;
   try {
@@ -186,19 +189,19 @@ async function build(options: DroneOptions, queueName: string, job: Job<BuildJob
       if (signal?.aborted === true || code === 'ARGO_INTERRUPTED') {
         throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `the build was stopped: ${String(signal?.reason ?? 'interrupted')}`, seconds: seconds() });
       }
-      keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+      keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
       throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: error instanceof Error ? error.message : String(error), log: keptLog, seconds: seconds() }));
     }
     const pkgdir = await profilePkgdir(root, profile.makeConf.PKGDIR);
     const binary = await findBuiltPackage(root, pkgdir, atom, started);
     if (binary === undefined) {
       log.append(`>>> argo drone ${id}: emerge succeeded but left no binary package of ${atom} in ${join(root, pkgdir)}`);
-      keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+      keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
       throw new UnrecoverableError(failureReason('ARGO_NO_BINARY', { reason: `no binary package of ${atom} in ${join(root, pkgdir)} after the build (is FEATURES=buildpkg honoured?)`, log: keptLog, seconds: seconds() }));
     }
     let uploaded;
     try {
-      uploaded = await options.gateway.upload({
+      uploaded = await gateway.upload({
         binhost: profile.binhostPath,
         cpv: atom,
         file: binary.file,
@@ -208,7 +211,7 @@ async function build(options: DroneOptions, queueName: string, job: Job<BuildJob
     } catch (error) {
       throw interrupted('ARGO_UPLOAD_FAILED', { reason: error instanceof Error ? error.message : String(error), seconds: seconds() });
     }
-    keptLog = await keepLog(options, { cycle, cpv: atom, attempt, file: log.path }, log);
+    keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
     logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
     return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: keptLog };
   } finally {
@@ -219,10 +222,10 @@ async function build(options: DroneOptions, queueName: string, job: Job<BuildJob
 }
 
 /** Copies the attempt's log to the gateway; the local path when that fails (it is kept either way). */
-async function keepLog(options: DroneOptions, input: { cycle: string; cpv: string; attempt: number; file: string }, log: BuildLog): Promise<string> {
+async function keepLog(options: DroneOptions, gateway: ArtifactGateway, input: { cycle: string; cpv: string; attempt: number; file: string }, log: BuildLog): Promise<string> {
   await log.close();
   try {
-    return await options.gateway.storeLog({ ...input, drone: options.id });
+    return await gateway.storeLog({ ...input, drone: options.id });
   } catch (error) {
     logEvent(options.logger, 'swarm.log-not-kept', { drone: options.id, cpv: input.cpv, log: input.file }, { err: error });
     return input.file;

@@ -1,6 +1,7 @@
 /**
- * Expected build durations from past builds (emerge.log): the median of that package's (category/name) builds,
- * else the median of its category's, else a default. Binary merges are not builds and are left out.
+ * Expected build durations from past builds (emerge.log, and the swarm's own history): the median of that
+ * package's (category/name) builds, else the median of its category's, else a default. Binary merges are not
+ * builds and are left out.
  */
 
 import type { EmergeLogBuild } from '../gentoo/parse-emerge-log.ts';
@@ -18,6 +19,8 @@ export interface DurationOptions {
   readonly defaultSeconds?: number;
   readonly heavySeconds?: number;
   readonly heavyNames?: ReadonlySet<string>;
+  /** The swarm's own past builds: `category/name` → seconds at the same reference speed as the emerge.log builds. */
+  readonly history?: ReadonlyMap<string, readonly number[]>;
 }
 
 export function estimateDurations(builds: readonly EmergeLogBuild[], options: DurationOptions = {}): EstimateDuration {
@@ -32,6 +35,13 @@ export function estimateDurations(builds: readonly EmergeLogBuild[], options: Du
     if (!parsed.ok) continue;
     push(byPackage, parsed.value.cp, build.seconds);
     push(byCategory, parsed.value.category, build.seconds);
+  }
+  for (const [cp, values] of options.history ?? []) {
+    const category = cp.slice(0, cp.indexOf('/'));
+    for (const seconds of values) {
+      push(byPackage, cp, seconds);
+      push(byCategory, category, seconds);
+    }
   }
   const packageMedians = medians(byPackage);
   const categoryMedians = medians(byCategory);

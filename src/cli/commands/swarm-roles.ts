@@ -1,0 +1,119 @@
+import { fileURLToPath } from 'node:url';
+import { ArgoError, EXIT } from '../../core/errors.ts';
+import type { PartialCliOverrides, SwarmConfig } from '../../core/swarm/swarm-config.ts';
+import { createFileGateway } from '../../system/file-gateway.ts';
+import { readSwarmConfig, redactRedisUrl, redisConnectionOptions } from '../../system/read-swarm-config.ts';
+import { createHostRunner } from '../../system/run-command.ts';
+import { runDrone, type DroneProfile } from '../../swarm/drone.ts';
+import { isLeaseCurrent } from '../../swarm/job-lease.ts';
+import { runOrchestrator } from '../../swarm/orchestrator.ts';
+import type { RedisEndpoint } from '../../swarm/redis-connection.ts';
+import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
+
+export interface SwarmConfigArgs extends GlobalOptions {
+  readonly config: string | undefined;
+  readonly redis: string | undefined;
+  readonly id: string | undefined;
+}
+
+export interface SwarmDroneArgs extends SwarmConfigArgs {
+  readonly gateway: string | undefined;
+  readonly cores: number | undefined;
+  readonly slots: number | undefined;
+  readonly sweeper: boolean | undefined;
+  readonly profile: readonly string[] | undefined;
+}
+
+/** The swarm configuration: file (`--config`, ARGO_SWARM_CONFIG or /etc/argo/swarm.toml), environment, flags. */
+export async function loadSwarmConfig(args: SwarmConfigArgs, context: HandlerContext, extra: PartialCliOverrides = {}): Promise<SwarmConfig> {
+  return readSwarmConfig({
+    ...(args.config === undefined ? {} : { configFile: args.config }),
+    env: context.process.env,
+    cli: { ...(args.redis === undefined ? {} : { redisUrl: args.redis }), ...(args.id === undefined ? {} : { id: args.id }), ...extra },
+  });
+}
+
+export function endpointOf(config: SwarmConfig): RedisEndpoint {
+  return { ...redisConnectionOptions(config.redis), shownUrl: redactRedisUrl(config.redis.url) };
+}
+
+/** `build-swarm orchestrator`: stands by or leads until SIGTERM. */
+export async function runOrchestratorCommand(args: SwarmConfigArgs, context: HandlerContext): Promise<CommandOutcome> {
+  const config = await loadSwarmConfig(args, context);
+  const settings = config.orchestrator;
+  await runOrchestrator({
+    id: settings.id,
+    endpoint: endpointOf(config),
+    prefix: config.redis.prefix,
+    leaseTtlMs: settings.leaseTtlMs,
+    maintenanceIntervalMs: settings.maintenanceIntervalMs,
+    staleTaskMs: settings.staleTaskMs,
+    breaker: settings.breaker,
+    restartCommands: settings.restartCommands,
+    restartBudgetMs: settings.restartBudgetMs,
+    maxAttempts: settings.maxAttempts,
+    infraRetryBaseMs: settings.infraRetryBaseMs,
+    infraRetryMaxMs: settings.infraRetryMaxMs,
+    stalledIntervalMs: config.drone.stalledIntervalMs,
+    logger: context.logger,
+    runner: createHostRunner({ logger: context.logger }),
+    signal: context.signal,
+  });
+  return { exitCode: EXIT.ok };
+}
+
+/** `build-swarm drone`: builds until SIGTERM, then drains. */
+export async function runDroneCommand(args: SwarmDroneArgs, context: HandlerContext): Promise<CommandOutcome> {
+  const explicitRoot = context.process.argv.some((word) => word === '--root' || word.startsWith('--root='));
+  const config = await loadSwarmConfig(args, context, {
+    ...(args.gateway === undefined ? {} : { gateway: args.gateway }),
+    ...(args.cores === undefined ? {} : { cores: args.cores }),
+    ...(args.slots === undefined ? {} : { slots: args.slots }),
+    ...(args.sweeper === undefined ? {} : { sweeper: args.sweeper }),
+    ...(args.profile === undefined || args.profile.length === 0 ? {} : { profiles: [...args.profile] }),
+    ...(explicitRoot ? { root: args.root } : {}),
+  });
+  const drone = config.drone;
+  const profiles: DroneProfile[] = drone.profiles.map((name) => {
+    const profile = config.profiles[name];
+    if (profile === undefined) {
+      throw new ArgoError('ARGO_CONFIG_INVALID', `Drone ${drone.id} is to build profile ${name}, which is not defined`, {
+        hint: `Define [profiles.${name}] in the configuration, or build one of: ${Object.keys(config.profiles).sort().join(', ')}.`,
+      });
+    }
+    return profile;
+  });
+  const gatewayRoot = fileGatewayRoot(drone.gateway);
+  const runner = createHostRunner({ logger: context.logger });
+  await runDrone({
+    id: drone.id,
+    cores: drone.cores,
+    slots: drone.slots,
+    sweeper: drone.sweeper,
+    profiles,
+    root: drone.root,
+    logDir: drone.logDir,
+    endpoint: endpointOf(config),
+    prefix: config.redis.prefix,
+    lockDurationMs: drone.lockDurationMs,
+    stalledIntervalMs: drone.stalledIntervalMs,
+    heartbeatMs: drone.heartbeatMs,
+    offlineAfterMs: config.orchestrator.offlineAfterMs,
+    buildBudgetMs: drone.buildBudgetMs,
+    inactivityMs: drone.inactivityMs,
+    drainMs: drone.drainMs,
+    emergeCommand: drone.emergeCommand,
+    gateway: (redis, keys) => createFileGateway(gatewayRoot, (lease) => isLeaseCurrent(redis, keys, lease)),
+    runner,
+    logger: context.logger,
+    signal: context.signal,
+  });
+  return { exitCode: EXIT.ok };
+}
+
+function fileGatewayRoot(url: string): string {
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  throw new ArgoError('ARGO_CONFIG_INVALID', `The drone's gateway is ${url}; this build publishes through a shared folder only (file:///path)`, {
+    hint: 'Give --gateway file:///srv/argo (a folder the drones and the gateway share) until the HTTP gateway lands.',
+  });
+}
