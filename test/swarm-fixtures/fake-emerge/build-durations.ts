@@ -1,0 +1,34 @@
+/**
+ * How long each package really took to build: the median of its completed source builds (`>>> emerge` to
+ * `::: completed emerge`, paired as qlop pairs them) in a real emerge.log, by CATEGORY/PN so that any version
+ * of a package gets a duration.
+ */
+
+import { parseEmergeLog } from '../../../src/core/gentoo/parse-emerge-log.ts';
+import { tryParseCpv } from '../../../src/core/gentoo/parse-cpv.ts';
+
+export function medianBuildSeconds(emergeLogText: string): ReadonlyMap<string, number> {
+  const byPackage = new Map<string, number[]>();
+  for (const build of parseEmergeLog(emergeLogText).builds) {
+    if (build.binary) continue;
+    const cpv = tryParseCpv(build.cpv);
+    if (!cpv.ok) continue;
+    const list = byPackage.get(cpv.value.cp) ?? [];
+    list.push(build.seconds);
+    byPackage.set(cpv.value.cp, list);
+  }
+  const medians = new Map<string, number>();
+  for (const [cp, seconds] of byPackage) medians.set(cp, median(seconds));
+  return medians;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Seconds the fake sleeps for a package: max(MIN_SECONDS, TIME_SCALE x real duration). */
+export function scaledSeconds(realSeconds: number, timeScale: number, minSeconds: number): number {
+  return Math.max(minSeconds, timeScale * realSeconds);
+}

@@ -1,0 +1,116 @@
+/**
+ * An exclusive lock between processes, in Node alone: the lock is a file created with O_EXCL (`wx`) holding the
+ * owner's pid. A lock whose owner is dead (a drone killed with SIGKILL) is broken, under a second O_EXCL file so
+ * that two waiters never both break it and then each take it.
+ */
+
+import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cleanup } from './cleanup.ts';
+
+const RETRY_MS = 10;
+const DEFAULT_TIMEOUT_MS = 120_000;
+/** A breaker file this old belongs to a process that died while breaking a lock. */
+const STALE_BREAKER_MS = 5_000;
+/** An owner that died between creating the lock and writing its pid leaves an empty file; give it this long. */
+const EMPTY_LOCK_GRACE_MS = 2_000;
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else. ESRCH, or a number no process can have: gone.
+    return isErrno(error, 'EPERM');
+  }
+}
+
+async function readOwner(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+async function isStale(path: string, owner: string): Promise<boolean> {
+  const pid = Number.parseInt(owner, 10);
+  if (Number.isInteger(pid) && pid > 0) return !isAlive(pid);
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > EMPTY_LOCK_GRACE_MS;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
+
+async function tryCreate(path: string, content: string): Promise<boolean> {
+  try {
+    const handle = await open(path, 'wx', 0o644);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST')) return false;
+    throw error;
+  }
+}
+
+async function breakStaleLock(path: string, owner: string, cleanup: Cleanup): Promise<void> {
+  const breaker = `${path}.break`;
+  if (!(await tryCreate(breaker, `${process.pid}\n`))) {
+    try {
+      if (Date.now() - (await stat(breaker)).mtimeMs > STALE_BREAKER_MS) await unlink(breaker);
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
+    return;
+  }
+  cleanup.add(breaker);
+  try {
+    // Only the lock we judged stale: another waiter may have broken it and taken it since.
+    if ((await readOwner(path)) === owner) await unlink(path).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    });
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+    cleanup.forget(breaker);
+  }
+}
+
+/** Runs `work` holding the lock file `path`; the lock is registered with `cleanup` so a signal removes it. */
+export async function withFileLock<T>(path: string, cleanup: Cleanup, work: () => Promise<T>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  const content = `${process.pid}\n`;
+  for (;;) {
+    // Registered once created: registering earlier would let a signal remove another process's lock. A lock
+    // left by a signal in between is stale (its pid is gone) and the next waiter breaks it.
+    if (await tryCreate(path, content)) {
+      cleanup.add(path);
+      break;
+    }
+    const owner = await readOwner(path);
+    if (owner !== undefined && (await isStale(path, owner))) {
+      await breakStaleLock(path, owner, cleanup);
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${owner?.trim()})`);
+    await sleep(RETRY_MS + Math.floor(Math.random() * RETRY_MS));
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(path).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    });
+    cleanup.forget(path);
+  }
+}
