@@ -8,7 +8,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -80,18 +80,17 @@ export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseTok
       const temporary = join(folder, `.${name}.argo-${randomBytes(6).toString('hex')}`);
       try {
         const hash = createHash('sha256');
-        const handle = await open(temporary, 'wx', 0o644);
-        try {
-          await pipeline(createReadStream(input.file), async function* (source: AsyncIterable<Buffer>) {
+        await pipeline(
+          createReadStream(input.file),
+          async function* (source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
               hash.update(chunk);
               yield chunk;
             }
-          }, handle.createWriteStream({ autoClose: false }));
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+          },
+          createWriteStream(temporary, { flags: 'wx', mode: 0o644 }),
+        );
+        await syncFile(temporary);
         const size = (await stat(temporary)).size;
         const sha256 = hash.digest('hex');
         await requireLease(input.lease, isLeaseCurrent);
@@ -164,6 +163,15 @@ async function readStanzas(binhost: string): Promise<Record<string, string>[]> {
   };
   await walk(binhost, 0);
   return stanzas.sort((a, b) => ((a.PATH ?? '') < (b.PATH ?? '') ? -1 : 1));
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function syncFolder(folder: string): Promise<void> {

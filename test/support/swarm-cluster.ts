@@ -1,0 +1,296 @@
+/**
+ * A real build swarm for one test: a real redis-server (AOF on, password), orchestrator and drone processes
+ * started from the built CLI exactly as an admin would, a shared gateway folder, and one profile root per drone
+ * with the repository's md5-cache and the faithful fake `emerge --buildpkg` first on PATH. Everything is waited
+ * for by what it logs or writes, never by a fixed delay.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { readSwarmState } from '../../src/swarm/swarm-state.ts';
+import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
+import type { SwarmStatus } from '../../src/core/swarm/swarm-status.ts';
+import { PROJECT } from './run-cli.ts';
+import { startRedis, type RedisServer } from './redis-server.ts';
+import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE, clusterhqRebuildPlan } from './swarm-plan.ts';
+
+export const SWARM_BIN = join(PROJECT, 'dist/cli/build-swarm.js');
+export const FAKE_EMERGE_BIN = join(PROJECT, 'test/swarm-fixtures/bin');
+export const PROFILE = 'desktop';
+
+/** Test timings: the same code paths as production with shorter leases (production: 60 s / 30 s / 15 s). */
+export const TEST_TIMINGS = {
+  lock_duration_ms: 4_000,
+  stalled_interval_ms: 2_000,
+  heartbeat_ms: 500,
+  lease_ttl_ms: 3_000,
+  offline_after_ms: 3_000,
+  maintenance_interval_ms: 2_000,
+};
+
+export interface DroneSpec {
+  readonly id: string;
+  readonly cores: number;
+  readonly sweeper?: boolean;
+  readonly slots?: number;
+  /** Lines of the fake emerge's configuration (etc/argo-fake-emerge.conf in this drone's profile root). */
+  readonly fakeConf?: readonly string[];
+  readonly drainMs?: number;
+}
+
+export interface ClusterOptions {
+  readonly orchestrator?: Readonly<Record<string, unknown>>;
+  readonly drone?: Readonly<Record<string, unknown>>;
+  /** The repository the drones see: these CPVs' md5-cache entries (default: all 135). */
+  readonly repository?: readonly string[];
+}
+
+export interface RoleProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+}
+
+export interface SwarmCluster {
+  readonly dir: string;
+  readonly redis: RedisServer;
+  readonly configFile: string;
+  readonly gateway: string;
+  readonly client: Redis;
+  readonly orchestrators: Map<string, RoleProcess>;
+  readonly drones: Map<string, RoleProcess>;
+  droneRoot(id: string): string;
+  startOrchestrator(id: string): Promise<RoleProcess>;
+  startDrone(spec: DroneSpec): Promise<RoleProcess>;
+  /** Runs a build-swarm command to its end. */
+  run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  status(): Promise<SwarmStatus>;
+  /** Polls the status until `predicate` holds (each poll is a Redis read, every 100 ms). */
+  waitForStatus(predicate: (status: SwarmStatus) => boolean, what: string): Promise<SwarmStatus>;
+  /** Until a JSON log line of `role` satisfies `predicate`; returns it. */
+  waitForLog(role: RoleProcess, predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+  logLines(role: RoleProcess): Promise<Record<string, unknown>[]>;
+  destroy(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<SwarmCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'argo-swarm-'));
+  const redis = await startRedis();
+  const gateway = join(dir, 'gateway');
+  await mkdir(gateway, { recursive: true });
+  const configFile = join(dir, 'swarm.json');
+  const config = {
+    redis: { url: redis.url, password_file: redis.passwordFile, prefix: 'argo' },
+    orchestrator: {
+      lease_ttl_ms: TEST_TIMINGS.lease_ttl_ms,
+      offline_after_ms: TEST_TIMINGS.offline_after_ms,
+      maintenance_interval_ms: TEST_TIMINGS.maintenance_interval_ms,
+      infra_retry_base_ms: 200,
+      infra_retry_max_ms: 2_000,
+      ...options.orchestrator,
+    },
+    drone: {
+      lock_duration_ms: TEST_TIMINGS.lock_duration_ms,
+      stalled_interval_ms: TEST_TIMINGS.stalled_interval_ms,
+      heartbeat_ms: TEST_TIMINGS.heartbeat_ms,
+      inactivity_ms: 30_000,
+      gateway: `file://${gateway}`,
+      log_dir: join(dir, 'drone-logs'),
+      ...options.drone,
+    },
+  };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  const client = redis.client();
+  const orchestrators = new Map<string, RoleProcess>();
+  const drones = new Map<string, RoleProcess>();
+  const env = { ...process.env, PATH: `${FAKE_EMERGE_BIN}:${join(PROJECT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`, ARGO_SWARM_CONFIG: configFile, NO_COLOR: '1' };
+
+  const spawnRole = (id: string, args: readonly string[]): RoleProcess => {
+    const logFile = join(dir, `${id}.log`);
+    const child = spawn(process.execPath, [SWARM_BIN, ...args, '--id', id, '--log-file', logFile], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-20_000);
+    });
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    const role = { id, child, logFile, exited };
+    Object.defineProperty(role, 'stderr', { get: () => stderr });
+    return role;
+  };
+
+  const droneRoot = (id: string): string => join(dir, 'drones', id);
+
+  const cluster: SwarmCluster = {
+    dir,
+    redis,
+    configFile,
+    gateway,
+    client,
+    orchestrators,
+    drones,
+    droneRoot,
+    async startOrchestrator(id) {
+      const role = spawnRole(id, ['orchestrator']);
+      orchestrators.set(id, role);
+      await cluster.waitForLog(role, (line) => line.event === 'swarm.orchestrator-started', `${id} started`);
+      return role;
+    },
+    async startDrone(spec) {
+      const root = join(droneRoot(spec.id), PROFILE);
+      await prepareProfileRoot(root, spec.fakeConf ?? [], options.repository);
+      const args = ['drone', '--root', droneRoot(spec.id), '--cores', String(spec.cores), '--slots', String(spec.slots ?? 1), '--profile', PROFILE];
+      if (spec.sweeper === true) args.push('--sweeper');
+      const role = spawnRole(spec.id, args);
+      drones.set(spec.id, role);
+      await cluster.waitForLog(role, (line) => line.event === 'swarm.drone-started', `${spec.id} started`);
+      return role;
+    },
+    async run(args) {
+      const child = spawn(process.execPath, [SWARM_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return { code, stdout, stderr };
+    },
+    status: () => readSwarmState(client, swarmKeys('argo'), { cycles: 10 }),
+    async waitForStatus(predicate, what) {
+      for (;;) {
+        const status = await cluster.status();
+        if (predicate(status)) return status;
+        for (const role of [...orchestrators.values(), ...drones.values()]) {
+          if (role.child.exitCode !== null && role.child.exitCode !== 0 && role.child.signalCode === null) {
+            throw new Error(`${role.id} exited with ${role.child.exitCode} while waiting for ${what}: ${(role as unknown as { stderr: string }).stderr}`);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async waitForLog(role, predicate, what) {
+      for (;;) {
+        const found = (await cluster.logLines(role)).find(predicate);
+        if (found !== undefined) return found;
+        if (role.child.exitCode !== null || role.child.signalCode !== null) {
+          const again = (await cluster.logLines(role)).find(predicate);
+          if (again !== undefined) return again;
+          throw new Error(`${role.id} exited (${String(role.child.exitCode ?? role.child.signalCode)}) before ${what}: ${(role as unknown as { stderr: string }).stderr}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async logLines(role) {
+      const text = await readFile(role.logFile, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        });
+    },
+    async destroy() {
+      for (const role of [...orchestrators.values(), ...drones.values()]) killTree(role.child.pid);
+      await Promise.all([...orchestrators.values(), ...drones.values()].map((role) => role.exited));
+      client.disconnect();
+      await redis.destroy();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
+
+/** A profile root: make.conf, the clusterhq md5-cache as the repository, the fake emerge's configuration. */
+async function prepareProfileRoot(root: string, fakeConf: readonly string[], repository: readonly string[] | undefined): Promise<void> {
+  await mkdir(join(root, 'etc/portage'), { recursive: true });
+  await writeFile(join(root, 'etc/portage/make.conf'), ['CHOST="x86_64-pc-linux-gnu"', 'CFLAGS="-O2 -pipe"', 'PKGDIR="/var/cache/binpkgs"', 'FEATURES="buildpkg binpkg-multi-instance"', ''].join('\n'));
+  const cache = join(root, 'var/db/repos/gentoo/metadata/md5-cache');
+  if (repository === undefined) await cp(CLUSTERHQ_MD5_CACHE, cache, { recursive: true });
+  else for (const cpv of repository) await cp(join(CLUSTERHQ_MD5_CACHE, cpv), join(cache, cpv));
+  await mkdir(join(root, 'var/log'), { recursive: true });
+  await writeFile(join(root, 'etc/argo-fake-emerge.conf'), [`DURATIONS_LOG=${CLUSTERHQ_EMERGE_LOG}`, 'TIME_SCALE=0.001', 'MIN_SECONDS=0.05', ...fakeConf, ''].join('\n'));
+}
+
+/** SIGKILL a process and every descendant (a machine dying takes its builds with it). */
+export function killTree(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (pid === undefined) return;
+  for (const child of descendants(pid)) tryKill(child, signal);
+  tryKill(pid, signal);
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ');
+      const parent = Number(stat?.[1]);
+      const list = children.get(parent) ?? [];
+      list.push(Number(entry));
+      children.set(parent, list);
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  const result: number[] = [];
+  const stack = [...(children.get(pid) ?? [])];
+  while (stack.length > 0) {
+    const next = stack.pop() as number;
+    result.push(next);
+    stack.push(...(children.get(next) ?? []));
+  }
+  return result;
+}
+
+function tryKill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** One JSON object per merge the fake emerge did in a drone's profile root (its own log, not the orchestrator's). */
+export interface FakeMerge {
+  readonly cpv: string;
+  readonly kind: 'source' | 'binary';
+  readonly start: number;
+  readonly end: number;
+  readonly drone: string;
+}
+
+export async function droneMerges(cluster: SwarmCluster): Promise<FakeMerge[]> {
+  const merges: FakeMerge[] = [];
+  const base = join(cluster.dir, 'drones');
+  for (const drone of await readdir(base).catch(() => [] as string[])) {
+    const text = await readFile(join(base, drone, PROFILE, 'var/log/argo-fake-emerge.jsonl'), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const record = JSON.parse(line) as Omit<FakeMerge, 'drone'>;
+      merges.push({ ...record, drone });
+    }
+  }
+  return merges;
+}
+
+/** The first `count` packages of the clusterhq rebuild plan (merge order), as a plan text and their CPVs. */
+export async function clusterhqPlanPrefix(count: number): Promise<{ readonly text: string; readonly cpvs: readonly string[] }> {
+  const lines = (await clusterhqRebuildPlan()).split('\n').filter((line) => line.startsWith('[ebuild')).slice(0, count);
+  const cpvs = lines.map((line) => (line.split(/\s+/)[3] ?? '').trim());
+  return { text: `${lines.join('\n')}\n\nTotal: ${lines.length} packages (${lines.length} reinstalls), Size of downloads: 0 KiB\n`, cpvs };
+}
