@@ -26,6 +26,8 @@ export interface DroneView extends DroneRegistration {
   readonly lastSeen: number;
   /** Epoch ms the drone said it stops (SIGTERM), if it did. */
   readonly stoppedAt?: number;
+  /** Epoch ms it started draining: it takes no new build. */
+  readonly drainingSince?: number;
   readonly breaker: BreakerState;
 }
 
@@ -34,13 +36,18 @@ export async function registerDrone(redis: Redis, keys: SwarmKeys, drone: DroneR
     .multi()
     .sadd(keys.drones, drone.id)
     .hset(keys.drone(drone.id), { registration: JSON.stringify(drone), lastSeen: String(Date.now()) })
-    .hdel(keys.drone(drone.id), 'stoppedAt')
+    .hdel(keys.drone(drone.id), 'stoppedAt', 'drainingSince')
     .set(keys.alive(drone.id), String(drone.pid), 'PX', ttlMs)
     .exec();
 }
 
 export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, pid: number, ttlMs: number): Promise<void> {
   await redis.multi().set(keys.alive(droneId), String(pid), 'PX', ttlMs).hset(keys.drone(droneId), 'lastSeen', String(Date.now())).exec();
+}
+
+/** Said when SIGTERM arrives: the leader sends it nothing more and takes back what it had not started. */
+export async function markDraining(redis: Redis, keys: SwarmKeys, droneId: string): Promise<void> {
+  await redis.hset(keys.drone(droneId), 'drainingSince', String(Date.now()));
 }
 
 /** Said on a clean stop: the drone is offline at once instead of after its TTL. */
@@ -68,6 +75,7 @@ export async function listDrones(redis: Redis, keys: SwarmKeys): Promise<DroneVi
       alive,
       lastSeen: Number(fields.lastSeen ?? 0),
       ...(fields.stoppedAt === undefined ? {} : { stoppedAt: Number(fields.stoppedAt) }),
+      ...(fields.drainingSince === undefined ? {} : { drainingSince: Number(fields.drainingSince) }),
       breaker: breakerJson === undefined ? CLOSED_BREAKER : (JSON.parse(breakerJson) as BreakerState),
     });
   });

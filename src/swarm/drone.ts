@@ -24,7 +24,7 @@ import { findBuiltPackage, openBuildLog, profilePkgdir, type BuildLog } from '..
 import type { ArtifactGateway } from '../system/file-gateway.ts';
 import type { CommandRunner } from '../system/run-command.ts';
 import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
-import { heartbeat, registerDrone, signOff } from './drone-registry.ts';
+import { heartbeat, markDraining, registerDrone, signOff } from './drone-registry.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
 import { droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
 
@@ -120,6 +120,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
     else options.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   logEvent(logger, 'swarm.draining', { drone: id, drainMs: options.drainMs });
+  await markDraining(redis, keys, id).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
   const drained = worker.close();
   const timer = setTimeout(() => {
     logEvent(logger, 'swarm.drain-timed-out', { drone: id });

@@ -334,7 +334,7 @@ class Leadership {
     // waiting, prioritized, delayed: not started, or handed back by BullMQ's stall check
     const drone = this.#drones.get(droneId);
     const phase = breakerPhase(this.#breakers.get(droneId) ?? CLOSED_BREAKER, now);
-    if (drone?.alive === true && phase !== 'grounded') {
+    if (drone?.alive === true && phase !== 'grounded' && drone.drainingSince === undefined) {
       if (record.state === 'building') await this.#write(cycle, [{ ...record, state: 'queued', since: now }]);
       return;
     }
@@ -348,7 +348,7 @@ class Leadership {
       cycle: cycle.definition.id,
       cpv: record.cpv,
       drone: droneId,
-      reason: drone?.alive === true ? 'grounded' : 'offline',
+      reason: drone?.alive !== true ? 'offline' : drone.drainingSince !== undefined ? 'draining' : 'grounded',
       afterMs: now - since,
     });
     await appendSwarmEvent(this.#redis, this.#keys, { type: 'reclaimed', cycle: cycle.definition.id, cpv: record.cpv, drone: droneId, afterMs: String(now - since) }).catch(() => undefined);
@@ -471,7 +471,7 @@ class Leadership {
     if (ready.length === 0) return;
     const slots: DispatchSlot[] = [];
     for (const drone of this.#drones.values()) {
-      if (!drone.alive) continue;
+      if (!drone.alive || drone.drainingSince !== undefined) continue;
       const phase = breakerPhase(this.#breakers.get(drone.id) ?? CLOSED_BREAKER, now);
       if (phase === 'grounded') continue;
       const taken = busy.get(drone.id) ?? [];
