@@ -4,6 +4,7 @@
  */
 
 import type { Redis } from 'ioredis';
+import { ArgoError } from '../core/errors.ts';
 import { CLOSED_BREAKER, type BreakerState } from '../core/swarm/drone-breaker.ts';
 import { fencedHset } from './leader-lease.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
@@ -31,18 +32,30 @@ export interface DroneView extends DroneRegistration {
   readonly breaker: BreakerState;
 }
 
+/** Refused with ARGO_DRONE_ID_IN_USE while another live process holds the id (its heartbeat key). */
 export async function registerDrone(redis: Redis, keys: SwarmKeys, drone: DroneRegistration, ttlMs: number): Promise<void> {
+  const holder = `${drone.host}:${drone.pid}`;
+  const taken = await redis.set(keys.alive(drone.id), holder, 'PX', ttlMs, 'NX');
+  if (taken === null) {
+    const [current, left] = await Promise.all([redis.get(keys.alive(drone.id)), redis.pttl(keys.alive(drone.id))]);
+    if (current !== null && current !== holder) {
+      throw new ArgoError('ARGO_DRONE_ID_IN_USE', `Drone id ${drone.id} is in use by ${current}`, {
+        hint: `Give this drone another --id, or stop the other one; if it died, its heartbeat expires in ${Math.max(0, Math.ceil(left / 1000))} s.`,
+        details: { drone: drone.id, holder: current },
+      });
+    }
+  }
   await redis
     .multi()
     .sadd(keys.drones, drone.id)
     .hset(keys.drone(drone.id), { registration: JSON.stringify(drone), lastSeen: String(Date.now()) })
     .hdel(keys.drone(drone.id), 'stoppedAt', 'drainingSince')
-    .set(keys.alive(drone.id), String(drone.pid), 'PX', ttlMs)
+    .set(keys.alive(drone.id), holder, 'PX', ttlMs)
     .exec();
 }
 
-export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, pid: number, ttlMs: number): Promise<void> {
-  await redis.multi().set(keys.alive(droneId), String(pid), 'PX', ttlMs).hset(keys.drone(droneId), 'lastSeen', String(Date.now())).exec();
+export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, holder: string, ttlMs: number): Promise<void> {
+  await redis.multi().set(keys.alive(droneId), holder, 'PX', ttlMs).hset(keys.drone(droneId), 'lastSeen', String(Date.now())).exec();
 }
 
 /** Said when SIGTERM arrives: the leader sends it nothing more and takes back what it had not started. */

@@ -91,7 +91,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   };
   await registerDrone(redis, keys, registration, options.offlineAfterMs);
   const beat = setInterval(() => {
-    heartbeat(redis, keys, id, process.pid, options.offlineAfterMs).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'heartbeat' }, { err: error }));
+    heartbeat(redis, keys, id, `${registration.host}:${registration.pid}`, options.offlineAfterMs).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'heartbeat' }, { err: error }));
   }, options.heartbeatMs);
 
   const queueName = droneQueueName(id);

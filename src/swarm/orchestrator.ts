@@ -15,6 +15,7 @@
 
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
@@ -158,12 +159,14 @@ class Leadership {
     try {
       while (!this.#stop.signal.aborted) {
         try {
-          await this.#step();
+          // A step waits on Redis; losing the lease (or Redis) meanwhile must still end the leadership.
+          await pTimeout(this.#step(), { milliseconds: Number.POSITIVE_INFINITY, signal: this.#stop.signal });
           if (Date.now() >= nextMaintenance) {
             nextMaintenance = Date.now() + this.#options.maintenanceIntervalMs;
-            await this.#maintain();
+            await pTimeout(this.#maintain(), { milliseconds: Number.POSITIVE_INFINITY, signal: this.#stop.signal });
           }
         } catch (error) {
+          if (this.#stop.signal.aborted) break;
           if (error instanceof ArgoError && error.code === 'ARGO_FENCED') {
             logEvent(this.#logger, 'swarm.fenced', { id: this.#lease.id, epoch: this.#lease.epoch });
             this.#stop.abort('a write was refused: another orchestrator leads');
@@ -178,7 +181,7 @@ class Leadership {
     } finally {
       clearInterval(renewal);
       signal.removeEventListener('abort', onAbort);
-      await Promise.allSettled([...this.#queues.values()].map(async (entry) => Promise.allSettled([entry.checker.close(), entry.events.close(), entry.queue.close()])));
+      await Promise.allSettled([...this.#queues.values()].map(closeQuickly));
     }
   }
 
@@ -542,6 +545,21 @@ class Leadership {
       if (breaker.groundedUntil !== undefined && breakerPhase(breaker, now) === 'probe') logEvent(this.#logger, 'swarm.probe-due', { drone: droneId });
     }
   }
+}
+
+/** How long a step-down waits for BullMQ objects to close cleanly; with Redis away they would wait for it. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+async function closeQuickly(entry: DroneQueue): Promise<void> {
+  const parts = [entry.checker, entry.events, entry.queue] as const;
+  await pTimeout(Promise.allSettled(parts.map((part) => part.close())), {
+    milliseconds: CLOSE_TIMEOUT_MS,
+    fallback: () => {
+      // Not awaited: with Redis away, BullMQ's disconnect waits for a connection too.
+      for (const part of parts) part.disconnect().catch(() => undefined);
+      return [];
+    },
+  });
 }
 
 function requeued(record: PackageRecord, now: number): PackageRecord {

@@ -97,7 +97,10 @@ export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseTok
         const path = relative(staging(input.binhost), target);
         if (input.stanza !== undefined) {
           const { MD5: _md5, SHA1: _sha1, MTIME: _mtime, ...kept } = input.stanza;
-          await writeFileAtomic(`${target}.stanza.json`, `${JSON.stringify({ ...kept, CPV: input.cpv, PATH: path, SIZE: String(size), SHA256: sha256 })}\n`);
+          const fields = { ...kept, CPV: input.cpv, PATH: path, SIZE: String(size), SHA256: sha256 };
+          // A stanza the index cannot hold (a line break in a value) is refused here, before it could break every later rebuild.
+          formatPackagesIndex({ header: { VERSION: '0' }, packages: [{ fields, droppedFields: {} }] });
+          await writeFileAtomic(`${target}.stanza.json`, `${JSON.stringify(fields)}\n`);
         }
         await rename(temporary, target);
         await syncFolder(folder);

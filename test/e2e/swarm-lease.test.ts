@@ -42,7 +42,7 @@ describe('leader lease with an epoch fence', () => {
     expect(await client.hget('lease-test:h', 'field')).toBe('by-a');
     expect(await client.exists('lease-test:s')).toBe(0);
 
-    await fencedHset(client, keys, 2, new Map([['lease-test:h', { field: 'by-b', other: '1' }], ['lease-test:h2', { x: 'y' }]]));
+    await fencedHset(client, keys, 2, new Map<string, Record<string, string>>([['lease-test:h', { field: 'by-b', other: '1' }], ['lease-test:h2', { x: 'y' }]]));
     expect(await client.hgetall('lease-test:h')).toEqual({ field: 'by-b', other: '1' });
     expect(await client.hgetall('lease-test:h2')).toEqual({ x: 'y' });
     expect(await releaseLease(client, keys, second!)).toBe(true);

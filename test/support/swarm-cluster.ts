@@ -17,7 +17,7 @@ import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
 import type { SwarmStatus } from '../../src/core/swarm/swarm-status.ts';
 import { PROJECT } from './run-cli.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
-import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE, clusterhqRebuildPlan } from './swarm-plan.ts';
+import { CLUSTERHQ, CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE, clusterhqRebuildPlan } from './swarm-plan.ts';
 
 export const SWARM_BIN = join(PROJECT, 'dist/cli/build-swarm.js');
 export const FAKE_EMERGE_BIN = join(PROJECT, 'test/swarm-fixtures/bin');
@@ -48,6 +48,8 @@ export interface ClusterOptions {
   readonly drone?: Readonly<Record<string, unknown>>;
   /** The repository the drones see: these CPVs' md5-cache entries (default: all 135). */
   readonly repository?: readonly string[];
+  /** A folder with another `emerge` to put first on PATH (benchmarks of the orchestrator alone). */
+  readonly emergeBin?: string;
 }
 
 export interface RoleProcess {
@@ -109,7 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
   const client = redis.client();
   const orchestrators = new Map<string, RoleProcess>();
   const drones = new Map<string, RoleProcess>();
-  const env = { ...process.env, PATH: `${FAKE_EMERGE_BIN}:${join(PROJECT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`, ARGO_SWARM_CONFIG: configFile, NO_COLOR: '1' };
+  const env = { ...process.env, PATH: `${options.emergeBin ?? FAKE_EMERGE_BIN}:${join(PROJECT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`, ARGO_SWARM_CONFIG: configFile, NO_COLOR: '1' };
 
   const spawnRole = (id: string, args: readonly string[]): RoleProcess => {
     const logFile = join(dir, `${id}.log`);
@@ -203,7 +205,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
       await Promise.all([...orchestrators.values(), ...drones.values()].map((role) => role.exited));
       client.disconnect();
       await redis.destroy();
-      await rm(dir, { recursive: true, force: true });
+      // ARGO_TEST_KEEP=1 keeps the swarm's folder (logs, drone roots, staging) for a post-mortem.
+      if (process.env.ARGO_TEST_KEEP !== '1') await rm(dir, { recursive: true, force: true });
     },
   };
   return cluster;
@@ -216,6 +219,9 @@ async function prepareProfileRoot(root: string, fakeConf: readonly string[], rep
   const cache = join(root, 'var/db/repos/gentoo/metadata/md5-cache');
   if (repository === undefined) await cp(CLUSTERHQ_MD5_CACHE, cache, { recursive: true });
   else for (const cpv of repository) await cp(join(CLUSTERHQ_MD5_CACHE, cpv), join(cache, cpv));
+  // A build root is an installed system: here the clusterhq prefix's own VDB (the system the cycle rebuilds),
+  // so dependencies outside the cycle, and those whose cycle edge was broken, are satisfied as on a real drone.
+  await cp(join(CLUSTERHQ, 'var/db/pkg'), join(root, 'var/db/pkg'), { recursive: true });
   await mkdir(join(root, 'var/log'), { recursive: true });
   await writeFile(join(root, 'etc/argo-fake-emerge.conf'), [`DURATIONS_LOG=${CLUSTERHQ_EMERGE_LOG}`, 'TIME_SCALE=0.001', 'MIN_SECONDS=0.05', ...fakeConf, ''].join('\n'));
 }
