@@ -107,6 +107,16 @@ interface DroneQueue {
   readonly checker: Worker<BuildJobData, BuildResult>;
 }
 
+/** Longest time between two full reconciliations while events keep coming. */
+const FULL_RECONCILE_MS = 5_000;
+/** Longest time between two reads of the drones and of the active cycles while events keep coming. */
+const REFRESH_MS = 1_000;
+
+interface Inspection {
+  readonly job: Job<BuildJobData, BuildResult> | undefined;
+  readonly state?: string;
+}
+
 interface ReadyJob extends DispatchJob {
   readonly cycle: LoadedCycle;
   readonly record: PackageRecord;
@@ -124,6 +134,10 @@ class Leadership {
   readonly #breakers = new Map<string, BreakerState>();
   readonly #offline = new Set<string>();
   #drones = new Map<string, DroneView>();
+  /** Jobs named by BullMQ events since the last step. */
+  readonly #dirty = new Set<string>();
+  #nextFullReconcile = 0;
+  #nextRefresh = 0;
   #wake: (() => void) | undefined;
   #woken = false;
 
@@ -212,12 +226,29 @@ class Leadership {
 
   async #step(): Promise<void> {
     const now = Date.now();
-    await this.#refreshDrones();
-    await this.#loadCycles();
+    // Drones and new cycles change slowly; read them at most every REFRESH_MS, and on every full pass.
+    const full = this.#dirty.size === 0 || now >= this.#nextFullReconcile;
+    if (full || now >= this.#nextRefresh) {
+      this.#nextRefresh = now + REFRESH_MS;
+      await this.#refreshDrones();
+      await this.#loadCycles();
+    }
+    // After events, only the jobs they named; a full pass at least every FULL_RECONCILE_MS (and whenever idle).
+    const dirty = new Set(this.#dirty);
+    this.#dirty.clear();
+    if (full) this.#nextFullReconcile = now + FULL_RECONCILE_MS;
+    const targets: { cycle: LoadedCycle; record: PackageRecord }[] = [];
     for (const cycle of this.#cycles.values()) {
-      for (const record of [...cycle.records.values()]) {
-        if ((record.state === 'queued' && record.drone !== undefined) || record.state === 'building') await this.#reconcile(cycle, record);
+      for (const record of cycle.records.values()) {
+        const inFlight = (record.state === 'queued' && record.drone !== undefined) || record.state === 'building';
+        if (inFlight && (full || dirty.has(record.jobId as string))) targets.push({ cycle, record });
       }
+    }
+    // Reads in parallel; state changes one at a time (each sees the ones before it).
+    const inspections = await Promise.all(targets.map(({ record }) => this.#inspect(record)));
+    for (const [index, { cycle, record }] of targets.entries()) {
+      const current = cycle.records.get(record.cpv);
+      if (current !== undefined && current.jobId === record.jobId) await this.#reconcile(cycle, current, inspections[index] as Inspection);
     }
     await this.#dispatch(now);
     for (const cycle of [...this.#cycles.values()]) {
@@ -281,11 +312,16 @@ class Leadership {
     queue.on('error', onError);
     events.on('error', onError);
     checker.on('error', onError);
-    events.on('completed', this.#poke);
-    events.on('failed', this.#poke);
-    events.on('active', this.#poke);
+    const touched = ({ jobId }: { jobId: string }): void => {
+      this.#dirty.add(jobId);
+      this.#poke();
+    };
+    events.on('completed', touched);
+    events.on('failed', touched);
+    events.on('active', touched);
     checker.on('stalled', (jobId: string) => {
       logEvent(logger, 'swarm.stalled', { drone: droneId, jobId });
+      this.#dirty.add(jobId);
       this.#poke();
     });
     void checker.startStalledCheckTimer().catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'queue' }, { err: error }));
@@ -299,11 +335,16 @@ class Leadership {
     for (const record of records) cycle.records.set(record.cpv, record);
   }
 
-  async #reconcile(cycle: LoadedCycle, record: PackageRecord): Promise<void> {
+  /** The job of a dispatched record and its state, read without changing anything (so many can be read at once). */
+  async #inspect(record: PackageRecord): Promise<Inspection> {
+    const job = await this.#queueOf(record.drone as string).queue.getJob(record.jobId as string);
+    return job === undefined ? { job } : { job, state: await job.getState() };
+  }
+
+  async #reconcile(cycle: LoadedCycle, record: PackageRecord, inspection: Inspection): Promise<void> {
     const droneId = record.drone as string;
     const jobId = record.jobId as string;
-    const { queue } = this.#queueOf(droneId);
-    const job = await queue.getJob(jobId);
+    const { job } = inspection;
     const now = Date.now();
     if (job === undefined) {
       if (record.state === 'queued') {
@@ -313,7 +354,7 @@ class Leadership {
       await this.#failed(cycle, record, { kind: 'infrastructure', code: 'ARGO_JOB_LOST', reason: `job ${jobId} disappeared from ${droneId}'s queue` }, 0);
       return;
     }
-    const state = await job.getState();
+    const state = inspection.state;
     if (state === 'completed') {
       await this.#built(cycle, record, job);
       return;
@@ -385,7 +426,8 @@ class Leadership {
     await this.#breakerOutcome(droneId, { ok: true, seconds, cpv: record.cpv });
     const node = cycle.graph.nodes.get(record.cpv);
     const cores = this.#drones.get(droneId)?.cores ?? 1;
-    if (node !== undefined) await recordDuration(this.#redis, this.#keys, node.cp, seconds, cores).catch(() => undefined);
+    // History only sharpens the next cycles' estimates: not worth waiting for.
+    if (node !== undefined) void recordDuration(this.#redis, this.#keys, node.cp, seconds, cores).catch(() => undefined);
   }
 
   async #failed(cycle: LoadedCycle, record: PackageRecord, failure: { kind: 'package' | 'infrastructure'; code: string; reason: string; log?: string }, seconds: number): Promise<void> {
@@ -499,13 +541,19 @@ class Leadership {
         return drone !== undefined && drone.profiles.includes(cycle.definition.profile) && !failedOn(record).has(slot.drone);
       },
     });
-    for (const { job, slot } of plan.starts) {
+    // Every assignment is written (one fenced script per cycle) before any of its jobs is added.
+    const assigned = plan.starts.map(({ job, slot }) => {
       const { cycle, record } = job;
       const attempt = record.attempt + 1;
-      const assigned: PackageRecord = { ...record, state: 'queued', since: Date.now(), drone: slot.drone, jobId: buildJobId(cycle.definition.id, record.cpv, attempt), attempt };
-      await this.#write(cycle, [assigned]);
-      await this.#addJob(cycle, assigned, slot.drone, job.key);
-      logEvent(this.#logger, 'swarm.dispatched', { cycle: cycle.definition.id, cpv: record.cpv, drone: slot.drone, attempt, waitedMs: Date.now() - (record.readyAt ?? record.since) });
+      const next: PackageRecord = { ...record, state: 'queued', since: Date.now(), drone: slot.drone, jobId: buildJobId(cycle.definition.id, record.cpv, attempt), attempt };
+      return { cycle, record: next, drone: slot.drone, key: job.key, waitedMs: Date.now() - (record.readyAt ?? record.since) };
+    });
+    for (const cycle of new Set(assigned.map((entry) => entry.cycle))) {
+      await this.#write(cycle, assigned.filter((entry) => entry.cycle === cycle).map((entry) => entry.record));
+    }
+    await Promise.all(assigned.map((entry) => this.#addJob(entry.cycle, entry.record, entry.drone, entry.key)));
+    for (const entry of assigned) {
+      logEvent(this.#logger, 'swarm.dispatched', { cycle: entry.cycle.definition.id, cpv: entry.record.cpv, drone: entry.drone, attempt: entry.record.attempt, waitedMs: entry.waitedMs });
     }
   }
 

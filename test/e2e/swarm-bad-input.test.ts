@@ -56,7 +56,7 @@ describe('build-swarm with bad input', { timeout: 180_000 }, () => {
 
   it('fails a package whose build leaves no binary, keeps its emerge log, and blocks what needs it', async () => {
     const prefix = await clusterhqPlanPrefix(6);
-    // glibc (the 2nd package) needs timezone-data? No: pick the first package others depend on, from the plan's DAG.
+    // The first package of the merge order: later ones need it.
     const victim = prefix.cpvs[0] as string;
     await cluster.startOrchestrator('orch-1');
     await cluster.startDrone({ id: 'drone-1', cores: 8, fakeConf: [`NO_BINARY_CPVS=${victim}`] });
