@@ -9,7 +9,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.ts';
-import type { CycleStatus } from '../../src/core/swarm/swarm-status.ts';
+import type { CycleStatus, SwarmStatus } from '../../src/core/swarm/swarm-status.ts';
 import { readCycle, readRecords } from '../../src/swarm/cycle-store.ts';
 import { fencedHset } from '../../src/swarm/leader-lease.ts';
 import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
@@ -89,8 +89,41 @@ describe('build-swarm engine on a real Redis', { timeout: 600_000 }, () => {
     expect(index.packages.map((entry) => entry.fields.CPV).sort()).toEqual(builds.map((build) => build.cpv).sort());
     for (const entry of index.packages) expect((await stat(join(staging, entry.fields.PATH as string))).size).toBe(Number(entry.fields.SIZE));
 
-    // The swarm's own history now has every built package's duration for the next cycle.
+    // The swarm's own history now has every built package's duration, and the next cycle's estimates use it.
     expect(await cluster.client.llen(KEYS.durations('sys-libs/glibc'))).toBe(1);
+    const plan = join(cluster.dir, 'plan.txt');
+    const next = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--json']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ historyBuilds: 0, swarmHistoryPackages: 135 });
+  });
+
+  it('builds two profiles side by side: each cycle in its own root, with its own USE, into its own binhost', async () => {
+    const prefix = await clusterhqPlanPrefix(8);
+    cluster = await startCluster({ repository: prefix.cpvs });
+    await cluster.startOrchestrator('orch-1');
+    const profiles = ['desktop', 'dev'];
+    await cluster.startDrone({ id: 'drone-16', cores: 16, profiles });
+    await cluster.startDrone({ id: 'drone-8', cores: 8, profiles });
+    const plan = join(cluster.dir, 'plan.txt');
+    await writeFile(plan, prefix.text);
+    const cycles: string[] = [];
+    for (const profile of profiles) {
+      const run = await cluster.run(['fresh', '--profile', profile, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--history', CLUSTERHQ_EMERGE_LOG, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      cycles.push((JSON.parse(run.stdout) as { cycle: string }).cycle);
+    }
+    for (const cycle of cycles) expect((await finished(cluster, cycle)).counts.built).toBe(8);
+    const glibcUse = new Map<string, string>();
+    for (const profile of profiles) {
+      // Built in the profile's own root, published into the profile's own binhost.
+      expect(sourceBuilds(await droneMerges(cluster, profile)).map((build) => build.cpv).sort()).toEqual([...prefix.cpvs].sort());
+      const index = parsePackagesIndex(await readFile(join(cluster.gateway, 'staging', profile, 'Packages'), 'utf8'));
+      expect(index.packages.map((entry) => entry.fields.CPV).sort()).toEqual([...prefix.cpvs].sort());
+      glibcUse.set(profile, index.packages.find((entry) => entry.fields.CPV === 'sys-libs/glibc-2.19-r1')?.fields.USE ?? '');
+    }
+    // glibc has `debug` in IUSE: the dev profile (USE="debug test doc") builds it in, the desktop profile does not.
+    expect(glibcUse.get('dev')?.split(' ')).toContain('debug');
+    expect(glibcUse.get('desktop')?.split(' ')).not.toContain('debug');
   });
 
   it('reclaims the build of a drone killed with SIGKILL and finishes it on another drone', async () => {
@@ -144,8 +177,15 @@ describe('build-swarm engine on a real Redis', { timeout: 600_000 }, () => {
       expect(failure).toMatchObject({ kind: 'package', drone: 'broken' });
       expect(await readFile(failure.log as string, 'utf8')).toContain('failed (compile phase)');
     }
-    const state = await cluster.status();
+    // What the operator sees, through the CLI.
+    const run = await cluster.run(['status', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const state = JSON.parse(run.stdout) as SwarmStatus;
+    expect(state.leader).toMatchObject({ id: 'orch-1' });
     expect(state.drones.find((drone) => drone.id === 'broken')).toMatchObject({ state: 'grounded', reason: expect.stringMatching(/5 builds in a row failed/) });
+    expect(state.drones.filter((drone) => drone.id !== 'broken').map((drone) => drone.state)).toEqual(['idle', 'idle']);
+    expect(state.cycles[0]).toMatchObject({ id: cycle, status: 'finished', counts: { built: 20, failed: 0 }, eta: 0 });
+    expect(state.cycles[0]?.lowerBound).toBeGreaterThan(0);
   });
 
   it('survives kill -9 of the leader: the standby leads within the lease TTL, finishes the cycle, builds nothing twice, and Redis refuses the old epoch', async () => {

@@ -41,6 +41,8 @@ export interface DroneSpec {
   /** Lines of the fake emerge's configuration (etc/argo-fake-emerge.conf in this drone's profile root). */
   readonly fakeConf?: readonly string[];
   readonly drainMs?: number;
+  /** The profiles it builds, each in its own root (default: desktop). */
+  readonly profiles?: readonly string[];
 }
 
 export interface ClusterOptions {
@@ -144,9 +146,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
       return role;
     },
     async startDrone(spec) {
-      const root = join(droneRoot(spec.id), PROFILE);
-      await prepareProfileRoot(root, spec.fakeConf ?? [], options.repository);
-      const args = ['drone', '--root', droneRoot(spec.id), '--cores', String(spec.cores), '--slots', String(spec.slots ?? 1), '--profile', PROFILE];
+      const profiles = spec.profiles ?? [PROFILE];
+      for (const profile of profiles) await prepareProfileRoot(join(droneRoot(spec.id), profile), spec.fakeConf ?? [], options.repository);
+      const args = ['drone', '--root', droneRoot(spec.id), '--cores', String(spec.cores), '--slots', String(spec.slots ?? 1), ...profiles.flatMap((profile) => ['--profile', profile])];
       if (spec.sweeper === true) args.push('--sweeper');
       const role = spawnRole(spec.id, args);
       drones.set(spec.id, role);
@@ -280,11 +282,11 @@ export interface FakeMerge {
   readonly drone: string;
 }
 
-export async function droneMerges(cluster: SwarmCluster): Promise<FakeMerge[]> {
+export async function droneMerges(cluster: SwarmCluster, profile = PROFILE): Promise<FakeMerge[]> {
   const merges: FakeMerge[] = [];
   const base = join(cluster.dir, 'drones');
   for (const drone of await readdir(base).catch(() => [] as string[])) {
-    const text = await readFile(join(base, drone, PROFILE, 'var/log/argo-fake-emerge.jsonl'), 'utf8').catch(() => '');
+    const text = await readFile(join(base, drone, profile, 'var/log/argo-fake-emerge.jsonl'), 'utf8').catch(() => '');
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       const record = JSON.parse(line) as Omit<FakeMerge, 'drone'>;
