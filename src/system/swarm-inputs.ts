@@ -13,6 +13,7 @@ import type { EmergeLogBuild } from '../core/gentoo/parse-emerge-log.ts';
 import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
 import { parseEmergePlan, type EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
 import { parseMd5CacheEntry, type Md5CacheEntry } from '../core/gentoo/parse-md5-cache-entry.ts';
+import { gunzipPackagesIndex } from '../core/gentoo/packages-index-gzip.ts';
 import { parsePackagesIndex } from '../core/gentoo/parse-packages-index.ts';
 import { packagesFromIndex, packagesFromPlan, type DagInputPackage } from '../core/swarm/build-dag.ts';
 import { isMissing } from './fs-errors.ts';
@@ -39,7 +40,7 @@ export async function readSwarmInputs(source: SwarmCycleSource, historyFiles: re
 }
 
 async function readIndexPackages(file: string, diagnostics: Diagnostic[]): Promise<DagInputPackage[]> {
-  const index = parsePackagesIndex(await readText(file, 'Packages index'), { file });
+  const index = parsePackagesIndex(await readIndexText(file), { file });
   if (index.packages.length === 0) throw unparsable(file, 'a Packages index with at least one package', index.diagnostics[0], 'ARGO_INDEX_INVALID');
   diagnostics.push(...index.diagnostics);
   return packagesFromIndex(index.packages, file);
@@ -73,6 +74,17 @@ async function readPlanPackages(file: string, md5Cache: string, diagnostics: Dia
   const fromPlan = packagesFromPlan(planned, cache, file);
   diagnostics.push(...fromPlan.diagnostics);
   return fromPlan.packages;
+}
+
+/** `Packages` as text, or `Packages.gz` (gzip magic), as binhosts serve both. */
+async function readIndexText(path: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw cannotRead(path, 'Packages index', error);
+  }
+  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipPackagesIndex(bytes, { file: path }) : new TextDecoder().decode(bytes);
 }
 
 async function readText(path: string, what: string): Promise<string> {

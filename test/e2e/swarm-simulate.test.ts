@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDag } from '../../src/core/swarm/build-dag.ts';
 import { checkSchedule } from '../../src/core/swarm/check-schedule.ts';
@@ -92,6 +93,20 @@ describe('build-swarm simulate on bad input', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^makespan \/ lower bound\s+\d+\.\d{3}$/m);
     expect(run.stdout).toMatch(/^packages\s+83$/m);
+  });
+
+  it('reads a gzip-compressed index (Packages.gz) as the same cycle', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'argo-index-gz-'));
+    try {
+      const compressed = join(folder, 'Packages.gz');
+      await writeFile(compressed, gzipSync(await readFile(JOEPASSS_AMD64_INDEX)));
+      const plain = await readSwarmInputs({ kind: 'packages-index', file: JOEPASSS_AMD64_INDEX }, []);
+      const gz = await readSwarmInputs({ kind: 'packages-index', file: compressed }, []);
+      expect(gz.packages.map((pkg) => pkg.cpv)).toEqual(plain.packages.map((pkg) => pkg.cpv));
+      expect(gz.packages).toHaveLength(83);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it.each([
