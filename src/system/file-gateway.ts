@@ -14,6 +14,7 @@ import { basename, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArgoError } from '../core/errors.ts';
 import { formatPackagesIndex } from '../core/gentoo/format-packages-index.ts';
+import { gzipPackagesIndex } from '../core/gentoo/packages-index-gzip.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
@@ -138,6 +139,8 @@ async function rebuildIndex(binhost: string): Promise<void> {
     const stanzas = await readStanzas(binhost);
     const packages = stanzas.map((fields) => ({ fields, droppedFields: {} }));
     const text = formatPackagesIndex({ header: { VERSION: '0' }, packages }, { refreshHeaderAt: new Date() });
+    // Packages.gz too, as Portage's compress-index writes it: a client that reads it first must not see an old one.
+    await writeFileAtomic(join(binhost, 'Packages.gz'), gzipPackagesIndex(text), { mode: 0o644 });
     await writeFileAtomic(join(binhost, 'Packages'), text, { mode: 0o644 });
     const again = await readStanzas(binhost);
     if (again.length === stanzas.length && again.every((fields, index) => fields.PATH === stanzas[index]?.PATH && fields.SHA256 === stanzas[index]?.SHA256)) return;

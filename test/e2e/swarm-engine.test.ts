@@ -7,6 +7,7 @@
 
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.ts';
 import type { CycleStatus, SwarmStatus } from '../../src/core/swarm/swarm-status.ts';
@@ -88,6 +89,7 @@ describe('build-swarm engine on a real Redis', { timeout: 600_000 }, () => {
     const index = parsePackagesIndex(await readFile(join(staging, 'Packages'), 'utf8'));
     expect(index.packages.map((entry) => entry.fields.CPV).sort()).toEqual(builds.map((build) => build.cpv).sort());
     for (const entry of index.packages) expect((await stat(join(staging, entry.fields.PATH as string))).size).toBe(Number(entry.fields.SIZE));
+    expect(gunzipSync(await readFile(join(staging, 'Packages.gz'))).toString('utf8')).toBe(await readFile(join(staging, 'Packages'), 'utf8'));
 
     // The swarm's own history now has every built package's duration, and the next cycle's estimates use it.
     expect(await cluster.client.llen(KEYS.durations('sys-libs/glibc'))).toBe(1);
