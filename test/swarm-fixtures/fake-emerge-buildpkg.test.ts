@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { parseVdbEntry } from '../../src/core/gentoo/parse-vdb-entry.ts';
 import { parseEmergeProgressLine } from '../../src/core/gentoo/parse-emerge-progress.ts';
 import { insertOptionalArgs, parseEmergeArgs, settleOptions } from './fake-emerge/parse-emerge-args.ts';
 import { parseFakeConfig } from './fake-emerge/parse-fake-config.ts';
-import { medianBuildSeconds } from './fake-emerge/build-durations.ts';
+import { buildSecondsLookup, medianBuildSeconds } from './fake-emerge/build-durations.ts';
 import { enabledUse } from './fake-emerge/package-metadata.ts';
 
 const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
@@ -264,6 +264,33 @@ describe('fake emerge --buildpkg: a source build', () => {
     ]);
     const gpkg = await readGpkg(await readFile(join(root, 'var/cache/binpkgs/perl-core/File-Temp/File-Temp-0.230.400-1.gpkg.tar')));
     expect(gpkg.metadata.get('DEPEND')).toBe('dev-lang/perl:0/5.18=[-build(-)]\n');
+  });
+});
+
+describe('fake emerge --buildpkg: the installed-package database', () => {
+  /** A file no one can read: a symlink to itself, whose every open fails with ELOOP. */
+  const unreadable = (path: string): Promise<void> => rm(path, { force: true }).then(() => symlink(path, path));
+
+  it('reads only what Portage reads: the entries of the CATEGORY/PNs it resolves (no CONTENTS) and every COUNTER', async () => {
+    const root = await makeRoot({ packages: [FILE_TEMP, PERL] });
+    expect((await runFake(root, [...EMERGE, `=${PERL}`])).code).toBe(0);
+    const vdb = join(root, 'var/db/pkg');
+    // Portage resolves the installed perl from its SLOT, USE, ... and opens CONTENTS only to unmerge it.
+    await unreadable(join(vdb, PERL, 'CONTENTS'));
+    // A package nothing depends on: only its COUNTER is read (get_counter_tick_core), nothing else of it.
+    const other = join(vdb, 'app-misc/unrelated-1');
+    await mkdir(other, { recursive: true });
+    for (const name of ['CONTENTS', 'SLOT', 'USE', 'IUSE', 'EAPI', 'BUILD_ID', 'repository', 'environment.bz2']) await unreadable(join(other, name));
+    await writeFile(join(other, 'COUNTER'), '900');
+
+    const result = await runFake(root, [...EMERGE, `=${FILE_TEMP}`]);
+    expect(result.stderr).toBe(NO_BINHOST_WARNING);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`>>> Emerging (1 of 1) ${FILE_TEMP}::gentoo`);
+    const installed = await readVdb(root, FILE_TEMP);
+    expect(installed?.depend).toBe('dev-lang/perl:0/5.18=[-build(-)]');
+    expect(installed?.counter).toBe(901);
+    expect(await readFile(join(root, 'var/cache/edb/counter'), 'utf8')).toBe('901');
   });
 });
 
@@ -629,6 +656,16 @@ describe('fake emerge --buildpkg: pure parts', () => {
     expect(medians.get('sys-devel/gcc')).toBeGreaterThanOrEqual(808);
     expect(medians.get('sys-devel/gcc')).toBeLessThanOrEqual(853);
     expect(medians.size).toBeGreaterThan(100);
+  });
+
+  it('looks a duration up from the lines naming the package alone, with the same result as the whole log', async () => {
+    const text = await readFile(REAL_EMERGE_LOG, 'utf8');
+    const lookup = buildSecondsLookup(text);
+    const medians = medianBuildSeconds(text);
+    for (const [cp, seconds] of medians) expect(lookup(cp), cp).toBe(seconds);
+    expect(lookup('dev-libs/never-built')).toBeUndefined();
+    // Prefixes of other names (sys-devel/gcc and sys-devel/gcc-config) stay apart.
+    expect(lookup('sys-devel/gcc-config')).toBe(medians.get('sys-devel/gcc-config'));
   });
 
   it('validates every knob', () => {

@@ -4,8 +4,7 @@
  * with millisecond start and end times for tests that compare builds across drones.
  */
 
-import { appendFileSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Cleanup } from './cleanup.ts';
 import { withFileLock } from './file-lock.ts';
@@ -29,6 +28,7 @@ export class EmergeLog {
   readonly jsonlPath: string;
   private readonly lockPath: string;
   private readonly cleanup: Cleanup;
+  private madeDir = false;
 
   constructor(root: string, cleanup: Cleanup) {
     this.cleanup = cleanup;
@@ -38,19 +38,25 @@ export class EmergeLog {
     this.lockPath = posix.join(dir, '.emerge.log.argo-fake-emerge.lock');
   }
 
+  private makeDir(): void {
+    if (this.madeDir) return;
+    mkdirSync(posix.dirname(this.path), { recursive: true });
+    this.madeDir = true;
+  }
+
   /** Appends `<epoch>: <message>`; returns the epoch milliseconds it was stamped with. */
   async write(message: string): Promise<number> {
-    await mkdir(posix.dirname(this.path), { recursive: true });
+    this.makeDir();
     return withFileLock(this.lockPath, this.cleanup, async () => {
       const now = Date.now();
-      await appendFile(this.path, emergeLogRecord(now / 1000, message), { mode: 0o660 });
+      appendFileSync(this.path, emergeLogRecord(now / 1000, message), { mode: 0o660 });
       return now;
     });
   }
 
   async record(merge: MergeRecord): Promise<void> {
-    await mkdir(posix.dirname(this.jsonlPath), { recursive: true });
-    await withFileLock(this.lockPath, this.cleanup, () => appendFile(this.jsonlPath, `${JSON.stringify(merge)}\n`));
+    this.makeDir();
+    await withFileLock(this.lockPath, this.cleanup, async () => appendFileSync(this.jsonlPath, `${JSON.stringify(merge)}\n`));
   }
 
   /** For the signal handler: one short O_APPEND write, which the kernel keeps whole, so no lock is taken. */

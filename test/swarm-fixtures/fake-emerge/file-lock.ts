@@ -2,9 +2,13 @@
  * An exclusive lock between processes, in Node alone: the lock is a file created with O_EXCL (`wx`) holding the
  * owner's pid. A lock whose owner is dead (a drone killed with SIGKILL) is broken, under a second O_EXCL file so
  * that two waiters never both break it and then each take it.
+ *
+ * The file calls are synchronous: a run takes a lock some twenty times (every emerge.log record), nearly always
+ * free, and each call through the thread pool of `fs/promises` costs more than the work it guards. Only the wait
+ * for a held lock sleeps.
  */
 
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cleanup } from './cleanup.ts';
 
@@ -29,33 +33,33 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function readOwner(path: string): Promise<string | undefined> {
+function readOwner(path: string): string | undefined {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;
   }
 }
 
-async function isStale(path: string, owner: string): Promise<boolean> {
+function isStale(path: string, owner: string): boolean {
   const pid = Number.parseInt(owner, 10);
   if (Number.isInteger(pid) && pid > 0) return !isAlive(pid);
   try {
-    return Date.now() - (await stat(path)).mtimeMs > EMPTY_LOCK_GRACE_MS;
+    return Date.now() - statSync(path).mtimeMs > EMPTY_LOCK_GRACE_MS;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return false;
     throw error;
   }
 }
 
-async function tryCreate(path: string, content: string): Promise<boolean> {
+function tryCreate(path: string, content: string): boolean {
   try {
-    const handle = await open(path, 'wx', 0o644);
+    const fd = openSync(path, 'wx', 0o644);
     try {
-      await handle.writeFile(content);
+      writeSync(fd, content);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     return true;
   } catch (error) {
@@ -64,11 +68,19 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
   }
 }
 
-async function breakStaleLock(path: string, owner: string, cleanup: Cleanup): Promise<void> {
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+}
+
+function breakStaleLock(path: string, owner: string, cleanup: Cleanup): void {
   const breaker = `${path}.break`;
-  if (!(await tryCreate(breaker, `${process.pid}\n`))) {
+  if (!tryCreate(breaker, `${process.pid}\n`)) {
     try {
-      if (Date.now() - (await stat(breaker)).mtimeMs > STALE_BREAKER_MS) await unlink(breaker);
+      if (Date.now() - statSync(breaker).mtimeMs > STALE_BREAKER_MS) unlinkSync(breaker);
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw error;
     }
@@ -77,11 +89,13 @@ async function breakStaleLock(path: string, owner: string, cleanup: Cleanup): Pr
   cleanup.add(breaker);
   try {
     // Only the lock we judged stale: another waiter may have broken it and taken it since.
-    if ((await readOwner(path)) === owner) await unlink(path).catch((error: unknown) => {
-      if (!isErrno(error, 'ENOENT')) throw error;
-    });
+    if (readOwner(path) === owner) unlinkIfPresent(path);
   } finally {
-    await unlink(breaker).catch(() => undefined);
+    try {
+      unlinkSync(breaker);
+    } catch {
+      // Already gone: nothing to undo.
+    }
     cleanup.forget(breaker);
   }
 }
@@ -93,13 +107,13 @@ export async function withFileLock<T>(path: string, cleanup: Cleanup, work: () =
   for (;;) {
     // Registered once created: registering earlier would let a signal remove another process's lock. A lock
     // left by a signal in between is stale (its pid is gone) and the next waiter breaks it.
-    if (await tryCreate(path, content)) {
+    if (tryCreate(path, content)) {
       cleanup.add(path);
       break;
     }
-    const owner = await readOwner(path);
-    if (owner !== undefined && (await isStale(path, owner))) {
-      await breakStaleLock(path, owner, cleanup);
+    const owner = readOwner(path);
+    if (owner !== undefined && isStale(path, owner)) {
+      breakStaleLock(path, owner, cleanup);
       continue;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${owner?.trim()})`);
@@ -108,9 +122,7 @@ export async function withFileLock<T>(path: string, cleanup: Cleanup, work: () =
   try {
     return await work();
   } finally {
-    await unlink(path).catch((error: unknown) => {
-      if (!isErrno(error, 'ENOENT')) throw error;
-    });
+    unlinkIfPresent(path);
     cleanup.forget(path);
   }
 }

@@ -8,12 +8,13 @@
  */
 
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Cpv } from '../../../src/core/gentoo/parse-cpv.ts';
-import type { VdbPackage } from '../../../src/core/gentoo/parse-vdb-entry.ts';
 import type { Cleanup } from './cleanup.ts';
 import { withFileLock } from './file-lock.ts';
+import { highestInstalledCounter, readInstalledCp } from './read-packages.ts';
 
 export interface InstallEntry {
   /** Absolute installed path: `/usr/share/doc/foo-1/x.txt`. */
@@ -85,8 +86,11 @@ async function installImage(root: string, image: readonly InstallEntry[]): Promi
   return { contents, skipped };
 }
 
-/** The next COUNTER: one more than the counter file and than every installed COUNTER. */
-async function nextCounter(root: string, installed: readonly VdbPackage[], cleanup: Cleanup): Promise<number> {
+/**
+ * The next COUNTER: one more than the counter file and than every installed COUNTER (`counter_tick_core`, whose
+ * `get_counter_tick_core` checks the installed ones too).
+ */
+async function nextCounter(root: string, cleanup: Cleanup): Promise<number> {
   const file = posix.join(root, 'var/cache/edb/counter');
   let counter = 0;
   try {
@@ -94,8 +98,7 @@ async function nextCounter(root: string, installed: readonly VdbPackage[], clean
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
   }
-  for (const pkg of installed) counter = Math.max(counter, pkg.counter ?? 0);
-  counter += 1;
+  counter = Math.max(counter, highestInstalledCounter(root)) + 1;
   await mkdir(posix.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.argo-tmp`;
   cleanup.add(temp);
@@ -112,8 +115,6 @@ export interface MergeInput {
   readonly metadata: ReadonlyMap<string, string>;
   readonly binpkgMd5?: string;
   readonly image: readonly InstallEntry[];
-  /** Reads the installed packages (under the lock, so the view is current). */
-  readonly readInstalled: () => Promise<VdbPackage[]>;
 }
 
 export async function mergeToRoot(input: MergeInput, cleanup: Cleanup): Promise<MergeResult> {
@@ -121,21 +122,23 @@ export async function mergeToRoot(input: MergeInput, cleanup: Cleanup): Promise<
   await mkdir(vdb, { recursive: true });
   return withFileLock(posix.join(vdb, '.argo-fake-emerge.lock'), cleanup, async () => {
     const { contents, skipped } = await installImage(input.root, input.image);
-    const installed = await input.readInstalled();
-    const counter = await nextCounter(input.root, installed, cleanup);
+    // Read under the lock, so that the view is current: the instances of this CATEGORY/PN and the COUNTERs.
+    const installed = readInstalledCp(input.root, input.cpv.cp);
+    const counter = await nextCounter(input.root, cleanup);
 
     const categoryDir = posix.join(vdb, input.cpv.category);
     const merging = posix.join(categoryDir, `-MERGING-${input.cpv.pf}`);
     cleanup.add(merging);
     await rm(merging, { recursive: true, force: true });
     await mkdir(merging, { recursive: true });
-    for (const [name, value] of input.metadata) await writeFile(posix.join(merging, name), value);
-    if (input.binpkgMd5 !== undefined) await writeFile(posix.join(merging, 'BINPKGMD5'), `${input.binpkgMd5}\n`);
-    await writeFile(posix.join(merging, 'COUNTER'), String(counter));
-    await writeFile(posix.join(merging, 'CONTENTS'), contents.map((line) => `${line}\n`).join(''));
+    // Some thirty small files: written synchronously, as one thread-pool round trip each costs more than the write.
+    for (const [name, value] of input.metadata) writeFileSync(posix.join(merging, name), value);
+    if (input.binpkgMd5 !== undefined) writeFileSync(posix.join(merging, 'BINPKGMD5'), `${input.binpkgMd5}\n`);
+    writeFileSync(posix.join(merging, 'COUNTER'), String(counter));
+    writeFileSync(posix.join(merging, 'CONTENTS'), contents.map((line) => `${line}\n`).join(''));
 
     const slot = (input.metadata.get('SLOT') ?? '0').trim().split('/')[0] || '0';
-    const replaced = installed.filter((pkg) => pkg.cp === input.cpv.cp && pkg.slot === slot);
+    const replaced = installed.filter((pkg) => pkg.slot === slot);
     for (const pkg of replaced) await rm(posix.join(vdb, pkg.category, pkg.pf), { recursive: true, force: true });
     await rename(merging, posix.join(categoryDir, input.cpv.pf));
     cleanup.forget(merging);

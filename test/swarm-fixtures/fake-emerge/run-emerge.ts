@@ -16,9 +16,8 @@ import { compareVersions } from '../../../src/core/gentoo/compare-versions.ts';
 import { findMatches } from '../../../src/core/gentoo/match-atom.ts';
 import { tryParseAtom, type Atom } from '../../../src/core/gentoo/parse-atom.ts';
 import { tryParseCpv, type Cpv } from '../../../src/core/gentoo/parse-cpv.ts';
-import type { VdbPackage } from '../../../src/core/gentoo/parse-vdb-entry.ts';
 import { readGpkg } from '../../../src/core/gentoo/read-gpkg.ts';
-import { medianBuildSeconds, scaledSeconds } from './build-durations.ts';
+import { buildSecondsLookup, scaledSeconds } from './build-durations.ts';
 import type { Cleanup } from './cleanup.ts';
 import { EmergeLog } from './emerge-log.ts';
 import { withFileLock } from './file-lock.ts';
@@ -39,7 +38,7 @@ import {
   startedEmergeOn,
   statusLines,
 } from './portage-messages.ts';
-import { readBinhosts, readInstalled, readMd5Entry, repositoryLookup, toRepoPackage } from './read-packages.ts';
+import { installedLookup, readBinhosts, readMd5Entry, repositoryLookup, toRepoPackage } from './read-packages.ts';
 import { readSettings, SettingsProblem, type TargetSettings } from './read-settings.ts';
 
 export interface RunEmergeOptions {
@@ -82,9 +81,11 @@ function isCleanRelativePath(path: string | undefined): path is string {
   return path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
-function newestInstalled(installed: readonly VdbPackage[]): SlotLookup {
+/** The slot an `:=` atom binds to: that of the newest installed package matching it, read from the VDB now. */
+function newestInstalled(root: string): SlotLookup {
+  const installed = installedLookup(root);
   return (atom) => {
-    const matches = findMatches({ ...atom, slotOperator: undefined }, installed.filter((pkg) => pkg.cp === atom.cp));
+    const matches = findMatches({ ...atom, slotOperator: undefined }, installed(atom.cp));
     const best = matches.sort((a, b) => compareVersions(b.pvr, a.pvr))[0];
     return best === undefined ? undefined : { slot: best.slot, subSlot: best.subSlot };
   };
@@ -95,13 +96,14 @@ class Run {
   private readonly err: (line: string) => void;
   private readonly log: EmergeLog;
   private readonly pkgdir: Pkgdir;
-  private readonly durations: ReadonlyMap<string, number>;
+  /** Real build seconds of a CATEGORY/PN (DURATIONS_LOG), if known. */
+  private readonly durations: (cp: string) => number | undefined;
   private readonly buildSettings: BuildSettings;
   private readonly settings: TargetSettings;
   private readonly options: EffectiveOptions;
   private readonly cleanup: Cleanup;
 
-  constructor(run: RunEmergeOptions, settings: TargetSettings, options: EffectiveOptions, log: EmergeLog, durations: ReadonlyMap<string, number>) {
+  constructor(run: RunEmergeOptions, settings: TargetSettings, options: EffectiveOptions, log: EmergeLog, durations: (cp: string) => number | undefined) {
     this.out = (line) => run.stdout(`${line}\n`);
     this.err = (line) => run.stderr(`${line}\n`);
     this.cleanup = run.cleanup;
@@ -183,7 +185,7 @@ class Run {
       await this.log.write(` === ${tag} ${wantsBinpkg ? 'Compiling/Packaging' : 'Compiling/Merging'} (${cpv.cpv}::${ebuild})`);
       for (const line of phaseLinesBeforeCompile(dirs)) emit(line);
 
-      const seconds = scaledSeconds(this.durations.get(cpv.cp) ?? fake.defaultSeconds, fake.timeScale, fake.minSeconds);
+      const seconds = scaledSeconds(this.durations(cpv.cp) ?? fake.defaultSeconds, fake.timeScale, fake.minSeconds);
       const compiler = this.settings.chost === undefined ? 'gcc' : `${this.settings.chost}-gcc`;
       const flags = this.settings.cflags ?? '-O2 -pipe';
       const compileLine = (part: number): string => `${compiler} ${flags} -c -o ${cpv.pn}-part${part}.o ${cpv.pn}-part${part}.c`;
@@ -210,7 +212,7 @@ class Run {
       const buildTime = Math.floor(Date.now() / 1000);
       const note = new TextEncoder().encode(`${cpv.cpv} built by argo's fake emerge\nBUILD_TIME ${buildTime} (${new Date(buildTime * 1000).toISOString()})\n`);
       const notePath = `/usr/share/doc/${cpv.pf}/${BUILD_NOTE}`;
-      const lookup = newestInstalled(await readInstalled(this.settings.root));
+      const lookup = newestInstalled(this.settings.root);
       const metadataFor = (buildId: number | undefined): ReadonlyMap<string, string> =>
         binpkgMetadata(
           { cpv, entry: pkg.entry, use, buildTime, installedSize: note.byteLength, repository: 'gentoo', ...(buildId === undefined ? {} : { buildId }) },
@@ -326,7 +328,6 @@ class Run {
         metadata,
         ...(binpkgMd5 === undefined ? {} : { binpkgMd5 }),
         image,
-        readInstalled: () => readInstalled(this.settings.root),
       },
       this.cleanup,
     );
@@ -379,10 +380,10 @@ export async function runEmerge(run: RunEmergeOptions): Promise<number> {
     return 1;
   }
 
-  let durations: ReadonlyMap<string, number> = new Map();
+  let durations = (_cp: string): number | undefined => undefined;
   if (settings.fake.durationsLog !== undefined) {
     try {
-      durations = medianBuildSeconds(await readFile(settings.fake.durationsLog, 'utf8'));
+      durations = buildSecondsLookup(await readFile(settings.fake.durationsLog, 'utf8'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       run.stderr(`!!! DURATIONS_LOG=${settings.fake.durationsLog} does not exist\n`);
@@ -404,11 +405,10 @@ export async function runEmerge(run: RunEmergeOptions): Promise<number> {
   }
   const began = performance.now();
   run.stdout('Calculating dependencies ...');
-  const installed = await readInstalled(settings.root);
   const merges = await planMerges(toRepoPackage(cpv, entry), {
     repository: repositoryLookup(settings.repository),
     binhost: (cp) => binhosts.packages.filter((pkg) => pkg.parsed.cp === cp),
-    installed: (cp) => installed.filter((pkg) => pkg.cp === cp),
+    installed: installedLookup(settings.root),
     useTokens: settings.useTokens,
   });
   run.stdout(' done!\n');
