@@ -61,7 +61,8 @@ export const buildSwarmCli: CliDefinition = {
             .option('packages-index', { type: 'string', describe: 'a binhost Packages index: rebuild every package it lists' })
             .option('history', { type: 'string', array: true, default: [] as string[], describe: 'emerge.log files for expected durations (repeatable)' })
             .option('policy', { type: 'string', choices: SCHEDULING_POLICIES, default: 'critical-path', describe: 'scheduling policy' })
-            .option('reference-speed', { type: 'number', describe: 'cores of the machine the emerge.log history comes from (default: the fastest drone of the profile)' }),
+            .option('reference-speed', { type: 'number', describe: 'cores of the machine the emerge.log history comes from (default: the fastest drone of the profile)' })
+            .option('allow-incomplete', { type: 'boolean', default: false, describe: 'start the cycle even when packages or dependencies could not be read (they are listed)' }),
         bind<SwarmFreshArgs>(runSwarmFreshCommand),
       )
       .command('status', 'Show the swarm: leader, drones, cycles', swarmConfigOptions, bind<SwarmConfigArgs>(runSwarmStatusCommand)),

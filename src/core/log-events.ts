@@ -79,11 +79,13 @@ export interface EventFields {
   'swarm.drone-started': { drone: string; cores: number; slots: number; sweeper: boolean; profiles: string[]; url: string };
   'swarm.build-running': { drone: string; cycle: string; cpv: string; attempt: number; log: string };
   'swarm.build-uploaded': { drone: string; cycle: string; cpv: string; attempt: number; path: string; size: number; seconds: number };
+  'swarm.upload-failed': { drone: string; cpv: string; attempt: number; reason: string; final: boolean };
   'swarm.log-not-kept': { drone: string; cpv: string; log: string };
   'swarm.lease-lost': { drone: string; jobId: string };
   'swarm.draining': { drone: string; drainMs: number };
   'swarm.drain-timed-out': { drone: string };
   'swarm.drone-stopped': { drone: string };
+  'swarm.stop-forced': { drone: string };
 }
 
 export type EventName = keyof EventFields;
@@ -161,10 +163,12 @@ export const EVENTS = {
   'swarm.drone-started': { level: 'info', message: 'Drone started', fields: ['drone', 'cores', 'slots', 'sweeper', 'profiles', 'url'] },
   'swarm.build-running': { level: 'info', message: 'Drone runs a build', fields: ['drone', 'cycle', 'cpv', 'attempt', 'log'] },
   'swarm.build-uploaded': { level: 'info', message: 'Binary package uploaded', fields: ['drone', 'cycle', 'cpv', 'attempt', 'path', 'size', 'seconds'] },
+  'swarm.upload-failed': { level: 'warn', message: 'Upload of a built package failed', fields: ['drone', 'cpv', 'attempt', 'reason', 'final'] },
   'swarm.log-not-kept': { level: 'warn', message: 'Could not hand a build log to the gateway; it stays on the drone', fields: ['drone', 'cpv', 'log'] },
   'swarm.lease-lost': { level: 'warn', message: 'Job lease lost; killing its build', fields: ['drone', 'jobId'] },
   'swarm.draining': { level: 'info', message: 'Drone draining', fields: ['drone', 'drainMs'] },
   'swarm.drain-timed-out': { level: 'warn', message: 'Drain ran out of time; handing builds back', fields: ['drone'] },
+  'swarm.stop-forced': { level: 'warn', message: 'Drone stops without BullMQ letting go of its jobs', fields: ['drone'] },
   'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };
 

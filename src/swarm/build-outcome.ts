@@ -29,7 +29,7 @@ export interface BuildResult {
 }
 
 export const PACKAGE_FAILURE_CODES = ['ARGO_BUILD_FAILED', 'ARGO_NO_BINARY'] as const;
-export type FailureCode = (typeof PACKAGE_FAILURE_CODES)[number] | 'ARGO_BUILD_INTERRUPTED' | 'ARGO_UPLOAD_FAILED';
+export type FailureCode = (typeof PACKAGE_FAILURE_CODES)[number] | 'ARGO_BUILD_INTERRUPTED' | 'ARGO_UPLOAD_FAILED' | 'ARGO_DRONE_SETUP_FAILED' | 'ARGO_JOB_INVALID';
 
 export interface FailureDetail {
   readonly reason: string;

@@ -23,25 +23,32 @@ export interface StoredCycle {
 /** Durations kept per package for the median. */
 const HISTORY_LENGTH = 20;
 
-/** Writes a new cycle with every package `queued` or `dep-wait`; refused while the profile has a running one. */
+/**
+ * Writes a new cycle with every package `queued` or `dep-wait`; refused while the profile has a running one.
+ * The check and the write are one optimistic transaction (WATCH on the active set): two `fresh` at once cannot
+ * both start a cycle for one profile. `redis` must be a connection of its own (WATCH is per connection).
+ */
 export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition): Promise<void> {
-  cycleGraph(definition); // throws on a cyclic graph: it would never finish
-  for (const id of await redis.smembers(keys.activeCycles)) {
-    const profile = await redis.hget(keys.cycle(id), 'profile');
-    if (profile === definition.profile) {
-      throw new ArgoError('ARGO_CYCLE_ACTIVE', `Profile ${definition.profile} already has a running cycle, ${id}`, {
-        hint: 'Wait for it to finish (build-swarm status), or reset it first.',
-        details: { profile: definition.profile, cycle: id },
-      });
+  const records = initialRecords(cycleGraph(definition), definition.createdAt); // throws on a cyclic graph: it would never finish
+  for (;;) {
+    await redis.watch(keys.activeCycles);
+    for (const id of await redis.smembers(keys.activeCycles)) {
+      const profile = await redis.hget(keys.cycle(id), 'profile');
+      if (profile === definition.profile) {
+        await redis.unwatch();
+        throw new ArgoError('ARGO_CYCLE_ACTIVE', `Profile ${definition.profile} already has a running cycle, ${id}`, {
+          hint: 'Wait for it to finish (build-swarm status), or reset it first.',
+          details: { profile: definition.profile, cycle: id },
+        });
+      }
     }
+    const multi = redis.multi();
+    multi.hset(keys.cycle(definition.id), { definition: JSON.stringify(definition), profile: definition.profile, status: 'running' satisfies CycleStatus });
+    multi.hset(keys.packages(definition.id), Object.fromEntries(records.map((record) => [record.cpv, JSON.stringify(record)])));
+    multi.zadd(keys.cycles, definition.createdAt, definition.id);
+    multi.sadd(keys.activeCycles, definition.id);
+    if ((await multi.exec()) !== null) return; // null: the active set changed meanwhile; look again
   }
-  const records = initialRecords(cycleGraph(definition), definition.createdAt);
-  const multi = redis.multi();
-  multi.hset(keys.cycle(definition.id), { definition: JSON.stringify(definition), profile: definition.profile, status: 'running' satisfies CycleStatus });
-  multi.hset(keys.packages(definition.id), Object.fromEntries(records.map((record) => [record.cpv, JSON.stringify(record)])));
-  multi.zadd(keys.cycles, definition.createdAt, definition.id);
-  multi.sadd(keys.activeCycles, definition.id);
-  await multi.exec();
 }
 
 export async function readCycle(redis: Redis, keys: SwarmKeys, id: string): Promise<StoredCycle | undefined> {

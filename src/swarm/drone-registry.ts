@@ -4,7 +4,9 @@
  */
 
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { ArgoError } from '../core/errors.ts';
+import { PROFILE_NAME_PATTERN, SWARM_ID_PATTERN } from '../core/swarm/swarm-config.ts';
 import { CLOSED_BREAKER, type BreakerState } from '../core/swarm/drone-breaker.ts';
 import { fencedHset } from './leader-lease.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
@@ -19,6 +21,27 @@ export interface DroneRegistration {
   readonly pid: number;
   /** Epoch ms. */
   readonly startedAt: number;
+}
+
+const registrationSchema = z
+  .object({
+    id: z.string().regex(SWARM_ID_PATTERN),
+    cores: z.number().int().min(1).max(4096),
+    slots: z.number().int().min(1).max(256),
+    sweeper: z.boolean(),
+    profiles: z.array(z.string().regex(PROFILE_NAME_PATTERN)).max(64),
+    host: z.string().max(255),
+    pid: z.number().int().nonnegative(),
+    startedAt: z.number(),
+  })
+  .strict();
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface DroneView extends DroneRegistration {
@@ -69,7 +92,7 @@ export async function signOff(redis: Redis, keys: SwarmKeys, droneId: string): P
 }
 
 export async function listDrones(redis: Redis, keys: SwarmKeys): Promise<DroneView[]> {
-  const ids = (await redis.smembers(keys.drones)).sort();
+  const ids = (await redis.smembers(keys.drones)).filter((id) => SWARM_ID_PATTERN.test(id)).sort();
   if (ids.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hgetall(keys.drone(id)).exists(keys.alive(id));
@@ -81,7 +104,10 @@ export async function listDrones(redis: Redis, keys: SwarmKeys): Promise<DroneVi
     const fields = (results[index * 2]?.[1] ?? {}) as Record<string, string>;
     const alive = results[index * 2 + 1]?.[1] === 1;
     if (fields.registration === undefined) return;
-    const registration = JSON.parse(fields.registration) as DroneRegistration;
+    // A registration is outside data (anyone with the Redis password can write one): only well-formed ones count.
+    const parsed = registrationSchema.safeParse(safeJson(fields.registration));
+    if (!parsed.success || parsed.data.id !== id) return;
+    const registration: DroneRegistration = parsed.data;
     const breakerJson = breakers[id];
     drones.push({
       ...registration,

@@ -15,13 +15,14 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ArgoError } from '../core/errors.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import { logEvent } from '../core/log-events.ts';
 import { findBuiltPackage, openBuildLog, profilePkgdir, type BuildLog } from '../system/drone-files.ts';
-import type { ArtifactGateway } from '../system/file-gateway.ts';
+import type { ArtifactGateway, UploadInput, Uploaded } from '../system/file-gateway.ts';
 import type { CommandRunner } from '../system/run-command.ts';
 import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
 import { heartbeat, markDraining, registerDrone, signOff } from './drone-registry.ts';
@@ -70,6 +71,9 @@ const jobDataSchema = z.object({
   attempt: z.number().int().positive(),
   epoch: z.number().int().positive(),
 });
+
+/** How long a stopping drone waits past its drain for BullMQ to let go. */
+const STOP_GRACE_MS = 15_000;
 
 /** How often output lines are published as BullMQ progress. */
 const PROGRESS_EVERY_MS = 1_000;
@@ -127,8 +131,17 @@ export async function runDrone(options: DroneOptions): Promise<void> {
     worker.cancelAllJobs('the drone is shutting down');
   }, options.drainMs);
   try {
-    await drained;
-    await running;
+    // Past the drain and a grace period (with Redis away, BullMQ would wait for it to hand the job back) the
+    // drone stops anyway: its builds are killed, and BullMQ's stall check returns their jobs.
+    await pTimeout(Promise.all([drained, running]), {
+      milliseconds: options.drainMs + STOP_GRACE_MS,
+      fallback: () => {
+        logEvent(logger, 'swarm.stop-forced', { drone: id });
+        void worker.close(true).catch(() => undefined);
+        void worker.disconnect().catch(() => undefined);
+        return [undefined, undefined] as const;
+      },
+    });
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
@@ -142,15 +155,15 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
   const { logger, id } = options;
   const data = jobDataSchema.safeParse(job.data);
   const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
-  if (!data.success || cpv === undefined || !cpv.ok) throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: `job ${job.id ?? ''} carries invalid data; refused` }));
+  if (!data.success || cpv === undefined || !cpv.ok) throw interrupted('ARGO_JOB_INVALID', { reason: `job ${job.id ?? ''} carries invalid data; refused` });
   const { cycle, cpv: atom, attempt } = data.data;
   const profile = options.profiles.find((candidate) => candidate.name === data.data.profile);
   if (profile === undefined) throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `drone ${id} does not build profile ${data.data.profile}` });
   const root = join(options.root, profile.name);
-  const log = await openBuildLog(join(options.logDir, cycle, cpv.value.category, cpv.value.pf, `${attempt}.log`));
   const started = Date.now();
-  logEvent(logger, 'swarm.build-running', { drone: id, cycle, cpv: atom, attempt, log: log.path });
-
+  const seconds = (): number => (Date.now() - started) / 1000;
+  let log: BuildLog | undefined;
+  let progress: NodeJS.Timeout | undefined;
   let pending: string[] = [];
   const publish = (): void => {
     if (pending.length === 0) return;
@@ -158,67 +171,98 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
     pending = [];
     job.updateProgress({ at: Date.now(), lines }).catch(() => undefined);
   };
-  const progress = setInterval(publish, PROGRESS_EVERY_MS);
-  const seconds = (): number => (Date.now() - started) / 1000;
-  const [program, ...prefixArgs] = options.emergeCommand as [string, ...string[]];
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    LC_ALL: 'C',
-    ...profile.makeConf,
-    PORTAGE_CONFIGROOT: root,
-    ROOT: root,
-    USE: profile.use,
-    PORTAGE_BINHOST: gateway.stagingUrl(profile.binhostPath),
-  };
-  let keptLog: string = log.path;
   try {
-    log.append(`>>> argo drone ${id}: ${atom} (cycle ${cycle}, attempt ${attempt}, profile ${profile.name}) at ${new Date(started).toISOString()}`);
+    // Anything that fails before emerge runs is this drone's trouble (a full disk, a bad folder), not the package's.
+    let env: Record<string, string>;
+    let pkgdir: string;
     try {
-      await options.runner.run(program, [...prefixArgs, '--oneshot', '--buildpkg', '--usepkg', '--getbinpkg', `=${atom}`], {
+      log = await openBuildLog(join(options.logDir, cycle, cpv.value.category, cpv.value.pf, `${attempt}.log`));
+      // PKGDIR is a host path, never relative to ROOT: give emerge the profile root's own, so that profiles and
+      // the drone's host never share one.
+      pkgdir = join(root, await profilePkgdir(root, profile.makeConf.PKGDIR));
+      env = {
+        ...(process.env as Record<string, string>),
+        LC_ALL: 'C',
+        ...profile.makeConf,
+        PORTAGE_CONFIGROOT: root,
+        ROOT: root,
+        PKGDIR: pkgdir,
+        USE: profile.use,
+        PORTAGE_BINHOST: gateway.stagingUrl(profile.binhostPath),
+      };
+    } catch (error) {
+      throw interrupted('ARGO_DRONE_SETUP_FAILED', { reason: `drone ${id} could not prepare the build: ${error instanceof Error ? error.message : String(error)}` });
+    }
+    const buildLog = log;
+    progress = setInterval(publish, PROGRESS_EVERY_MS);
+    logEvent(logger, 'swarm.build-running', { drone: id, cycle, cpv: atom, attempt, log: buildLog.path });
+    buildLog.append(`>>> argo drone ${id}: ${atom} (cycle ${cycle}, attempt ${attempt}, profile ${profile.name}) at ${new Date(started).toISOString()}`);
+    const [program, ...prefixArgs] = options.emergeCommand as [string, ...string[]];
+    try {
+      // --usepkg-exclude: the target itself is built, never taken from a binhost that has an older build of it.
+      await options.runner.run(program, [...prefixArgs, '--oneshot', '--buildpkg', '--usepkg', '--getbinpkg', '--usepkg-exclude', cpv.value.cp, `=${atom}`], {
         ...(signal === undefined ? {} : { signal }),
         budgetMs: options.buildBudgetMs,
         inactivityMs: options.inactivityMs,
         env,
         onLine: (line) => {
-          log.append(line);
+          buildLog.append(line);
           pending.push(line);
         },
       });
     } catch (error) {
       const code = error instanceof ArgoError ? error.code : 'ARGO_COMMAND_FAILED';
-      log.append(`>>> argo drone ${id}: emerge ended: ${error instanceof Error ? error.message : String(error)}`);
+      buildLog.append(`>>> argo drone ${id}: emerge ended: ${error instanceof Error ? error.message : String(error)}`);
       if (signal?.aborted === true || code === 'ARGO_INTERRUPTED') {
         throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `the build was stopped: ${String(signal?.reason ?? 'interrupted')}`, seconds: seconds() });
       }
-      keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
-      throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: error instanceof Error ? error.message : String(error), log: keptLog, seconds: seconds() }));
+      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
+      throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: error instanceof Error ? error.message : String(error), log: kept, seconds: seconds() }));
     }
-    const pkgdir = await profilePkgdir(root, profile.makeConf.PKGDIR);
-    const binary = await findBuiltPackage(root, pkgdir, atom, started);
-    if (binary === undefined) {
-      log.append(`>>> argo drone ${id}: emerge succeeded but left no binary package of ${atom} in ${join(root, pkgdir)}`);
-      keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
-      throw new UnrecoverableError(failureReason('ARGO_NO_BINARY', { reason: `no binary package of ${atom} in ${join(root, pkgdir)} after the build (is FEATURES=buildpkg honoured?)`, log: keptLog, seconds: seconds() }));
+    const binary = await findBuiltPackage(pkgdir, atom, started);
+    if (binary?.stanza === undefined) {
+      const reason =
+        binary === undefined
+          ? `no binary package of ${atom} in ${pkgdir} after the build (is FEATURES=buildpkg honoured?)`
+          : `${binary.file} is not listed in ${join(pkgdir, 'Packages')}, so no client could find it`;
+      buildLog.append(`>>> argo drone ${id}: ${reason}`);
+      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
+      throw new UnrecoverableError(failureReason('ARGO_NO_BINARY', { reason, log: kept, seconds: seconds() }));
     }
-    let uploaded;
-    try {
-      uploaded = await gateway.upload({
-        binhost: profile.binhostPath,
-        cpv: atom,
-        file: binary.file,
-        ...(binary.stanza === undefined ? {} : { stanza: binary.stanza }),
-        lease: { queue: queueName, jobId: job.id ?? '', token: token ?? '' },
-      });
-    } catch (error) {
-      throw interrupted('ARGO_UPLOAD_FAILED', { reason: error instanceof Error ? error.message : String(error), seconds: seconds() });
-    }
-    keptLog = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: log.path }, log);
+    const uploaded = await uploadWithRetry(options, gateway, {
+      binhost: profile.binhostPath,
+      cpv: atom,
+      file: binary.file,
+      stanza: binary.stanza,
+      lease: { queue: queueName, jobId: job.id ?? '', token: token ?? '', cycle, cpv: atom },
+    }, seconds, signal);
+    const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
     logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
-    return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: keptLog };
+    return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: kept };
   } finally {
-    clearInterval(progress);
+    if (progress !== undefined) clearInterval(progress);
     publish();
-    await log.close();
+    await log?.close();
+  }
+}
+
+/**
+ * A finished build is worth keeping: the upload is retried with backoff for as long as the job's lock may still
+ * be ours (lockDuration), and given up at once only when the lease is gone or the input is refused.
+ */
+async function uploadWithRetry(options: DroneOptions, gateway: ArtifactGateway, input: UploadInput, seconds: () => number, signal: AbortSignal | undefined): Promise<Uploaded> {
+  const deadline = Date.now() + options.lockDurationMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await gateway.upload(input);
+    } catch (error) {
+      const code = error instanceof ArgoError ? error.code : undefined;
+      const reason = error instanceof Error ? error.message : String(error);
+      const final = code === 'ARGO_LEASE_LOST' || code === 'ARGO_INVALID_INPUT' || signal?.aborted === true || Date.now() >= deadline;
+      logEvent(options.logger, 'swarm.upload-failed', { drone: options.id, cpv: input.cpv, attempt, reason, final }, { err: error });
+      if (final) throw interrupted('ARGO_UPLOAD_FAILED', { reason, seconds: seconds() });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** attempt)));
+    }
   }
 }
 

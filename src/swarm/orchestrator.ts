@@ -348,6 +348,7 @@ class Leadership {
     const now = Date.now();
     if (job === undefined) {
       if (record.state === 'queued') {
+        this.#stop.signal.throwIfAborted();
         await this.#addJob(cycle, record, droneId);
         return;
       }
@@ -382,6 +383,7 @@ class Leadership {
       if (record.state === 'building') await this.#write(cycle, [{ ...record, state: 'queued', since: now }]);
       return;
     }
+    this.#stop.signal.throwIfAborted();
     const removed = await job.remove().then(
       () => true,
       () => false,
@@ -440,7 +442,7 @@ class Leadership {
     logEvent(this.#logger, 'swarm.build-failed', { cycle: cycle.definition.id, cpv: record.cpv, drone: droneId, attempt: record.attempt, kind: failure.kind, code: failure.code, reason: failure.reason });
     if (failure.kind === 'infrastructure') {
       const infra = failures.filter((entry) => entry.kind === 'infrastructure').length;
-      const retry = { ...requeued(record, now), failures, notBefore: now + infrastructureBackoff(infra, this.#options.infraRetryBaseMs, this.#options.infraRetryMaxMs) };
+      const retry = { ...requeued(record, now), failures, notBefore: now + infrastructureBackoff(infra, this.#options.infraRetryBaseMs, this.#options.infraRetryMaxMs), reason: `retrying after ${failure.code} on ${droneId}: ${failure.reason}` };
       await this.#write(cycle, [retry]);
       return;
     }
@@ -476,6 +478,7 @@ class Leadership {
   }
 
   async #restart(droneId: string): Promise<void> {
+    if (this.#stop.signal.aborted) return;
     const template = this.#options.restartCommands[droneId] ?? this.#options.restartCommands['*'];
     if (template === undefined || template.length === 0) return;
     const argv = template.map((word) => word.split('{drone}').join(droneId));
@@ -538,7 +541,13 @@ class Leadership {
       eligible: (job, slot) => {
         const { cycle, record } = job as ReadyJob;
         const drone = this.#drones.get(slot.drone);
-        return drone !== undefined && drone.profiles.includes(cycle.definition.profile) && !failedOn(record).has(slot.drone);
+        if (drone === undefined || !drone.profiles.includes(cycle.definition.profile) || failedOn(record).has(slot.drone)) return false;
+        // A drone that keeps failing to even run or publish this package (its disk, its folders) is passed over
+        // for it while any other drone may still try; the backoff keeps the last one from spinning.
+        const troubled = troubledDrones(record);
+        if (!troubled.has(slot.drone)) return true;
+        const others = [...this.#drones.values()].filter((other) => other.profiles.includes(cycle.definition.profile) && !failedOn(record).has(other.id));
+        return others.every((other) => troubled.has(other.id));
       },
     });
     // Every assignment is written (one fenced script per cycle) before any of its jobs is added.
@@ -579,6 +588,7 @@ class Leadership {
         if (job.id === undefined || known.has(job.id)) continue;
         const cycle = job.data.cycle;
         if (this.#cycles.has(cycle) || (await this.#redis.sismember(this.#keys.activeCycles, cycle)) === 0) {
+          this.#stop.signal.throwIfAborted();
           await job.remove().catch(() => undefined);
           logEvent(this.#logger, 'swarm.orphan-removed', { drone: droneId, jobId: job.id });
         }
@@ -608,6 +618,15 @@ async function closeQuickly(entry: DroneQueue): Promise<void> {
       return [];
     },
   });
+}
+
+/** Infrastructure failures of one package on the same drone before the drone is passed over for it. */
+const INFRA_FAILURES_PER_DRONE = 3;
+
+function troubledDrones(record: PackageRecord): Set<string> {
+  const counts = new Map<string, number>();
+  for (const failure of record.failures) if (failure.kind === 'infrastructure') counts.set(failure.drone, (counts.get(failure.drone) ?? 0) + 1);
+  return new Set([...counts].filter(([, count]) => count >= INFRA_FAILURES_PER_DRONE).map(([drone]) => drone));
 }
 
 function requeued(record: PackageRecord, now: number): PackageRecord {

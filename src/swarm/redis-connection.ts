@@ -55,8 +55,10 @@ export function bullConnection(endpoint: RedisEndpoint, role: RedisRole, logger:
 export async function connectRedis(endpoint: RedisEndpoint, role: RedisRole, logger: Logger, name: string, timeoutMs = 10_000): Promise<Redis> {
   const client = new Redis(redisOptions(endpoint, role, logger, name));
   let lastError: unknown;
+  // The connection's own error (ECONNREFUSED, WRONGPASS) says more than a command's "stream isn't writeable".
+  let connectionError: unknown;
   client.on('error', (error: unknown) => {
-    lastError = error;
+    connectionError = error;
   });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -68,7 +70,7 @@ export async function connectRedis(endpoint: RedisEndpoint, role: RedisRole, log
       lastError = error;
       if (Date.now() >= deadline) {
         client.disconnect();
-        throw unreachable(endpoint, lastError);
+        throw unreachable(endpoint, connectionError ?? lastError);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -49,7 +49,7 @@ export interface BuiltPackageFile {
   readonly stanza?: Readonly<Record<string, string>>;
 }
 
-/** PKGDIR of the profile root: the override, else its make.conf, else Portage's default. */
+/** PKGDIR named by the profile (its override, else its root's make.conf, else Portage's default), as a path in the root. */
 export async function profilePkgdir(root: string, override: string | undefined): Promise<string> {
   if (override !== undefined && override !== '') return override;
   try {
@@ -63,14 +63,14 @@ export async function profilePkgdir(root: string, override: string | undefined):
 }
 
 /**
- * The newest GPKG of `cpv` written at or after `since` (epoch ms): `CAT/PN/PF-N.gpkg.tar` (binpkg-multi-instance)
- * or `CAT/PF.gpkg.tar`. Undefined when the build left none.
+ * The newest GPKG of `cpv` in the host folder `pkgdir` written at or after `since` (epoch ms):
+ * `CAT/PN/PF-N.gpkg.tar` (binpkg-multi-instance) or `CAT/PF.gpkg.tar`. Undefined when the build left none.
  */
-export async function findBuiltPackage(root: string, pkgdir: string, cpv: string, since: number): Promise<BuiltPackageFile | undefined> {
+export async function findBuiltPackage(pkgdir: string, cpv: string, since: number): Promise<BuiltPackageFile | undefined> {
   const parsed = tryParseCpv(cpv);
   if (!parsed.ok) return undefined;
   const { category, pn, pf } = parsed.value;
-  const base = join(root, pkgdir);
+  const base = pkgdir;
   const candidates: { file: string; buildId: string }[] = [];
   const multi = join(base, category, pn);
   for (const name of await readdir(multi).catch((error: unknown) => (isMissing(error) ? [] : Promise.reject(error)))) {

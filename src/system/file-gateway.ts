@@ -9,7 +9,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArgoError } from '../core/errors.ts';
@@ -19,10 +19,13 @@ import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
 
+/** What an upload proves: the drone holds the job's BullMQ lock, and the job is the one its cycle's record names. */
 export interface LeaseToken {
   readonly queue: string;
   readonly jobId: string;
   readonly token: string;
+  readonly cycle: string;
+  readonly cpv: string;
 }
 
 export interface UploadInput {
@@ -58,11 +61,12 @@ export interface ArtifactGateway {
 }
 
 const GPKG_NAME = /^[A-Za-z0-9+_][A-Za-z0-9+_.-]*\.gpkg\.tar$/;
-const BINHOST_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+/** As the configuration allows (`profiles.NAME.binhost_path`): relative, no `.` or `..` segment. */
+const isBinhostPath = (path: string): boolean => /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(path) && !path.split('/').some((part) => part === '.' || part === '..');
 
 export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseToken) => Promise<boolean>): ArtifactGateway {
   const staging = (binhost: string): string => {
-    if (!BINHOST_NAME.test(binhost)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a binhost name: ${JSON.stringify(binhost)}`, { hint: 'Profile binhost paths are lower-case words.' });
+    if (!isBinhostPath(binhost)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a binhost path: ${JSON.stringify(binhost)}`, { hint: 'A profile\'s binhost_path is relative, without . or .. segments.' });
     return join(root, 'staging', binhost);
   };
   return {
@@ -77,7 +81,6 @@ export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseTok
       await requireLease(input.lease, isLeaseCurrent);
       const folder = join(staging(input.binhost), parsed.value.category, parsed.value.pn);
       await mkdir(folder, { recursive: true, mode: 0o755 });
-      const target = join(folder, name);
       const temporary = join(folder, `.${name}.argo-${randomBytes(6).toString('hex')}`);
       try {
         const hash = createHash('sha256');
@@ -95,16 +98,18 @@ export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseTok
         const size = (await stat(temporary)).size;
         const sha256 = hash.digest('hex');
         await requireLease(input.lease, isLeaseCurrent);
-        const path = relative(staging(input.binhost), target);
+        // Published under a name nobody has used (link(2) never replaces), so a second build of the same CPV
+        // never overwrites the file an index already describes; the stanza follows, keyed to that file.
+        const published = await linkUnique(temporary, folder, parsed.value.pf, buildIdOf(name, parsed.value.pf));
+        await syncFolder(folder);
+        const path = relative(staging(input.binhost), published.file);
         if (input.stanza !== undefined) {
           const { MD5: _md5, SHA1: _sha1, MTIME: _mtime, ...kept } = input.stanza;
-          const fields = { ...kept, CPV: input.cpv, PATH: path, SIZE: String(size), SHA256: sha256 };
+          const fields = { ...kept, CPV: input.cpv, PATH: path, SIZE: String(size), SHA256: sha256, ...(published.buildId === undefined ? {} : { BUILD_ID: String(published.buildId) }) };
           // A stanza the index cannot hold (a line break in a value) is refused here, before it could break every later rebuild.
           formatPackagesIndex({ header: { VERSION: '0' }, packages: [{ fields, droppedFields: {} }] });
-          await writeFileAtomic(`${target}.stanza.json`, `${JSON.stringify(fields)}\n`);
+          await writeFileAtomic(`${published.file}.stanza.json`, `${JSON.stringify(fields)}\n`);
         }
-        await rename(temporary, target);
-        await syncFolder(folder);
         await rebuildIndex(staging(input.binhost));
         return { path, sha256, size };
       } finally {
@@ -123,6 +128,41 @@ export function createFileGateway(root: string, isLeaseCurrent: (lease: LeaseTok
       return target;
     },
   };
+}
+
+/** `PF-N.gpkg.tar` → N; `PF.gpkg.tar` → undefined. */
+function buildIdOf(name: string, pf: string): number | undefined {
+  if (!name.startsWith(pf)) return undefined;
+  const match = /^-(\d+)\.gpkg\.tar$/.exec(name.slice(pf.length));
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** Links `temporary` as `PF-N.gpkg.tar` with the first free N from `wanted` (or the next after the highest). */
+async function linkUnique(temporary: string, folder: string, pf: string, wanted: number | undefined): Promise<{ file: string; buildId: number | undefined }> {
+  if (wanted === undefined) {
+    const file = join(folder, `${pf}.gpkg.tar`);
+    try {
+      await link(temporary, file);
+      return { file, buildId: undefined };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  const taken = (await readdir(folder))
+    .filter((entry) => entry.startsWith(`${pf}-`))
+    .map((entry) => buildIdOf(entry, pf))
+    .filter((id): id is number => id !== undefined);
+  let next = wanted !== undefined && !taken.includes(wanted) ? wanted : Math.max(0, ...taken) + 1;
+  for (;;) {
+    const file = join(folder, `${pf}-${next}.gpkg.tar`);
+    try {
+      await link(temporary, file);
+      return { file, buildId: next };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      next += 1;
+    }
+  }
 }
 
 async function requireLease(lease: LeaseToken, isLeaseCurrent: (lease: LeaseToken) => Promise<boolean>): Promise<void> {

@@ -5,6 +5,7 @@ import { buildDag } from '../../core/swarm/build-dag.ts';
 import type { CycleDefinition } from '../../core/swarm/cycle-model.ts';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../../core/swarm/dispatch-policy.ts';
 import { estimateDurations } from '../../core/swarm/expected-durations.ts';
+import type { Diagnostic } from '../../core/gentoo/diagnostics.ts';
 import { tryParseCpv } from '../../core/gentoo/parse-cpv.ts';
 import { readSwarmInputs, type SwarmCycleSource } from '../../system/swarm-inputs.ts';
 import { createCycle, readDurations } from '../../swarm/cycle-store.ts';
@@ -22,6 +23,7 @@ export interface SwarmFreshArgs extends SwarmConfigArgs {
   readonly history: readonly string[];
   readonly policy: string;
   readonly referenceSpeed: number | undefined;
+  readonly allowIncomplete: boolean;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
     }))];
     const history = await readDurations(redis, keys, cps, referenceSpeed);
     const dag = buildDag(inputs.packages, estimateDurations(inputs.builds, { history }));
+    refuseIncomplete(args, inputs.diagnostics, dag.diagnostics);
     const createdAt = Date.now();
     const definition: CycleDefinition = {
       id: `${profile.name}-${compactTimestamp(new Date(createdAt))}-${randomBytes(2).toString('hex')}`,
@@ -86,6 +89,23 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * A cycle built from input that lost packages or dependencies on the way would build in the wrong order or not
+ * at all: refused (nothing is written), naming the first problem, unless --allow-incomplete.
+ */
+function refuseIncomplete(args: SwarmFreshArgs, inputDiagnostics: readonly Diagnostic[], dagDiagnostics: readonly Diagnostic[]): void {
+  if (args.allowIncomplete) return;
+  const inCache = (diagnostic: Diagnostic): boolean => args.md5Cache !== undefined && diagnostic.file !== undefined && diagnostic.file.startsWith(args.md5Cache);
+  const blocking = [...dagDiagnostics, ...inputDiagnostics.filter((diagnostic) => inCache(diagnostic) || diagnostic.action === 'defaulted')];
+  const first = blocking[0];
+  if (first === undefined) return;
+  const where = `${first.file ?? 'input'}${first.line === undefined ? '' : `:${first.line}`}${first.field === undefined ? '' : ` (${first.field})`}`;
+  throw new ArgoError('ARGO_INVALID_INPUT', `${where}: ${first.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; no cycle was created`, {
+    hint: 'Fix the plan, index or md5-cache (see --json for every problem), or pass --allow-incomplete to build what could be read.',
+    details: { problems: blocking.slice(0, 20) },
+  });
 }
 
 function sourceOf(args: SwarmFreshArgs): SwarmCycleSource {

@@ -22,6 +22,8 @@ export interface EmergeArgs {
   readonly quietBuild?: YesNo;
   readonly verbose?: YesNo;
   readonly color?: 'y' | 'n';
+  /** `--usepkg-exclude ATOMS` (repeatable, space-separated atoms): never take these from a binary package. */
+  readonly usepkgExclude: readonly string[];
 }
 
 export type ParseEmergeArgsResult =
@@ -37,7 +39,7 @@ const OPTIONAL_VALUE_SHORT = ['a', 'A', 'b', 'g', 'G', 'k', 'K', 'q', 'v', 'w', 
 const NUMERIC_SHORT = ['D', 'j', 'l'];
 const Y_OR_N: ReadonlySet<string> = new Set(['y', 'n']);
 
-type OptionKind = 'flag' | 'yes-no' | 'color';
+type OptionKind = 'flag' | 'yes-no' | 'color' | 'append';
 
 interface OptionSpec {
   readonly long: string;
@@ -55,9 +57,10 @@ const OPTIONS: readonly OptionSpec[] = [
   { long: '--quiet-build', kind: 'yes-no', key: 'quietBuild' },
   { long: '--verbose', short: '-v', kind: 'yes-no', key: 'verbose' },
   { long: '--color', kind: 'color', key: 'color' },
+  { long: '--usepkg-exclude', kind: 'append', key: 'usepkgExclude' },
 ];
 
-const CHOICES: Readonly<Record<Exclude<OptionKind, 'flag'>, readonly string[]>> = {
+const CHOICES: Readonly<Record<Exclude<OptionKind, 'flag' | 'append'>, readonly string[]>> = {
   'yes-no': ['True', 'y', 'n'],
   color: ['y', 'n'],
 };
@@ -113,6 +116,7 @@ function findLong(name: string): OptionSpec | undefined | 'ambiguous' {
 export function parseEmergeArgs(argv: readonly string[]): ParseEmergeArgsResult {
   const tokens = insertOptionalArgs(argv);
   const values: Record<string, string | boolean> = {};
+  const excluded: string[] = [];
   const positional: string[] = [];
   const unrecognized: string[] = [];
   const fail = (message: string): ParseEmergeArgsResult => ({ ok: false, message });
@@ -159,6 +163,10 @@ export function parseEmergeArgs(argv: readonly string[]): ParseEmergeArgsResult 
       value = next;
       index += 1;
     }
+    if (spec.kind === 'append') {
+      excluded.push(...value.split(/\s+/).filter((word) => word !== ''));
+      continue;
+    }
     const choices = CHOICES[spec.kind];
     if (!choices.includes(value)) {
       return fail(`argument ${shown}: invalid choice: '${value}' (choose from ${choices.map((choice) => `'${choice}'`).join(', ')})`);
@@ -183,6 +191,7 @@ export function parseEmergeArgs(argv: readonly string[]): ParseEmergeArgsResult 
       ...(pick('quietBuild') === undefined ? {} : { quietBuild: pick<YesNo>('quietBuild') as YesNo }),
       ...(pick('verbose') === undefined ? {} : { verbose: pick<YesNo>('verbose') as YesNo }),
       ...(pick('color') === undefined ? {} : { color: pick<'y' | 'n'>('color') as 'y' | 'n' }),
+      usepkgExclude: excluded,
     },
   };
 }

@@ -163,7 +163,10 @@ export async function readSettings(env: NodeJS.ProcessEnv): Promise<TargetSettin
   return {
     configRoot,
     root,
-    pkgdir: insideRoot(configRoot, setting('PKGDIR') ?? '/var/cache/binpkgs', 'PKGDIR'),
+    // Portage takes PKGDIR as a host path wherever it is set. A PKGDIR in the environment is taken so here (build
+    // drones pass their profile root's own); one from make.conf is kept inside the config root, so that a test
+    // never writes into this machine's /var/cache/binpkgs.
+    pkgdir: env.PKGDIR !== undefined && env.PKGDIR !== '' ? absolute(env.PKGDIR, 'PKGDIR', '/') : insideRoot(configRoot, conf.PKGDIR ?? '/var/cache/binpkgs', 'PKGDIR'),
     binhosts: readBinhosts(setting('PORTAGE_BINHOST') ?? ''),
     useTokens: [...splitWords(conf.USE), ...splitWords(env.USE)],
     features: new Set(stackIncremental([MAKE_GLOBALS_FEATURES, splitWords(conf.FEATURES), splitWords(env.FEATURES)])),
