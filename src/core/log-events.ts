@@ -76,7 +76,7 @@ export interface EventFields {
   'swarm.drone-restart-failed': { drone: string };
   'swarm.orphan-removed': { drone: string; jobId: string };
   'swarm.stale-build': { drone: string; jobId: string; silentMs: number };
-  'swarm.drone-started': { drone: string; cores: number; slots: number; sweeper: boolean; profiles: string[]; url: string };
+  'swarm.drone-started': { drone: string; cores: number; slots: number; sweeper: boolean; profiles: string[]; url: string; buildsDieWithDrone: boolean };
   'swarm.build-running': { drone: string; cycle: string; cpv: string; attempt: number; log: string };
   'swarm.build-uploaded': { drone: string; cycle: string; cpv: string; attempt: number; path: string; size: number; seconds: number };
   'swarm.upload-failed': { drone: string; cpv: string; attempt: number; reason: string; final: boolean };
@@ -160,7 +160,7 @@ export const EVENTS = {
   'swarm.drone-restart-failed': { level: 'warn', message: 'Restart command of a grounded drone failed', fields: ['drone'] },
   'swarm.orphan-removed': { level: 'info', message: 'Orphan job removed', fields: ['drone', 'jobId'] },
   'swarm.stale-build': { level: 'warn', message: 'Build printed nothing for a long time', fields: ['drone', 'jobId', 'silentMs'] },
-  'swarm.drone-started': { level: 'info', message: 'Drone started', fields: ['drone', 'cores', 'slots', 'sweeper', 'profiles', 'url'] },
+  'swarm.drone-started': { level: 'info', message: 'Drone started', fields: ['drone', 'cores', 'slots', 'sweeper', 'profiles', 'url', 'buildsDieWithDrone'] },
   'swarm.build-running': { level: 'info', message: 'Drone runs a build', fields: ['drone', 'cycle', 'cpv', 'attempt', 'log'] },
   'swarm.build-uploaded': { level: 'info', message: 'Binary package uploaded', fields: ['drone', 'cycle', 'cpv', 'attempt', 'path', 'size', 'seconds'] },
   'swarm.upload-failed': { level: 'warn', message: 'Upload of a built package failed', fields: ['drone', 'cpv', 'attempt', 'reason', 'final'] },

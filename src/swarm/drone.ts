@@ -100,7 +100,15 @@ export async function runDrone(options: DroneOptions): Promise<void> {
 
   const queueName = droneQueueName(id);
   const gateway = options.gateway(redis, keys);
-  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(options, gateway, queueName, job, token, signal), {
+  // A drone killed outright (OOM, kill -9) must not leave its emerge building on: each one runs under setpriv with
+  // PR_SET_PDEATHSIG, so the kernel kills it with the drone. Without setpriv (util-linux) the drone says so.
+  const guarded = await options.runner.run('setpriv', ['--help'], { mutates: false, budgetMs: 10_000 }).then(
+    () => true,
+    () => false,
+  );
+  const emergeCommand = guarded ? ['setpriv', '--pdeathsig', 'KILL', '--', ...options.emergeCommand] : [...options.emergeCommand];
+  const withCommand: DroneOptions = { ...options, emergeCommand };
+  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(withCommand, gateway, queueName, job, token, signal), {
     connection: bullConnection(options.endpoint, 'blocking', logger, `argo-drone-worker-${id}`),
     prefix: keys.bullPrefix,
     concurrency: options.slots,
@@ -116,7 +124,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
       worker.cancelJob(jobId, 'the job lease was lost');
     }
   });
-  logEvent(logger, 'swarm.drone-started', { drone: id, cores: options.cores, slots: options.slots, sweeper: options.sweeper, profiles: registration.profiles, url: options.endpoint.shownUrl });
+  logEvent(logger, 'swarm.drone-started', { drone: id, cores: options.cores, slots: options.slots, sweeper: options.sweeper, profiles: registration.profiles, url: options.endpoint.shownUrl, buildsDieWithDrone: guarded });
   const running = worker.run();
 
   await new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@
  * Bad input to the swarm: every one a clear ARGO_… error naming the thing, and nothing enqueued.
  */
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecords } from '../../src/swarm/cycle-store.ts';
@@ -37,6 +37,20 @@ describe('build-swarm with bad input', { timeout: 180_000 }, () => {
     const run = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--json']);
     expect(run.code).toBe(1);
     expect(errorOf(run.stdout)).toMatchObject({ code: 'ARGO_INVALID_INPUT', message: expect.stringContaining(plan) });
+    expect(await cluster.client.zcard(KEYS.cycles)).toBe(0);
+  });
+
+  it('refuses a plan whose packages the md5-cache does not have, naming the plan line, unless told to go on', async () => {
+    const prefix = await clusterhqPlanPrefix(3);
+    const cache = join(cluster.dir, 'partial-md5-cache');
+    const kept = prefix.cpvs[0] as string;
+    await mkdir(join(cache, kept.split('/')[0] as string), { recursive: true });
+    await copyFile(join(CLUSTERHQ_MD5_CACHE, kept), join(cache, kept));
+    const plan = join(cluster.dir, 'partial-plan.txt');
+    await writeFile(plan, prefix.text);
+    const run = await cluster.run(['fresh', '--profile', 'server', '--plan', plan, '--md5-cache', cache, '--json']);
+    expect(run.code).toBe(1);
+    expect(errorOf(run.stdout)).toMatchObject({ code: 'ARGO_INVALID_INPUT', message: expect.stringMatching(new RegExp(`${plan}:2 \\(${prefix.cpvs[1]}\\): no md5-cache entry`)) });
     expect(await cluster.client.zcard(KEYS.cycles)).toBe(0);
   });
 

@@ -38,6 +38,15 @@ async function finished(swarm: SwarmCluster, cycle: string): Promise<CycleStatus
   return status.cycles.find((entry) => entry.id === cycle) as CycleStatus;
 }
 
+/** Until /proc has no such process (or only a zombie of it). */
+async function waitUntilGone(pid: number): Promise<void> {
+  for (;;) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+    if (status === undefined || /^State:\s+Z/m.test(status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const sourceBuilds = (merges: readonly FakeMerge[]): FakeMerge[] => merges.filter((merge) => merge.kind === 'source');
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
@@ -138,8 +147,12 @@ describe('build-swarm engine on a real Redis', { timeout: 600_000 }, () => {
     await cluster.startDrone({ id: 'drone-8', cores: 8 });
     const cycle = await startCycle(cluster, prefix.text);
     const running = await cluster.waitForLog(victim, (line) => line.event === 'swarm.build-running', 'the victim to start a build');
-    killTree(victim.child.pid);
+    const emerge = await cluster.waitForLog(victim, (line) => line.event === 'command.started' && Array.isArray(line.argv) && line.argv.includes(`=${String(running.cpv)}`), 'its emerge');
+    expect((await cluster.logLines(victim)).find((line) => line.event === 'swarm.drone-started')?.buildsDieWithDrone).toBe(true);
+    // Only the drone is killed: its emerge (setpriv's PR_SET_PDEATHSIG) must die with it, not build on as an orphan.
+    process.kill(victim.child.pid as number, 'SIGKILL');
     const killedAt = Date.now();
+    await waitUntilGone(Number(emerge.pid));
     const reclaimed = await cluster.waitForLog(orchestrator, (line) => line.event === 'swarm.reclaimed' && line.cpv === running.cpv, 'the reclaim');
     const reclaimMs = Date.parse(String(reclaimed.time)) - killedAt;
     console.log(`reclaim after kill -9 with lockDuration 4 s, stalledInterval 2 s: ${reclaimMs} ms`);
