@@ -23,14 +23,17 @@ export const SWARM_BIN = join(PROJECT, 'dist/cli/build-swarm.js');
 export const FAKE_EMERGE_BIN = join(PROJECT, 'test/swarm-fixtures/bin');
 export const PROFILE = 'desktop';
 
-/** Test timings: the same code paths as production with shorter leases (production: 60 s / 30 s / 15 s). */
+/**
+ * Test timings: the same code paths as production with shorter leases (production: 60 s / 30 s / 15 s), still
+ * long enough that a machine whose one CPU is shared by every role's process renews them in time.
+ */
 export const TEST_TIMINGS = {
-  lock_duration_ms: 4_000,
-  stalled_interval_ms: 2_000,
-  heartbeat_ms: 500,
-  lease_ttl_ms: 3_000,
-  offline_after_ms: 3_000,
-  maintenance_interval_ms: 2_000,
+  lock_duration_ms: 10_000,
+  stalled_interval_ms: 5_000,
+  heartbeat_ms: 1_000,
+  lease_ttl_ms: 6_000,
+  offline_after_ms: 6_000,
+  maintenance_interval_ms: 5_000,
 };
 
 export interface DroneSpec {
