@@ -5,7 +5,7 @@
  * package or the drone.
  */
 
-import type { FailureKind } from '../core/swarm/cycle-model.ts';
+import type { BuiltBinary, FailureKind } from '../core/swarm/cycle-model.ts';
 
 export interface BuildJobData {
   readonly cycle: string;
@@ -16,16 +16,9 @@ export interface BuildJobData {
   readonly epoch: number;
 }
 
-export interface BuildResult {
+/** A job's return value: the binary as the leader records it (BuiltBinary's `path` is relative to the binhost). */
+export interface BuildResult extends Omit<BuiltBinary, 'attempt'> {
   readonly cpv: string;
-  readonly drone: string;
-  /** Staging path of the binary package, relative to the profile's binhost. */
-  readonly path: string;
-  readonly sha256: string;
-  readonly size: number;
-  readonly buildId: string;
-  readonly seconds: number;
-  readonly log?: string;
 }
 
 export const PACKAGE_FAILURE_CODES = ['ARGO_BUILD_FAILED', 'ARGO_NO_BINARY'] as const;

@@ -15,7 +15,7 @@
 
 import type { BrokenCycle, DagEdge } from './build-dag.ts';
 import type { SchedulingPolicy } from './dispatch-policy.ts';
-import { upwardRanks } from './simulate-swarm.ts';
+import { topologicalOrder, upwardRanks } from './simulate-swarm.ts';
 
 export type PackageState = 'queued' | 'blocked' | 'dep-wait' | 'building' | 'built' | 'failed' | 'skipped';
 export const PACKAGE_STATES: readonly PackageState[] = ['queued', 'blocked', 'dep-wait', 'building', 'built', 'failed', 'skipped'];
@@ -104,29 +104,24 @@ export function cycleGraph(definition: CycleDefinition): CycleGraph {
   const order = definition.nodes.map((node) => node.cpv);
   const indexOf = new Map(order.map((cpv, index) => [cpv, index]));
   const successors: number[][] = order.map(() => []);
+  const predecessors: number[][] = order.map(() => []);
   const deps = new Map<string, string[]>(order.map((cpv) => [cpv, []]));
   const dependents = new Map<string, string[]>(order.map((cpv) => [cpv, []]));
-  const incoming = order.map(() => 0);
   for (const edge of definition.edges) {
     const from = indexOf.get(edge.from);
     const to = indexOf.get(edge.to);
     if (from === undefined || to === undefined) continue;
     successors[from]?.push(to);
-    incoming[to] = (incoming[to] as number) + 1;
+    predecessors[to]?.push(from);
     deps.get(edge.to)?.push(edge.from);
     dependents.get(edge.from)?.push(edge.to);
   }
-  const topological: number[] = [];
-  const queue = order.map((_, index) => index).filter((index) => incoming[index] === 0);
-  while (queue.length > 0) {
-    const index = queue.shift() as number;
-    topological.push(index);
-    for (const next of successors[index] ?? []) {
-      incoming[next] = (incoming[next] as number) - 1;
-      if (incoming[next] === 0) queue.push(next);
-    }
+  let topological: number[];
+  try {
+    topological = topologicalOrder(order.length, successors, predecessors);
+  } catch {
+    throw new Error(`cycle ${definition.id}: its DAG has a cycle`);
   }
-  if (topological.length !== order.length) throw new Error(`cycle ${definition.id}: its DAG has a cycle`);
   const durations = definition.nodes.map((node) => node.duration);
   const rankList = upwardRanks(topological, successors, durations);
   return {

@@ -178,7 +178,7 @@ export function simulate(dag: BuildDag, drones: readonly SimulatedDrone[], polic
 }
 
 /** Kahn's order, ties by input index. Throws on a cycle (the DAG is built acyclic). */
-function topologicalOrder(count: number, successors: readonly (readonly number[])[], predecessors: readonly (readonly number[])[]): number[] {
+export function topologicalOrder(count: number, successors: readonly (readonly number[])[], predecessors: readonly (readonly number[])[]): number[] {
   const waiting = predecessors.map((list) => list.length);
   const queue = new PriorityQueue<number>((a, b) => a < b);
   for (let index = 0; index < count; index += 1) if (waiting[index] === 0) queue.push(index);
