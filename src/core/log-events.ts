@@ -86,6 +86,7 @@ export interface EventFields {
   'swarm.drain-timed-out': { drone: string };
   'swarm.drone-stopped': { drone: string };
   'swarm.stop-forced': { drone: string };
+  'swarm.id-taken': { drone: string };
 }
 
 export type EventName = keyof EventFields;
@@ -168,6 +169,7 @@ export const EVENTS = {
   'swarm.lease-lost': { level: 'warn', message: 'Job lease lost; killing its build', fields: ['drone', 'jobId'] },
   'swarm.draining': { level: 'info', message: 'Drone draining', fields: ['drone', 'drainMs'] },
   'swarm.drain-timed-out': { level: 'warn', message: 'Drain ran out of time; handing builds back', fields: ['drone'] },
+  'swarm.id-taken': { level: 'error', message: 'Another drone holds this drone id now; stopping', fields: ['drone'] },
   'swarm.stop-forced': { level: 'warn', message: 'Drone stops without BullMQ letting go of its jobs', fields: ['drone'] },
   'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };

@@ -77,8 +77,20 @@ export async function registerDrone(redis: Redis, keys: SwarmKeys, drone: DroneR
     .exec();
 }
 
-export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, holder: string, ttlMs: number): Promise<void> {
-  await redis.multi().set(keys.alive(droneId), holder, 'PX', ttlMs).hset(keys.drone(droneId), 'lastSeen', String(Date.now())).exec();
+/** KEYS[1] the heartbeat key, KEYS[2] the registration; ARGV[1] holder, ARGV[2] TTL, ARGV[3] now. */
+const HEARTBEAT = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[2], 'lastSeen', ARGV[3])
+return 1`;
+
+/**
+ * Renews the drone's heartbeat, unless another process holds the id now (this one was paused past its TTL and
+ * a new drone registered under the same id): then false, and this one must stop.
+ */
+export async function heartbeat(redis: Redis, keys: SwarmKeys, droneId: string, holder: string, ttlMs: number): Promise<boolean> {
+  return Number(await redis.eval(HEARTBEAT, 2, keys.alive(droneId), keys.drone(droneId), holder, String(ttlMs), String(Date.now()))) === 1;
 }
 
 /** Said when SIGTERM arrives: the leader sends it nothing more and takes back what it had not started. */
@@ -86,9 +98,16 @@ export async function markDraining(redis: Redis, keys: SwarmKeys, droneId: strin
   await redis.hset(keys.drone(droneId), 'drainingSince', String(Date.now()));
 }
 
-/** Said on a clean stop: the drone is offline at once instead of after its TTL. */
-export async function signOff(redis: Redis, keys: SwarmKeys, droneId: string): Promise<void> {
-  await redis.multi().del(keys.alive(droneId)).hset(keys.drone(droneId), 'stoppedAt', String(Date.now())).exec();
+/** KEYS[1] the heartbeat key, KEYS[2] the registration; ARGV[1] holder, ARGV[2] now. */
+const SIGN_OFF = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'stoppedAt', ARGV[2])
+return 1`;
+
+/** Said on a clean stop: the drone is offline at once instead of after its TTL (unless another holds the id now). */
+export async function signOff(redis: Redis, keys: SwarmKeys, droneId: string, holder: string): Promise<void> {
+  await redis.eval(SIGN_OFF, 2, keys.alive(droneId), keys.drone(droneId), holder, String(Date.now()));
 }
 
 export async function listDrones(redis: Redis, keys: SwarmKeys): Promise<DroneView[]> {

@@ -94,8 +94,16 @@ export async function runDrone(options: DroneOptions): Promise<void> {
     startedAt: Date.now(),
   };
   await registerDrone(redis, keys, registration, options.offlineAfterMs);
+  const superseded = new AbortController();
   const beat = setInterval(() => {
-    heartbeat(redis, keys, id, `${registration.host}:${registration.pid}`, options.offlineAfterMs).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'heartbeat' }, { err: error }));
+    heartbeat(redis, keys, id, `${registration.host}:${registration.pid}`, options.offlineAfterMs).then(
+      (held) => {
+        if (held || superseded.signal.aborted) return;
+        logEvent(logger, 'swarm.id-taken', { drone: id });
+        superseded.abort('another drone holds this id now');
+      },
+      (error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'heartbeat' }, { err: error }),
+    );
   }, options.heartbeatMs);
 
   const queueName = droneQueueName(id);
@@ -127,12 +135,13 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   logEvent(logger, 'swarm.drone-started', { drone: id, cores: options.cores, slots: options.slots, sweeper: options.sweeper, profiles: registration.profiles, url: options.endpoint.shownUrl, buildsDieWithDrone: guarded });
   const running = worker.run();
 
+  const stop = AbortSignal.any([options.signal, superseded.signal]);
   await new Promise<void>((resolve) => {
-    if (options.signal.aborted) resolve();
-    else options.signal.addEventListener('abort', () => resolve(), { once: true });
+    if (stop.aborted) resolve();
+    else stop.addEventListener('abort', () => resolve(), { once: true });
   });
   logEvent(logger, 'swarm.draining', { drone: id, drainMs: options.drainMs });
-  await markDraining(redis, keys, id).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
+  if (!superseded.signal.aborted) await markDraining(redis, keys, id).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
   const drained = worker.close();
   const timer = setTimeout(() => {
     logEvent(logger, 'swarm.drain-timed-out', { drone: id });
@@ -153,7 +162,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
-    await signOff(redis, keys, id).catch(() => undefined);
+    await signOff(redis, keys, id, `${registration.host}:${registration.pid}`).catch(() => undefined);
     redis.disconnect();
     logEvent(logger, 'swarm.drone-stopped', { drone: id });
   }

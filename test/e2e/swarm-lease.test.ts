@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { heartbeat, listDrones, registerDrone, signOff } from '../../src/swarm/drone-registry.ts';
 import { acquireLease, fencedHset, fencedSetMembers, readLeader, releaseLease, renewLease } from '../../src/swarm/leader-lease.ts';
 import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
@@ -47,6 +48,22 @@ describe('leader lease with an epoch fence', () => {
     expect(await client.hgetall('lease-test:h2')).toEqual({ x: 'y' });
     expect(await releaseLease(client, keys, second!)).toBe(true);
     expect(await readLeader(client, keys)).toBeUndefined();
+  });
+
+  it('lets a drone that lost its id to a newer one neither renew nor sign off the newer one', async () => {
+    const registration = { id: 'drone-x', cores: 8, slots: 1, sweeper: false, profiles: ['desktop'], host: 'h', startedAt: 0 };
+    await registerDrone(client, keys, { ...registration, pid: 100 }, 60_000);
+    await expect(registerDrone(client, keys, { ...registration, pid: 200 }, 60_000)).rejects.toMatchObject({ code: 'ARGO_DRONE_ID_IN_USE' });
+    expect(await heartbeat(client, keys, 'drone-x', 'h:100', 60_000)).toBe(true);
+    // drone-x (pid 100) is paused past its TTL; a new process registers under the id.
+    await client.del(keys.alive('drone-x'));
+    await registerDrone(client, keys, { ...registration, pid: 200 }, 60_000);
+    expect(await heartbeat(client, keys, 'drone-x', 'h:100', 60_000)).toBe(false);
+    await signOff(client, keys, 'drone-x', 'h:100');
+    expect(await client.get(keys.alive('drone-x'))).toBe('h:200');
+    expect((await listDrones(client, keys)).find((drone) => drone.id === 'drone-x')).toMatchObject({ pid: 200, alive: true });
+    await signOff(client, keys, 'drone-x', 'h:200');
+    expect((await listDrones(client, keys)).find((drone) => drone.id === 'drone-x')).toMatchObject({ alive: false, stoppedAt: expect.any(Number) });
   });
 
   it('lets the lease lapse after its TTL without renewal', async () => {
