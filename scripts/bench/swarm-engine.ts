@@ -89,12 +89,12 @@ async function productionTimings(): Promise<void> {
     const running = await cluster.waitForLog(victim, (line) => line.event === 'swarm.build-running', 'a build on the victim');
     // Let the lock be renewed at least once, as on a drone that had been building for a while.
     await cluster.waitForLog(victim, (line) => line.event === 'command.started', 'the victim emerge');
-    killTree(victim.child.pid);
+    await killTree(victim.child.pid);
     const killedAt = Date.now();
     const reclaimed = await cluster.waitForLog(leader, (line) => line.event === 'swarm.reclaimed' && line.cpv === running.cpv, 'the reclaim');
     const reclaimMs = Date.parse(String(reclaimed.time)) - killedAt;
 
-    killTree(leader.child.pid);
+    await killTree(leader.child.pid);
     const leaderKilledAt = Date.now();
     const leading = await cluster.waitForLog(standby, (line) => line.event === 'swarm.leading', 'orch-b to lead');
     const failoverMs = Date.parse(String(leading.time)) - leaderKilledAt;

@@ -13,6 +13,7 @@
 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
@@ -278,7 +279,7 @@ async function uploadWithRetry(options: DroneOptions, gateway: ArtifactGateway, 
       const final = code === 'ARGO_LEASE_LOST' || code === 'ARGO_INVALID_INPUT' || signal?.aborted === true || Date.now() >= deadline;
       logEvent(options.logger, 'swarm.upload-failed', { drone: options.id, cpv: input.cpv, attempt, reason, final }, { err: error });
       if (final) throw interrupted('ARGO_UPLOAD_FAILED', { reason, seconds: seconds() });
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** attempt)));
+      await delay(Math.min(5_000, 250 * 2 ** attempt), undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
     }
   }
 }

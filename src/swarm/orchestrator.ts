@@ -13,6 +13,7 @@
  * it out of the dead drone's queue and dispatches it elsewhere.
  */
 
+import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
@@ -644,15 +645,7 @@ function countStates(records: Iterable<PackageRecord>): Record<'built' | 'failed
   return counts;
 }
 
+/** Waits `ms`, or less when `signal` aborts. */
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  await delay(ms, undefined, { signal }).catch(() => undefined);
 }

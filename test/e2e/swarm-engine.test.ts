@@ -14,7 +14,7 @@ import type { CycleStatus, SwarmStatus } from '../../src/core/swarm/swarm-status
 import { readCycle, readRecords } from '../../src/swarm/cycle-store.ts';
 import { fencedHset } from '../../src/swarm/leader-lease.ts';
 import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
-import { clusterhqPlanPrefix, droneMerges, killTree, PROFILE, startCluster, type FakeMerge, type SwarmCluster } from '../support/swarm-cluster.ts';
+import { clusterhqPlanPrefix, droneMerges, killTree, PROFILE, startCluster, waitUntilGone, type FakeMerge, type SwarmCluster } from '../support/swarm-cluster.ts';
 import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE, clusterhqRebuildPlan } from '../support/swarm-plan.ts';
 
 const KEYS = swarmKeys('argo');
@@ -36,15 +36,6 @@ async function startCycle(swarm: SwarmCluster, plan: string): Promise<string> {
 async function finished(swarm: SwarmCluster, cycle: string): Promise<CycleStatus> {
   const status = await swarm.waitForStatus((state) => state.cycles.some((entry) => entry.id === cycle && entry.status === 'finished'), `cycle ${cycle} to finish`);
   return status.cycles.find((entry) => entry.id === cycle) as CycleStatus;
-}
-
-/** Until /proc has no such process (or only a zombie of it). */
-async function waitUntilGone(pid: number): Promise<void> {
-  for (;;) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
-    if (status === undefined || /^State:\s+Z/m.test(status)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const sourceBuilds = (merges: readonly FakeMerge[]): FakeMerge[] => merges.filter((merge) => merge.kind === 'source');
@@ -215,7 +206,7 @@ describe('build-swarm engine on a real Redis', { timeout: 600_000 }, () => {
     const cycle = await startCycle(cluster, prefix.text);
     await cluster.waitForStatus((state) => (state.cycles.find((entry) => entry.id === cycle)?.counts.built ?? 0) >= 6, 'six packages built');
     const oldEpoch = Number((await cluster.logLines(leader)).find((line) => line.event === 'swarm.leading')?.epoch);
-    killTree(leader.child.pid);
+    await killTree(leader.child.pid);
     const killedAt = Date.now();
     const leading = await cluster.waitForLog(standby, (line) => line.event === 'swarm.leading', 'orch-b to lead');
     console.log(`standby led ${Date.parse(String(leading.time)) - killedAt} ms after kill -9 of the leader (lease TTL 6 s)`);

@@ -7,12 +7,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { readSwarmState } from '../../src/swarm/swarm-state.ts';
+import { createProcessTable } from '../../src/system/process-table.ts';
 import { swarmKeys } from '../../src/swarm/swarm-keys.ts';
 import type { SwarmStatus } from '../../src/core/swarm/swarm-status.ts';
 import { PROJECT } from './run-cli.ts';
@@ -62,6 +62,8 @@ export interface RoleProcess {
   readonly child: ChildProcess;
   readonly logFile: string;
   readonly exited: Promise<number | null>;
+  /** The last 20 kB it wrote to stderr. */
+  stderr(): string;
 }
 
 export interface SwarmCluster {
@@ -126,9 +128,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
       stderr = (stderr + chunk.toString()).slice(-20_000);
     });
     const exited = once(child, 'exit').then(([code]) => code as number | null);
-    const role = { id, child, logFile, exited };
-    Object.defineProperty(role, 'stderr', { get: () => stderr });
-    return role;
+    return { id, child, logFile, exited, stderr: () => stderr };
   };
 
   const droneRoot = (id: string): string => join(dir, 'drones', id);
@@ -174,7 +174,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
         if (predicate(status)) return status;
         for (const role of [...orchestrators.values(), ...drones.values()]) {
           if (role.child.exitCode !== null && role.child.exitCode !== 0 && role.child.signalCode === null) {
-            throw new Error(`${role.id} exited with ${role.child.exitCode} while waiting for ${what}: ${(role as unknown as { stderr: string }).stderr}`);
+            throw new Error(`${role.id} exited with ${role.child.exitCode} while waiting for ${what}: ${role.stderr()}`);
           }
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -187,7 +187,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
         if (role.child.exitCode !== null || role.child.signalCode !== null) {
           const again = (await cluster.logLines(role)).find(predicate);
           if (again !== undefined) return again;
-          throw new Error(`${role.id} exited (${String(role.child.exitCode ?? role.child.signalCode)}) before ${what}: ${(role as unknown as { stderr: string }).stderr}`);
+          throw new Error(`${role.id} exited (${String(role.child.exitCode ?? role.child.signalCode)}) before ${what}: ${role.stderr()}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -206,7 +206,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
         });
     },
     async destroy() {
-      for (const role of [...orchestrators.values(), ...drones.values()]) killTree(role.child.pid);
+      for (const role of [...orchestrators.values(), ...drones.values()]) await killTree(role.child.pid);
       await Promise.all([...orchestrators.values(), ...drones.values()].map((role) => role.exited));
       client.disconnect();
       await redis.destroy();
@@ -232,48 +232,24 @@ async function prepareProfileRoot(root: string, fakeConf: readonly string[], rep
 }
 
 /** SIGKILL a process and every descendant (a machine dying takes its builds with it). */
-export function killTree(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
+export async function killTree(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (pid === undefined) return;
-  for (const child of descendants(pid)) tryKill(child, signal);
-  tryKill(pid, signal);
-}
-
-function descendants(pid: number): number[] {
+  const table = createProcessTable();
   const children = new Map<number, number[]>();
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ');
-      const parent = Number(stat?.[1]);
-      const list = children.get(parent) ?? [];
-      list.push(Number(entry));
-      children.set(parent, list);
-    } catch {
-      // it ended meanwhile
-    }
-  }
-  const result: number[] = [];
+  for (const entry of await table.list()) children.set(entry.ppid, [...(children.get(entry.ppid) ?? []), entry.pid]);
   const stack = [...(children.get(pid) ?? [])];
   while (stack.length > 0) {
     const next = stack.pop() as number;
-    result.push(next);
+    table.signal(next, signal);
     stack.push(...(children.get(next) ?? []));
   }
-  return result;
+  table.signal(pid, signal);
 }
 
-function tryKill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
+/** Until the process is gone (or only a zombie of it is left). */
+export async function waitUntilGone(pid: number): Promise<void> {
+  const table = createProcessTable();
+  while (await table.isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** One JSON object per merge the fake emerge did in a drone's profile root (its own log, not the orchestrator's). */

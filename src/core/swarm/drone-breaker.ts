@@ -7,9 +7,12 @@
  */
 
 export interface BreakerSettings {
+  /** Consecutive failures that ground a drone. */
   readonly failures: number;
   readonly cooldownMs: number;
+  /** A failure shorter than this counts as fast. */
   readonly fastFailureMs: number;
+  /** This many consecutive fast failures ground a drone sooner than `failures`. */
   readonly fastFailures: number;
 }
 

@@ -10,16 +10,10 @@
 
 import { z } from 'zod';
 import { ArgoError } from '../errors.ts';
+import type { BreakerSettings } from './drone-breaker.ts';
 
-export interface BreakerSettings {
-  /** Consecutive failures that ground a drone. */
-  failures: number;
-  cooldownMs: number;
-  /** A failure shorter than this counts as fast. */
-  fastFailureMs: number;
-  /** This many consecutive fast failures ground a drone sooner than `failures`. */
-  fastFailures: number;
-}
+/** The breaker's thresholds, as the breaker itself defines them. */
+export type { BreakerSettings };
 
 export interface ProfileSettings {
   name: string;
