@@ -72,7 +72,9 @@ function gatewayFolder(url: string): string {
 
 export function renderVerify(report: VerifyReport): string {
   const verdict = report.safe ? 'safe to finalize' : 'NOT safe to finalize';
-  const lines = [`profile ${report.profile}, cycle ${report.cycle}`, `score ${report.score} of 100, threshold ${report.threshold}: ${verdict}`, '', `${'component'.padEnd(18)} ${'points'.padStart(6)}  detail`];
+  const sum = report.components.reduce((total, component) => total + component.points, 0);
+  const capped = sum > report.score ? ` (the components add up to ${sum})` : '';
+  const lines = [`profile ${report.profile}, cycle ${report.cycle}`, `score ${report.score} of 100${capped}, threshold ${report.threshold}: ${verdict}`, '', `${'component'.padEnd(18)} ${'points'.padStart(6)}  detail`];
   const indent = ' '.repeat(27);
   for (const component of report.components) {
     lines.push(`${component.id.padEnd(18)} ${String(component.points).padStart(6)}  ${component.detail}`);

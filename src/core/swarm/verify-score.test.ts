@@ -96,7 +96,7 @@ describe('build-swarm verify: the risk score', () => {
       const withSsl = component(verify([curl('ssl')]), 'unsatisfied-deps');
       expect(withSsl.packages).toEqual(['net-misc/curl-8.14.1 needs dev-libs/openssl:0/3']);
       expect(withSsl.points).toBe(5);
-      expect(withSsl.detail).toBe('1 dependencies of staged packages are in neither staging or production; 5 each');
+      expect(withSsl.detail).toBe('1 dependency of staged packages not satisfied by staging or production; 5 each');
     });
 
     it('matches slots and sub-slots: another slot or an older sub-slot does not satisfy', () => {
@@ -141,7 +141,7 @@ describe('build-swarm verify: the risk score', () => {
         stanza('app-misc/a-1', { BUILD_ID: '1' }),
         stanza('app-misc/a-1', { BUILD_ID: '2' }),
       ];
-      expect(component(verify(staging), 'slot-conflict')).toEqual({ id: 'slot-conflict', points: 10, packages: ['dev-libs/openssl:0 has 3.4.1, 3.5.0'], detail: '1 slots of staging hold two or more versions; 10 each' });
+      expect(component(verify(staging), 'slot-conflict')).toEqual({ id: 'slot-conflict', points: 10, packages: ['dev-libs/openssl:0 has 3.4.1, 3.5.0'], detail: '1 slot of staging with two or more versions; 10 each' });
     });
   });
 

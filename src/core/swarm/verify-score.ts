@@ -234,14 +234,14 @@ function unsatisfiedDepsComponent(staging: readonly BinaryPackage[], available: 
     }
   }
   if (lines.size === 0) {
-    return { id: 'unsatisfied-deps', points: 0, packages: [], detail: `every RDEPEND and PDEPEND of the ${count(staging.length)} staged packages is in ${where}` };
+    return { id: 'unsatisfied-deps', points: 0, packages: [], detail: `every RDEPEND and PDEPEND of the ${count(staging.length)} staged packages is satisfied by ${where}` };
   }
   const raw = lines.size * weights.each;
   return {
     id: 'unsatisfied-deps',
     points: Math.min(weights.cap, raw),
     packages: [...lines],
-    detail: `${count(lines.size)} dependencies of staged packages are in neither ${where}; ${weights.each} each${capNote(raw, weights.cap)}`,
+    detail: `${plural(lines.size, 'dependency', 'dependencies')} of staged packages not satisfied by ${where}; ${weights.each} each${capNote(raw, weights.cap)}`,
   };
 }
 
@@ -284,7 +284,7 @@ function slotConflictComponent(staging: readonly BinaryPackage[]): VerifyCompone
     id: 'slot-conflict',
     points: Math.min(weights.cap, raw),
     packages: conflicts.map(([key, versions]) => `${key} has ${sortedVersions(versions).join(', ')}`),
-    detail: `${count(conflicts.length)} slots of staging hold two or more versions; ${weights.each} each${capNote(raw, weights.cap)}`,
+    detail: `${plural(conflicts.length, 'slot', 'slots')} of staging with two or more versions; ${weights.each} each${capNote(raw, weights.cap)}`,
   };
 }
 
@@ -430,6 +430,10 @@ function words(text: string | undefined): string[] {
 /** `4,637`: thousands separated, whatever the machine's locale. */
 function count(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${count(n)} ${n === 1 ? one : many}`;
 }
 
 function capNote(raw: number, cap: number): string {
