@@ -253,7 +253,7 @@ function unsatisfiedOf(pkg: BinaryPackage, field: 'RDEPEND' | 'PDEPEND', availab
   if (problem !== undefined) return [`${pkg.cpv} has an unreadable ${field} (${problem.message}: ${problem.field ?? ''})`];
   const eapi = pkg.fields['EAPI'];
   const nodes = withoutBlockers(evaluateDepSpec(spec.nodes, pkg.use, eapi === undefined ? {} : { eapi }));
-  const candidates = collectAtoms(nodes).flatMap((atom) => candidatesFor(atom, available));
+  const candidates = [...new Set(collectAtoms(nodes).flatMap((atom) => candidatesFor(atom, available)))];
   return matchDepSpec(nodes, candidates).unsatisfied.map((node) => `${pkg.cpv} needs ${formatDepNode(node)}`);
 }
 
