@@ -7,9 +7,11 @@
  * a client that read an index just before a switch still downloads from the releases kept after it.
  *
  * Layout and invariants (docs/SWARM.md, "Publishing"):
- * - a folder named like a release id is complete: it was renamed from `<id>.tmp-<hex>` after its index, or it
- *   is being deleted under a `.tmp-` name first; `.tmp-` leftovers of a killed run go at the next finalize;
- * - package file names are never reused with other content, so any kept release's copy of a path is right;
+ * - a folder named like a release id is complete: it gets that name (from `<id>.tmp-<hex>`) only once its files
+ *   and index are synced, and loses it (back to a `.tmp-` name) before it is deleted; the `.tmp-` leftovers of
+ *   a killed run go at the next finalize;
+ * - package file names are never reused with other content, so any kept release's copy of a path is right
+ *   (finalize refuses a staged file under a name a kept release uses for another file);
  * - finalize and rollback of one binhost take its lock, so they never interleave.
  */
 
