@@ -2,6 +2,7 @@ import { notLanded } from './commands/not-landed.ts';
 import { runSwarmFreshCommand, type SwarmFreshArgs } from './commands/swarm-fresh.ts';
 import { runDroneCommand, runOrchestratorCommand, type SwarmConfigArgs, type SwarmDroneArgs } from './commands/swarm-roles.ts';
 import { runSwarmStatusCommand } from './commands/swarm-status.ts';
+import { DEFAULT_TOKENS_FILE, runSwarmGatewayCommand, type SwarmGatewayArgs } from './commands/swarm-gateway.ts';
 import { runSwarmSimulateCommand, type SwarmSimulateArgs } from './commands/swarm-simulate.ts';
 import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
 import type { Argv } from 'yargs';
@@ -14,7 +15,6 @@ const COMMANDS: readonly (readonly [string, string])[] = [
   ['fix-blocked', 'Retry or reassign blocked builds'],
   ['sync', 'Sync the repository on every drone'],
   ['reset', 'Reset failed or stuck work'],
-  ['gateway', 'Run the gateway (REST and live events)'],
   ['local', 'Run gateway, orchestrator and one drone on this machine'],
 ];
 
@@ -43,7 +43,8 @@ export const buildSwarmCli: CliDefinition = {
         'Run a build drone (SIGTERM drains: running builds finish or are handed back)',
         (command) =>
           swarmConfigOptions(command)
-            .option('gateway', { type: 'string', describe: 'where binary packages go: file:///path of the folder shared with the gateway' })
+            .option('gateway', { type: 'string', describe: 'where binary packages go: https://GATEWAY:PORT, or file:///path of a folder shared with the gateway' })
+            .option('token-file', { type: 'string', describe: 'a root-only file holding the drone-scope token for an HTTP gateway (env ARGO_SWARM_TOKEN_FILE)' })
             .option('cores', { type: 'number', describe: 'its speed (default: this machine\'s CPUs)' })
             .option('slots', { type: 'number', describe: 'builds at a time (default 1)' })
             .option('sweeper', { type: 'boolean', describe: 'take the heavy class (LLVM, Rust, GCC, …) first' })
@@ -65,7 +66,25 @@ export const buildSwarmCli: CliDefinition = {
             .option('allow-incomplete', { type: 'boolean', default: false, describe: 'start the cycle even when packages or dependencies could not be read (they are listed)' }),
         bind<SwarmFreshArgs>(runSwarmFreshCommand),
       )
-      .command('status', 'Show the swarm: leader, drones, cycles', swarmConfigOptions, bind<SwarmConfigArgs>(runSwarmStatusCommand)),
+      .command('status', 'Show the swarm: leader, drones, cycles', swarmConfigOptions, bind<SwarmConfigArgs>(runSwarmStatusCommand))
+      .command(
+        'gateway',
+        'Run the gateway: the binhosts, the API, live events and /metrics (SIGTERM stops it)',
+        (command) =>
+          swarmConfigOptions(command)
+            .option('data', { type: 'string', demandOption: true, describe: 'its data folder: staging/, releases/, production/, logs/' })
+            .option('listen', { type: 'string', default: '127.0.0.1:8470', describe: 'HOST:PORT to listen on' })
+            .option('tokens', { type: 'string', default: DEFAULT_TOKENS_FILE, describe: 'bearer tokens, one per line: NAME SCOPES TOKEN (a root-only file)' })
+            .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM), with --tls-key' })
+            .option('tls-key', { type: 'string', describe: 'TLS private key (PEM)' })
+            .option('public-binhost', { type: 'boolean', default: false, describe: 'serve /binhost/ and /staging/ without a token' })
+            .option('public-metrics', { type: 'boolean', default: false, describe: 'serve /metrics without a token' })
+            .option('max-package-mb', { type: 'number', describe: 'largest binary package accepted (default 1024)' })
+            .option('keep-releases', { type: 'number', default: 3, describe: 'production releases kept for rollback' })
+            .option('world', { type: 'string', describe: 'a world file verify measures coverage against' })
+            .option('pin', { type: 'string', array: true, default: [] as string[], describe: "USE pins of critical packages verify checks, package.use syntax: 'sys-libs/libxcrypt compat system'" }),
+        bind<SwarmGatewayArgs>(runSwarmGatewayCommand),
+      ),
 };
 
 function swarmConfigOptions<T>(command: Argv<T>) {

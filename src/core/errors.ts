@@ -91,6 +91,10 @@ export const ERROR_CODES = {
   ARGO_CYCLE_ACTIVE: { exit: EXIT.refused, summary: 'the profile already has a running cycle' },
   ARGO_DRONE_ID_IN_USE: { exit: EXIT.refused, summary: 'another live drone holds this drone id' },
   ARGO_LEASE_LOST: { exit: EXIT.failed, summary: "an upload was refused: the drone no longer holds the job's lease" },
+  ARGO_UPLOAD_TOO_LARGE: { exit: EXIT.failed, summary: "an uploaded binary package is larger than the gateway's limit" },
+  ARGO_SWARM_UNREACHABLE: { exit: EXIT.failed, summary: "the swarm's gateway does not answer at the configured URL" },
+  ARGO_SWARM_UNAUTHORIZED: { exit: EXIT.refused, summary: "the swarm's gateway refused the request: no token, a wrong token, or a token without the scope" },
+  ARGO_SWARM_REQUEST_FAILED: { exit: EXIT.failed, summary: "the swarm's gateway answered a request with an error" },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

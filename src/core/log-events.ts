@@ -87,6 +87,11 @@ export interface EventFields {
   'swarm.drone-stopped': { drone: string };
   'swarm.stop-forced': { drone: string };
   'swarm.id-taken': { drone: string };
+  'gateway.package-published': { profile: string; cpv: string; path: string; size: number; token: string };
+  'gateway.finalize-refused': { profile: string; score: number; token: string };
+  'gateway.finalized': { profile: string; release: string; previous: string; score: number; forced: string; token: string };
+  'gateway.rolled-back': { profile: string; release: string; previous: string; token: string };
+  'gateway.listening': { url: string; data: string; publicBinhost: boolean };
 }
 
 export type EventName = keyof EventFields;
@@ -172,6 +177,11 @@ export const EVENTS = {
   'swarm.id-taken': { level: 'error', message: 'Another drone holds this drone id now; stopping', fields: ['drone'] },
   'swarm.stop-forced': { level: 'warn', message: 'Drone stops without BullMQ letting go of its jobs', fields: ['drone'] },
   'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
+  'gateway.package-published': { level: 'info', message: 'Binary package published to staging', fields: ['profile', 'cpv', 'path', 'size', 'token'] },
+  'gateway.finalize-refused': { level: 'warn', message: 'Finalize refused: verify says the staging binhost is not safe', fields: ['profile', 'score', 'token'] },
+  'gateway.finalized': { level: 'info', message: 'Production binhost switched to a new release', fields: ['profile', 'release', 'previous', 'score', 'forced', 'token'] },
+  'gateway.rolled-back': { level: 'warn', message: 'Production binhost rolled back', fields: ['profile', 'release', 'previous', 'token'] },
+  'gateway.listening': { level: 'info', message: 'Gateway listening', fields: ['url', 'data', 'publicBinhost'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };
 
 /** Fails to compile when an event's `fields` list misses a field of its type. */

@@ -251,7 +251,6 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
       binhost: profile.binhostPath,
       cpv: atom,
       file: binary.file,
-      stanza: binary.stanza,
       lease: { queue: queueName, jobId: job.id ?? '', token: token ?? '', cycle, cpv: atom },
     }, seconds, signal);
     const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);

@@ -5,7 +5,7 @@
  */
 
 import type { Redis } from 'ioredis';
-import type { LeaseToken } from '../system/file-gateway.ts';
+import type { LeaseToken } from '../system/staging-store.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
 
 /** KEYS[1] the job's lock, KEYS[2] the cycle's package records; ARGV[1] token, ARGV[2] cpv, ARGV[3] job id. */

@@ -4,7 +4,9 @@ import type { PartialCliOverrides, SwarmConfig } from '../../core/swarm/swarm-co
 import { createFileGateway } from '../../system/file-gateway.ts';
 import { readSwarmConfig, redactRedisUrl, redisConnectionOptions } from '../../system/read-swarm-config.ts';
 import { createHostRunner } from '../../system/run-command.ts';
-import { runDrone, type DroneProfile } from '../../swarm/drone.ts';
+import { runDrone, type DroneOptions, type DroneProfile } from '../../swarm/drone.ts';
+import { createHttpGateway } from '../../swarm-client/swarm-client.ts';
+import { readPrivateFile } from '../../system/read-private-file.ts';
 import { isLeaseCurrent } from '../../swarm/job-lease.ts';
 import { runOrchestrator } from '../../swarm/orchestrator.ts';
 import type { RedisEndpoint } from '../../swarm/redis-connection.ts';
@@ -22,6 +24,7 @@ export interface SwarmDroneArgs extends SwarmConfigArgs {
   readonly slots: number | undefined;
   readonly sweeper: boolean | undefined;
   readonly profile: readonly string[] | undefined;
+  readonly tokenFile: string | undefined;
 }
 
 /** The swarm configuration: file (`--config`, ARGO_SWARM_CONFIG or /etc/argo/swarm.toml), environment, flags. */
@@ -83,7 +86,7 @@ export async function runDroneCommand(args: SwarmDroneArgs, context: HandlerCont
     }
     return profile;
   });
-  const gatewayRoot = fileGatewayRoot(drone.gateway);
+  const gateway = await droneGateway(drone.gateway, args.tokenFile ?? context.process.env.ARGO_SWARM_TOKEN_FILE, profiles);
   const runner = createHostRunner({ logger: context.logger });
   await runDrone({
     id: drone.id,
@@ -103,7 +106,7 @@ export async function runDroneCommand(args: SwarmDroneArgs, context: HandlerCont
     inactivityMs: drone.inactivityMs,
     drainMs: drone.drainMs,
     emergeCommand: drone.emergeCommand,
-    gateway: (redis, keys) => createFileGateway(gatewayRoot, (lease) => isLeaseCurrent(redis, keys, lease)),
+    gateway,
     runner,
     logger: context.logger,
     signal: context.signal,
@@ -111,9 +114,21 @@ export async function runDroneCommand(args: SwarmDroneArgs, context: HandlerCont
   return { exitCode: EXIT.ok };
 }
 
-function fileGatewayRoot(url: string): string {
-  if (url.startsWith('file://')) return fileURLToPath(url);
-  throw new ArgoError('ARGO_CONFIG_INVALID', `The drone's gateway is ${url}; this build publishes through a shared folder only (file:///path)`, {
-    hint: 'Give --gateway file:///srv/argo (a folder the drones and the gateway share) until the HTTP gateway lands.',
+/** The drone's gateway: a shared folder (`file:///srv/argo`) or the HTTP gateway with a `drone` token. */
+async function droneGateway(url: string, tokenFile: string | undefined, profiles: readonly DroneProfile[]): Promise<DroneOptions['gateway']> {
+  if (url.startsWith('file://')) {
+    const root = fileURLToPath(url);
+    return (redis, keys) => createFileGateway(root, (lease) => isLeaseCurrent(redis, keys, lease));
+  }
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    if (tokenFile === undefined) {
+      throw new ArgoError('ARGO_CONFIG_INVALID', `The drone uploads to ${url} but has no token`, { hint: 'Give --token-file FILE (or ARGO_SWARM_TOKEN_FILE) holding a token with the drone scope.' });
+    }
+    const token = (await readPrivateFile(tokenFile, 4096, 'gateway token file')).trim();
+    const gateway = createHttpGateway({ url, token, profiles: profiles.map((profile) => ({ name: profile.name, binhostPath: profile.binhostPath })) });
+    return () => gateway;
+  }
+  throw new ArgoError('ARGO_CONFIG_INVALID', `The drone's gateway ${url} is neither http(s):// nor file://`, {
+    hint: 'Give --gateway https://GATEWAY:8470 (with --token-file), or file:///srv/argo for a folder the drones and the gateway share.',
   });
 }

@@ -1,0 +1,357 @@
+/**
+ * The swarm's gateway: a Fastify app, built without listening (`buildGateway`) so tests can `inject()` as well
+ * as use a real socket. It serves
+ * - `/binhost/<profile>/` (production) and `/staging/<profile>/` as static binhosts (`Packages`,
+ *   `Packages.gz`, the packages), usable as a `binrepos.conf` `sync-uri`;
+ * - the JSON API under `/api/v1/` (schemas in src/swarm-client/api.ts, shared with the client): status,
+ *   profiles, releases, verify, finalize, rollback, drone uploads and build logs, and the swarm's events as
+ *   Server-Sent Events;
+ * - `/metrics` for Prometheus.
+ *
+ * Every request but the public ones needs a bearer token of the right scope (src/gateway/gateway-tokens.ts);
+ * Basic auth with the token as password is accepted too, because Portage can put credentials in a binhost URL
+ * and nowhere else.
+ */
+
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ArgoError, type ErrorCode } from '../core/errors.ts';
+import { logEvent } from '../core/log-events.ts';
+import type { ProfileSettings } from '../core/swarm/swarm-config.ts';
+import {
+  API_PREFIX,
+  finalizeRequestSchema,
+  LEASE_HEADERS,
+  rollbackRequestSchema,
+  type ErrorBody,
+} from '../swarm-client/api.ts';
+import type { VerifyReport } from '../core/swarm/verify-score.ts';
+import { isLeaseCurrent } from '../swarm/job-lease.ts';
+import type { SwarmKeys } from '../swarm/swarm-keys.ts';
+import { readSwarmState } from '../swarm/swarm-state.ts';
+import { writeFileAtomic } from '../system/atomic-write.ts';
+import { logPath } from '../system/file-gateway.ts';
+import { isMissing } from '../system/fs-errors.ts';
+import { checkPackageName, publishPackage, stagingFolder } from '../system/staging-store.ts';
+import { createGatewayMetrics } from './gateway-metrics.ts';
+import { allows, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
+import { streamSwarmEvents } from './swarm-event-stream.ts';
+
+/** What the gateway needs of the release store (src/system/binhost-releases.ts), per binhost path. */
+export interface ReleaseStore {
+  finalize(binhost: string, meta: { readonly score: number; readonly forced?: string; readonly cycle?: string }): Promise<{ release: string; previous?: string; packages: number; pruned: readonly string[] }>;
+  rollback(binhost: string, to?: string): Promise<{ release: string; previous?: string }>;
+  list(binhost: string): Promise<{ current?: string; releases: readonly Record<string, unknown>[] }>;
+  /** Host path of a file a client asks for under the production binhost (current release first, then the kept ones). */
+  resolveFile(binhost: string, path: string): Promise<string | undefined>;
+}
+
+export interface GatewayOptions {
+  readonly data: string;
+  readonly redis: Redis;
+  /** A second connection for blocking reads of the event stream (one per live client is duplicated from it). */
+  readonly keys: SwarmKeys;
+  readonly profiles: Readonly<Record<string, ProfileSettings>>;
+  readonly tokens: TokenTable;
+  /** Binhost reads (`/binhost/`, `/staging/`) without a token. */
+  readonly publicBinhost: boolean;
+  /** `/metrics` without a token. */
+  readonly publicMetrics: boolean;
+  readonly maxPackageBytes: number;
+  readonly releases: ReleaseStore;
+  readonly verify: (profile: ProfileSettings, threshold?: number) => Promise<VerifyReport>;
+  readonly logger: Logger;
+  /** TLS, for drones across sites. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
+}
+
+const MAX_LOG_BYTES = 64 * 1024 ** 2;
+const PATH_SEGMENT = /^[A-Za-z0-9+_][A-Za-z0-9+_.@-]*$/;
+const CATEGORY = /^[A-Za-z0-9_][A-Za-z0-9+_.-]*$/;
+
+/** HTTP status of each error a request can end in; anything else is a 500 (and logged as a bug). */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  ARGO_INVALID_INPUT: 400,
+  ARGO_GPKG_INVALID: 400,
+  ARGO_INDEX_INVALID: 400,
+  ARGO_COMPRESSION_UNSUPPORTED: 400,
+  ARGO_USAGE: 400,
+  ARGO_SWARM_UNAUTHORIZED: 401,
+  ARGO_FILE_NOT_FOUND: 404,
+  ARGO_LEASE_LOST: 409,
+  ARGO_CYCLE_ACTIVE: 409,
+  ARGO_TARGET_LOCKED: 409,
+  ARGO_UPLOAD_TOO_LARGE: 413,
+  ARGO_REDIS_UNREACHABLE: 503,
+};
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route: a scope, or `binhost`/`metrics` (public when the gateway is told so). */
+    readonly access?: Scope | 'binhost' | 'metrics';
+  }
+  interface FastifyRequest {
+    holder?: TokenHolder;
+  }
+}
+
+export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const { logger } = options;
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'gateway' }),
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
+  }) as unknown as FastifyInstance;
+  await app.register(fastifyStatic, { root: options.data, serve: false, dotfiles: 'deny', index: false, redirect: false, acceptRanges: true });
+  const metrics = createGatewayMetrics(options.redis, options.keys);
+  app.addHook('onClose', async () => metrics.close());
+
+  // Uploads are streamed to disk by their handler, never buffered by Fastify.
+  app.addContentTypeParser(['application/octet-stream', 'text/plain'], (_request, _payload, done) => done(null));
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access;
+    if (access === undefined) return;
+    if ((access === 'binhost' && options.publicBinhost) || (access === 'metrics' && options.publicMetrics)) return;
+    const holder = authenticate(request, options.tokens);
+    if (holder === undefined) {
+      void reply.header('www-authenticate', 'Bearer realm="argo"');
+      throw new ArgoError('ARGO_SWARM_UNAUTHORIZED', request.headers.authorization === undefined ? 'This request needs a token' : 'The token is not one this gateway knows', { hint: 'Send Authorization: Bearer TOKEN with a token from the gateway\'s tokens file.' });
+    }
+    // Any token may read the binhosts (drones fetch staging's dependencies); /metrics needs read.
+    const needed: Scope = access === 'metrics' ? 'read' : access === 'binhost' ? 'read' : access;
+    if (!(access === 'binhost' || allows(holder, needed))) {
+      void reply.code(403);
+      throw new ArgoError('ARGO_SWARM_UNAUTHORIZED', `The token ${holder.name} has no ${needed} scope`, { hint: `Give a token with the ${needed} scope.` });
+    }
+    request.holder = holder;
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    // A refused upload's body may still be on its way: close the connection rather than read it all.
+    if (!request.raw.readableEnded) void reply.header('connection', 'close');
+    if (error instanceof ArgoError) {
+      const status = reply.statusCode === 403 ? 403 : (STATUS[error.code] ?? 500);
+      if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+      const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) } };
+      return reply.code(status).send(body);
+    }
+    const fastifyError = error as { statusCode?: number; message?: string };
+    if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
+      return reply.code(fastifyError.statusCode).send({ error: { code: 'ARGO_INVALID_INPUT', message: fastifyError.message ?? 'bad request' } } satisfies ErrorBody);
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(500).send({ error: { code: 'ARGO_INTERNAL', message: 'The gateway failed to answer; its log says why.' } } satisfies ErrorBody);
+  });
+
+  const profileOf = (name: string): ProfileSettings => {
+    const profile = Object.hasOwn(options.profiles, name) ? options.profiles[name] : undefined;
+    if (profile === undefined) {
+      throw new ArgoError('ARGO_FILE_NOT_FOUND', `No profile ${JSON.stringify(name)}`, { hint: `Profiles: ${Object.keys(options.profiles).sort().join(', ')}.` });
+    }
+    return profile;
+  };
+
+  // --- static binhosts -------------------------------------------------------------------------------------
+  app.get<{ Params: { profile: string; '*': string } }>('/staging/:profile/*', { config: { access: 'binhost' } }, async (request, reply) => {
+    const profile = profileOf(request.params.profile);
+    const path = checkRelativePath(request.params['*']);
+    const root = stagingFolder(options.data, profile.binhostPath);
+    return sendFrom(reply, root, path);
+  });
+  app.get<{ Params: { profile: string; '*': string } }>('/binhost/:profile/*', { config: { access: 'binhost' } }, async (request, reply) => {
+    const profile = profileOf(request.params.profile);
+    const path = checkRelativePath(request.params['*']);
+    const file = await options.releases.resolveFile(profile.binhostPath, path);
+    if (file === undefined) throw notFound(`/binhost/${profile.name}/${path}`);
+    return sendFrom(reply, dirname(file), basename(file));
+  });
+
+  // --- reads ----------------------------------------------------------------------------------------------
+  app.get(`${API_PREFIX}/status`, { config: { access: 'read' } }, async () => readSwarmState(options.redis, options.keys));
+  app.get(`${API_PREFIX}/profiles`, { config: { access: 'read' } }, async () => ({
+    profiles: Object.values(options.profiles).map((profile) => ({ name: profile.name, binhostPath: profile.binhostPath, staging: `/staging/${profile.name}/`, production: `/binhost/${profile.name}/` })),
+  }));
+  app.get<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/releases`, { config: { access: 'read' } }, async (request) => {
+    const profile = profileOf(request.params.profile);
+    return { profile: profile.name, ...(await options.releases.list(profile.binhostPath)) };
+  });
+  app.get<{ Params: { profile: string }; Querystring: { threshold?: string } }>(`${API_PREFIX}/profiles/:profile/verify`, { config: { access: 'read' } }, async (request) => {
+    const threshold = request.query.threshold === undefined ? undefined : parseWith(z.coerce.number().int().min(0).max(100), request.query.threshold, 'threshold');
+    return options.verify(profileOf(request.params.profile), threshold);
+  });
+  app.get<{ Params: { cycle: string; category: string; pf: string; attempt: string; drone: string } }>(
+    `${API_PREFIX}/logs/:cycle/:category/:pf/:attempt/:drone`,
+    { config: { access: 'read' } },
+    async (request, reply) => {
+      const file = logPath(options.data, logParams(request.params));
+      return sendFrom(reply, dirname(file), basename(file));
+    },
+  );
+  app.get<{ Querystring: { since?: string } }>(`${API_PREFIX}/events`, { config: { access: 'read' } }, async (request, reply) => {
+    const since = request.query.since ?? (typeof request.headers['last-event-id'] === 'string' ? request.headers['last-event-id'] : '$');
+    if (since !== '$' && since !== '0' && !/^\d+-\d+$/.test(since)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a stream position: ${JSON.stringify(since)}`, { hint: 'since is $ (new events), 0 (all kept) or an event id.' });
+    reply.hijack();
+    await streamSwarmEvents(options.redis, options.keys, request.raw, reply.raw, since, logger);
+  });
+  app.get('/metrics', { config: { access: 'metrics' } }, async (_request, reply) => {
+    void reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  // --- drones ---------------------------------------------------------------------------------------------
+  app.put<{ Params: { profile: string; category: string; file: string } }>(
+    `${API_PREFIX}/profiles/:profile/packages/:category/:file`,
+    { config: { access: 'drone' } },
+    async (request) => {
+      const profile = profileOf(request.params.profile);
+      const { category, file } = request.params;
+      const lease = leaseOf(request);
+      if (!CATEGORY.test(category)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a category: ${JSON.stringify(category)}`, { hint: 'The upload path is /api/v1/profiles/PROFILE/packages/CATEGORY/PF[-N].gpkg.tar.' });
+      const named = checkPackageName(lease.cpv, file);
+      if (named.category !== category) throw new ArgoError('ARGO_INVALID_INPUT', `The upload path names category ${category} but the job is ${lease.cpv}`, { hint: 'Upload to the category of the job\'s CPV.' });
+      const declared = request.headers['content-length'];
+      if (declared !== undefined && Number(declared) > options.maxPackageBytes) {
+        throw new ArgoError('ARGO_UPLOAD_TOO_LARGE', `${file} is ${declared} bytes, more than the gateway's limit of ${options.maxPackageBytes}`, { hint: 'Raise the gateway\'s --max-package-mb if the package is genuine.' });
+      }
+      const expected = headerOf(request, LEASE_HEADERS.sha256);
+      const uploaded = await publishPackage({
+        root: options.data,
+        binhost: profile.binhostPath,
+        cpv: lease.cpv,
+        name: file,
+        source: request.raw,
+        lease,
+        isLeaseCurrent: (current) => isLeaseCurrent(options.redis, options.keys, current),
+        maxBytes: options.maxPackageBytes,
+        ...(expected === undefined ? {} : { expectedSha256: expected }),
+      });
+      logEvent(logger, 'gateway.package-published', { profile: profile.name, cpv: lease.cpv, path: uploaded.path, size: uploaded.size, token: request.holder?.name ?? '' });
+      return uploaded;
+    },
+  );
+  app.put<{ Params: { cycle: string; category: string; pf: string; attempt: string; drone: string } }>(
+    `${API_PREFIX}/logs/:cycle/:category/:pf/:attempt/:drone`,
+    { config: { access: 'drone' } },
+    async (request) => {
+      const file = logPath(options.data, logParams(request.params));
+      const text = await readBody(request, MAX_LOG_BYTES, 'build log');
+      await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(file, text, { mode: 0o644 });
+      return { path: `${API_PREFIX}/logs/${relative(join(options.data, 'logs'), file)}` };
+    },
+  );
+
+  // --- admin ----------------------------------------------------------------------------------------------
+  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/finalize`, { config: { access: 'admin' } }, async (request, reply) => {
+    const profile = profileOf(request.params.profile);
+    const body = parseWith(finalizeRequestSchema, request.body ?? {}, 'request body');
+    const verify = await options.verify(profile, body.threshold);
+    if (!verify.safe && body.force === undefined) {
+      logEvent(logger, 'gateway.finalize-refused', { profile: profile.name, score: verify.score, token: request.holder?.name ?? '' });
+      return reply.code(409).send({ verify, refused: true });
+    }
+    const cycle = verify.cycle;
+    const release = await options.releases.finalize(profile.binhostPath, { score: verify.score, ...(body.force === undefined ? {} : { forced: body.force }), cycle });
+    logEvent(logger, 'gateway.finalized', { profile: profile.name, release: release.release, previous: release.previous ?? '', score: verify.score, forced: body.force ?? '', token: request.holder?.name ?? '' });
+    return { verify, refused: false, release: { profile: profile.name, ...release, pruned: [...release.pruned] } };
+  });
+  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/rollback`, { config: { access: 'admin' } }, async (request) => {
+    const profile = profileOf(request.params.profile);
+    const body = parseWith(rollbackRequestSchema, request.body ?? {}, 'request body');
+    const switched = await options.releases.rollback(profile.binhostPath, body.to);
+    logEvent(logger, 'gateway.rolled-back', { profile: profile.name, release: switched.release, previous: switched.previous ?? '', token: request.holder?.name ?? '' });
+    return { profile: profile.name, ...switched };
+  });
+
+  return app;
+}
+
+/** The bearer token (or Basic auth's password) of a request, looked up. */
+function authenticate(request: FastifyRequest, tokens: TokenTable): TokenHolder | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const [scheme, value] = header.split(' ', 2);
+  if (value === undefined) return undefined;
+  if (scheme?.toLowerCase() === 'bearer') return tokens.authenticate(value.trim());
+  if (scheme?.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon < 0 ? undefined : tokens.authenticate(decoded.slice(colon + 1));
+  }
+  return undefined;
+}
+
+/** A path below a binhost: plain segments only (no `..`, `.`, empty, NUL, backslash, or a leading dot). */
+function checkRelativePath(path: string): string {
+  const segments = path.split('/');
+  if (path === '' || path.length > 1024 || segments.some((segment) => !PATH_SEGMENT.test(segment))) {
+    throw new ArgoError('ARGO_INVALID_INPUT', `Not a binhost path: ${JSON.stringify(path)}`, { hint: 'Ask for Packages, Packages.gz or CATEGORY/PN/PF-N.gpkg.tar.' });
+  }
+  return path;
+}
+
+/** Sends `root/path` when it is a regular file inside root (no symlink leading out of it). */
+async function sendFrom(reply: FastifyReply, root: string, path: string): Promise<FastifyReply> {
+  const full = join(root, path);
+  let real: string;
+  let realRoot: string;
+  try {
+    [real, realRoot] = await Promise.all([realpath(full), realpath(root)]);
+  } catch (error) {
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') throw notFound(path);
+    throw error;
+  }
+  if (!real.startsWith(`${realRoot}/`) || !(await stat(real)).isFile()) throw notFound(path);
+  return reply.sendFile(relative(realRoot, real), realRoot, { dotfiles: 'deny', cacheControl: false });
+}
+
+function notFound(path: string): ArgoError {
+  return new ArgoError('ARGO_FILE_NOT_FOUND', `${path} is not here`, { hint: 'List the binhost\'s Packages for what it holds.' });
+}
+
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function leaseOf(request: FastifyRequest): { queue: string; jobId: string; token: string; cycle: string; cpv: string } {
+  const values = {
+    cpv: headerOf(request, LEASE_HEADERS.cpv),
+    queue: headerOf(request, LEASE_HEADERS.queue),
+    jobId: headerOf(request, LEASE_HEADERS.job),
+    token: headerOf(request, LEASE_HEADERS.lock),
+    cycle: headerOf(request, LEASE_HEADERS.cycle),
+  };
+  const missing = Object.entries(values).filter(([, value]) => value === undefined).map(([key]) => key);
+  if (missing.length > 0) throw new ArgoError('ARGO_INVALID_INPUT', `The upload carries no lease (${missing.join(', ')} missing)`, { hint: 'Uploads come from a drone holding the job: it sends the job\'s lease in x-argo-* headers.' });
+  return values as { queue: string; jobId: string; token: string; cycle: string; cpv: string };
+}
+
+function logParams(params: { cycle: string; category: string; pf: string; attempt: string; drone: string }): { cycle: string; cpv: string; attempt: number; drone: string } {
+  if (!/^[1-9]\d{0,5}$/.test(params.attempt)) throw new ArgoError('ARGO_INVALID_INPUT', `Not an attempt number: ${JSON.stringify(params.attempt)}`, { hint: 'Attempts count from 1.' });
+  return { cycle: params.cycle, cpv: `${params.category}/${params.pf}`, attempt: Number(params.attempt), drone: params.drone };
+}
+
+async function readBody(request: FastifyRequest, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ArgoError('ARGO_UPLOAD_TOO_LARGE', `The ${what} is larger than ${limit} bytes`, { hint: 'Keep the tail of the log.' });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ArgoError('ARGO_INVALID_INPUT', `The ${what} is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`, { hint: 'See docs/gateway.md for the API.' });
+}

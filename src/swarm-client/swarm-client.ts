@@ -1,0 +1,224 @@
+/**
+ * The one client of the gateway's API, used by the `build-swarm` commands, drones, `argo preflight --swarm` and
+ * `apkg update`. Every answer is checked against the schema the gateway answers with (./api.ts). Reads are
+ * retried with backoff when nothing answers or the gateway is briefly unavailable (502/503/504); writes are sent
+ * once, and the caller decides (a drone's upload is retried by the drone, which holds the lease).
+ */
+
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { z } from 'zod';
+import { ArgoError } from '../core/errors.ts';
+import type { SwarmStatus } from '../core/swarm/swarm-status.ts';
+import {
+  API_PREFIX,
+  errorBodySchema,
+  finalizedSchema,
+  LEASE_HEADERS,
+  logStoredSchema,
+  profilesSchema,
+  releasesSchema,
+  statusSchema,
+  switchedSchema,
+  uploadedSchema,
+  verifyReportSchema,
+  type VerifyReport,
+} from './api.ts';
+import type { ArtifactGateway, LogInput, UploadInput } from '../system/file-gateway.ts';
+import { readFile } from 'node:fs/promises';
+
+export interface SwarmClientOptions {
+  /** The gateway's base URL, e.g. `https://swarm.lan:8470`. */
+  readonly url: string;
+  readonly token?: string;
+  /** Per request (default 10 s; uploads get their own, longer budget). */
+  readonly timeoutMs?: number;
+  /** Attempts of a read (default 4: 0.25 s, 0.5 s, 1 s between them). */
+  readonly readAttempts?: number;
+}
+
+export interface SwarmClient {
+  readonly url: string;
+  status(): Promise<SwarmStatus>;
+  profiles(): Promise<z.infer<typeof profilesSchema>>;
+  releases(profile: string): Promise<z.infer<typeof releasesSchema>>;
+  verify(profile: string, threshold?: number): Promise<VerifyReport>;
+  finalize(profile: string, request: { force?: string; threshold?: number }): Promise<z.infer<typeof finalizedSchema>>;
+  rollback(profile: string, to?: string): Promise<z.infer<typeof switchedSchema>>;
+  /** The text of a file under the gateway (a binhost's Packages, a build log), or undefined when it is not there. */
+  fetchText(path: string): Promise<string | undefined>;
+}
+
+const RETRIED_STATUS = new Set([502, 503, 504]);
+
+export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
+  const base = normalizeBase(options.url);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const attempts = options.readAttempts ?? 4;
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
+    accept: 'application/json',
+    ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+    ...extra,
+  });
+
+  const send = async (method: string, path: string, init: { body?: string; retry: boolean; allow?: readonly number[] }): Promise<Response> => {
+    const url = `${base}${path}`;
+    for (let attempt = 1; ; attempt += 1) {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: headers(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(init.body === undefined ? {} : { body: init.body }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        if (init.retry && attempt < attempts) {
+          await delay(250 * 2 ** (attempt - 1));
+          continue;
+        }
+        throw unreachable(url, error);
+      }
+      if (init.retry && attempt < attempts && RETRIED_STATUS.has(response.status)) {
+        await response.body?.cancel();
+        await delay(250 * 2 ** (attempt - 1));
+        continue;
+      }
+      if (response.ok || init.allow?.includes(response.status) === true) return response;
+      throw await refusal(url, response);
+    }
+  };
+  const read = async <T>(path: string, schema: z.ZodType<T>): Promise<T> => parseAnswer(`${base}${path}`, schema, await (await send('GET', path, { retry: true })).json());
+
+  return {
+    url: base,
+    status: () => read(`${API_PREFIX}/status`, statusSchema),
+    profiles: () => read(`${API_PREFIX}/profiles`, profilesSchema),
+    releases: (profile) => read(`${API_PREFIX}/profiles/${encodeURIComponent(profile)}/releases`, releasesSchema),
+    verify: (profile, threshold) => read(`${API_PREFIX}/profiles/${encodeURIComponent(profile)}/verify${threshold === undefined ? '' : `?threshold=${threshold}`}`, verifyReportSchema),
+    async finalize(profile, request) {
+      const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/finalize`;
+      const response = await send('POST', path, { body: JSON.stringify(request), retry: false, allow: [409] });
+      return parseAnswer(`${base}${path}`, finalizedSchema, await response.json());
+    },
+    async rollback(profile, to) {
+      const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/rollback`;
+      const response = await send('POST', path, { body: JSON.stringify(to === undefined ? {} : { to }), retry: false });
+      return parseAnswer(`${base}${path}`, switchedSchema, await response.json());
+    },
+    async fetchText(path) {
+      const response = await send('GET', path, { retry: true, allow: [404] });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      return response.text();
+    },
+  };
+}
+
+export interface HttpGatewayOptions extends SwarmClientOptions {
+  /** Profile name of each binhost path the drone builds (uploads and staging URLs are by profile). */
+  readonly profiles: readonly { readonly name: string; readonly binhostPath: string }[];
+  /** Budget of one upload (default 10 min). */
+  readonly uploadTimeoutMs?: number;
+}
+
+/**
+ * A drone's gateway over HTTP: uploads stream the file with the job's lease in `x-argo-*` headers; the staging
+ * binhost URL carries the token as Basic auth (Portage hides URL passwords in what it prints).
+ */
+export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway {
+  const base = normalizeBase(options.url);
+  const profileOf = (binhost: string): string => {
+    const profile = options.profiles.find((candidate) => candidate.binhostPath === binhost);
+    if (profile === undefined) throw new ArgoError('ARGO_INVALID_INPUT', `No profile of this drone publishes to ${binhost}`, { hint: 'The drone\'s profiles come from the swarm configuration.' });
+    return profile.name;
+  };
+  const auth = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+  const put = async (path: string, body: NonNullable<RequestInit["body"]>, extra: Record<string, string>, timeoutMs: number): Promise<unknown> => {
+    const url = `${base}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'PUT', headers: { accept: 'application/json', ...auth, ...extra }, body, duplex: 'half', signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+    } catch (error) {
+      throw unreachable(url, error);
+    }
+    if (!response.ok) throw await refusal(url, response);
+    return response.json();
+  };
+  return {
+    stagingUrl(binhost) {
+      const url = new URL(`${base}/staging/${encodeURIComponent(profileOf(binhost))}`);
+      if (options.token !== undefined) {
+        url.username = 'drone';
+        url.password = options.token;
+      }
+      return url.toString();
+    },
+    async upload(input: UploadInput) {
+      const name = input.file.split('/').pop() ?? '';
+      const category = input.cpv.split('/')[0] ?? '';
+      const size = (await stat(input.file)).size;
+      const answer = await put(
+        `${API_PREFIX}/profiles/${encodeURIComponent(profileOf(input.binhost))}/packages/${encodeURIComponent(category)}/${encodeURIComponent(name)}`,
+        createReadStream(input.file) as unknown as NonNullable<RequestInit["body"]>,
+        {
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+          [LEASE_HEADERS.cpv]: input.cpv,
+          [LEASE_HEADERS.queue]: input.lease.queue,
+          [LEASE_HEADERS.job]: input.lease.jobId,
+          [LEASE_HEADERS.lock]: input.lease.token,
+          [LEASE_HEADERS.cycle]: input.lease.cycle,
+        },
+        options.uploadTimeoutMs ?? 600_000,
+      );
+      return parseAnswer(base, uploadedSchema, answer);
+    },
+    async storeLog(input: LogInput) {
+      const [category, pf] = input.cpv.split('/');
+      const path = `${API_PREFIX}/logs/${[input.cycle, category ?? '', pf ?? '', String(input.attempt), input.drone].map(encodeURIComponent).join('/')}`;
+      const answer = await put(path, await readFile(input.file), { 'content-type': 'text/plain' }, options.timeoutMs ?? 60_000);
+      return `${base}${parseAnswer(base, logStoredSchema, answer).path}`;
+    },
+  };
+}
+
+function normalizeBase(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ArgoError('ARGO_CONFIG_INVALID', `Not a gateway URL: ${JSON.stringify(url)}`, { hint: 'Give http://HOST:PORT or https://HOST:PORT.' });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ArgoError('ARGO_CONFIG_INVALID', `The gateway URL ${url} is not http(s)`, { hint: 'Give http://HOST:PORT or https://HOST:PORT.' });
+  if (parsed.username !== '' || parsed.password !== '') throw new ArgoError('ARGO_CONFIG_INVALID', 'The gateway URL carries credentials', { hint: 'Put the token in a file and give --token-file; never in a URL.' });
+  return parsed.toString().replace(/\/+$/, '');
+}
+
+function unreachable(url: string, error: unknown): ArgoError {
+  const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+  return new ArgoError('ARGO_SWARM_UNREACHABLE', `The swarm gateway at ${url} does not answer: ${cause}`, { hint: 'Check that build-swarm gateway runs there and that the port is open.', cause: error });
+}
+
+async function refusal(url: string, response: Response): Promise<ArgoError> {
+  const text = await response.text().catch(() => '');
+  let body: z.infer<typeof errorBodySchema> | undefined;
+  try {
+    const parsed = errorBodySchema.safeParse(JSON.parse(text));
+    if (parsed.success) body = parsed.data;
+  } catch {
+    body = undefined;
+  }
+  const message = body === undefined ? `${response.status} ${response.statusText}` : `${body.error.code}: ${body.error.message}`;
+  const code = response.status === 401 || response.status === 403 ? 'ARGO_SWARM_UNAUTHORIZED' : body?.error.code === 'ARGO_LEASE_LOST' ? 'ARGO_LEASE_LOST' : body?.error.code === 'ARGO_INVALID_INPUT' || body?.error.code === 'ARGO_GPKG_INVALID' ? 'ARGO_INVALID_INPUT' : 'ARGO_SWARM_REQUEST_FAILED';
+  return new ArgoError(code, `The swarm gateway refused ${url}: ${message}`, { hint: body?.error.hint ?? 'The gateway\'s log says more.', details: { status: response.status } });
+}
+
+function parseAnswer<T>(url: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ArgoError('ARGO_SWARM_REQUEST_FAILED', `The swarm gateway at ${url} answered something this client does not understand: ${parsed.error.issues[0]?.message ?? ''}`, { hint: 'Run the same version of argo on the gateway and here.' });
+}

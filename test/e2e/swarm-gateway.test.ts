@@ -1,0 +1,274 @@
+/**
+ * The gateway against a real redis-server, with real GPKGs (the clusterhq prefix's installed packages written by
+ * the project's GPKG writer): who may do what, what an upload must be to be published, and that every refused
+ * request writes nothing.
+ */
+
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.ts';
+import { readTokens } from '../../src/gateway/gateway-tokens.ts';
+import { appendSwarmEvent } from '../../src/swarm/swarm-events.ts';
+import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
+
+let gateway: TestGateway;
+const packages = clusterhqPackages();
+const CYCLE = 'c-security';
+const ZLIB = [...packages.keys()].find((cpv) => cpv.startsWith('sys-libs/zlib-')) as string;
+const BASH = [...packages.keys()].find((cpv) => cpv.startsWith('app-shells/bash-')) as string;
+
+beforeAll(async () => {
+  gateway = await startTestGateway({ maxPackageBytes: 2 * 1024 ** 2 });
+  await writeCycle(gateway.client, CYCLE, 'desktop', [ZLIB, BASH]);
+});
+afterAll(async () => {
+  await gateway?.destroy();
+});
+
+const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+const pfOf = (cpv: string): string => cpv.split('/')[1] as string;
+const uploadUrl = (cpv: string, name = `${pfOf(cpv)}.gpkg.tar`, profile = 'desktop'): string => `/api/v1/profiles/${profile}/packages/${cpv.split('/')[0]}/${name}`;
+
+/** Every file under the data folder (staging, logs, releases), for "nothing was written". */
+async function filesUnder(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name)).sort();
+}
+
+async function upload(cpv: string, body: Uint8Array, headers: Record<string, string>, url = uploadUrl(cpv)) {
+  return gateway.app.inject({ method: 'PUT', url, headers: { 'content-type': 'application/octet-stream', ...headers }, payload: Buffer.from(body) });
+}
+
+describe('the gateway', { timeout: 120_000 }, () => {
+  it('publishes a drone\'s upload with the job\'s lease: staging lists it with metadata from the GPKG itself', async () => {
+    const entry = packages.get(ZLIB);
+    if (entry === undefined) throw new Error('no zlib in the fixture');
+    const bytes = await gpkgOf(entry);
+    const lease = await grantLease(gateway.client, CYCLE, ZLIB);
+    const answer = await upload(ZLIB, bytes, { ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) });
+    expect(answer.statusCode, answer.body).toBe(200);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(answer.json()).toEqual({ path: `sys-libs/zlib/${entry.pf}.gpkg.tar`, sha256, size: bytes.length });
+
+    const index = parsePackagesIndex(await readFile(join(gateway.data, 'staging/desktop/Packages'), 'utf8'));
+    const listed = index.packages.find((pkg) => pkg.fields.CPV === ZLIB);
+    // SHA256 is ours: Portage drops it on read and checks MD5 (and SHA1) of what it downloads.
+    expect(listed?.droppedFields.SHA256).toBe(sha256);
+    expect(listed?.fields).toMatchObject({
+      PATH: `sys-libs/zlib/${entry.pf}.gpkg.tar`,
+      SIZE: String(bytes.length),
+      SHA1: createHash('sha1').update(bytes).digest('hex'),
+      MD5: createHash('md5').update(bytes).digest('hex'),
+      SLOT: entry.files.SLOT?.trim(),
+      USE: entry.files.USE?.trim().split(/\s+/).join(' '),
+    });
+    // Served back as a binhost, to a token with the read scope.
+    const served = await gateway.app.inject({ method: 'GET', url: `/staging/desktop/sys-libs/zlib/${entry.pf}.gpkg.tar`, headers: bearer(gateway.tokens.read) });
+    expect(served.statusCode).toBe(200);
+    expect(createHash('sha256').update(served.rawPayload).digest('hex')).toBe(sha256);
+  });
+
+  it('never logs a token', () => {
+    expect(gateway.logText()).toContain('gateway.package-published');
+    for (const token of Object.values(gateway.tokens)) expect(gateway.logText()).not.toContain(token);
+  });
+
+  it('refuses requests without a token, with an unknown token, or with a token of another scope', async () => {
+    const before = await filesUnder(gateway.data);
+    const lease = await grantLease(gateway.client, CYCLE, BASH);
+    const entry = packages.get(BASH);
+    if (entry === undefined) throw new Error('no bash in the fixture');
+    const bytes = await gpkgOf(entry);
+    const cases: [Record<string, string>, number][] = [
+      [{}, 401],
+      [bearer('0'.repeat(64)), 401],
+      [{ authorization: `Basic ${Buffer.from(`drone:${'1'.repeat(64)}`).toString('base64')}` }, 401],
+      [bearer(gateway.tokens.read), 403],
+      [bearer(gateway.tokens.admin), 403],
+    ];
+    for (const [headers, status] of cases) {
+      const answer = await upload(BASH, bytes, { ...headers, ...leaseHeaders(lease) });
+      expect(answer.statusCode, JSON.stringify(headers)).toBe(status);
+      expect(answer.json()).toMatchObject({ error: { code: 'ARGO_SWARM_UNAUTHORIZED' } });
+    }
+    const finalize = await gateway.app.inject({ method: 'POST', url: '/api/v1/profiles/desktop/finalize', headers: bearer(gateway.tokens.drone), payload: {} });
+    expect(finalize.statusCode).toBe(403);
+    const status = await gateway.app.inject({ method: 'GET', url: '/api/v1/status' });
+    expect(status.statusCode).toBe(401);
+    expect(status.headers['www-authenticate']).toContain('Bearer');
+    const binhost = await gateway.app.inject({ method: 'GET', url: '/staging/desktop/Packages' });
+    expect(binhost.statusCode).toBe(401);
+    // Basic auth with the token as password is how Portage sends credentials from a binhost URL.
+    const basic = await gateway.app.inject({ method: 'GET', url: '/staging/desktop/Packages', headers: { authorization: `Basic ${Buffer.from(`drone:${gateway.tokens.drone}`).toString('base64')}` } });
+    expect(basic.statusCode).toBe(200);
+    expect(await filesUnder(gateway.data)).toEqual(before);
+  });
+
+  it('refuses an upload whose lease is stale, whose GPKG holds another package, or that is not a GPKG, writing nothing', async () => {
+    const bash = packages.get(BASH);
+    const zlib = packages.get(ZLIB);
+    if (bash === undefined || zlib === undefined) throw new Error('fixture');
+    const lease = await grantLease(gateway.client, CYCLE, BASH);
+    const before = await filesUnder(gateway.data);
+    const auth = bearer(gateway.tokens.drone);
+
+    const stale = await upload(BASH, await gpkgOf(bash), { ...auth, ...leaseHeaders({ ...lease, token: 'reclaimed-drone-token' }) });
+    expect([stale.statusCode, stale.json().error.code]).toEqual([409, 'ARGO_LEASE_LOST']);
+    const oldJob = await upload(BASH, await gpkgOf(bash), { ...auth, ...leaseHeaders({ ...lease, jobId: `${CYCLE}:${BASH}:1` }) });
+    expect(oldJob.statusCode).toBe(409);
+
+    // A GPKG of zlib sent as bash, under bash's name and lease.
+    const impostor = await upload(BASH, await gpkgOf(zlib, {}, bash.pf), { ...auth, ...leaseHeaders(lease) });
+    expect([impostor.statusCode, impostor.json().error.code]).toEqual([400, 'ARGO_INVALID_INPUT']);
+    expect(impostor.json().error.message).toContain(ZLIB);
+
+    const garbage = await upload(BASH, new TextEncoder().encode('not a tar at all\n'.repeat(100)), { ...auth, ...leaseHeaders(lease) });
+    expect(garbage.statusCode).toBe(400);
+
+    const damaged = await gpkgOf(bash);
+    damaged[damaged.length - 2000] = (damaged[damaged.length - 2000] ?? 0) ^ 0xff;
+    const corrupt = await upload(BASH, damaged, { ...auth, ...leaseHeaders(lease) });
+    expect(corrupt.statusCode).toBe(400);
+
+    const wrongHash = await upload(BASH, await gpkgOf(bash), { ...auth, ...leaseHeaders(lease), 'x-argo-sha256': '0'.repeat(64) });
+    expect(wrongHash.statusCode).toBe(400);
+
+    const noLease = await upload(BASH, await gpkgOf(bash), auth);
+    expect([noLease.statusCode, noLease.json().error.code]).toEqual([400, 'ARGO_INVALID_INPUT']);
+
+    const otherCategory = await upload(BASH, await gpkgOf(bash), { ...auth, ...leaseHeaders(lease) }, `/api/v1/profiles/desktop/packages/sys-libs/${bash.pf}.gpkg.tar`);
+    expect(otherCategory.statusCode).toBe(400);
+    const unknownProfile = await upload(BASH, await gpkgOf(bash), { ...auth, ...leaseHeaders(lease) }, uploadUrl(BASH, undefined, 'nosuch'));
+    expect(unknownProfile.statusCode).toBe(404);
+
+    expect(await filesUnder(gateway.data)).toEqual(before);
+  });
+
+  it('refuses an oversize upload by its length and by its bytes, writing nothing', async () => {
+    const bash = packages.get(BASH);
+    if (bash === undefined) throw new Error('fixture');
+    const lease = await grantLease(gateway.client, CYCLE, BASH);
+    const before = await filesUnder(gateway.data);
+    const big = new Uint8Array(3 * 1024 ** 2);
+    const declared = await upload(BASH, big, { ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) });
+    expect([declared.statusCode, declared.json().error.code]).toEqual([413, 'ARGO_UPLOAD_TOO_LARGE']);
+
+    // Chunked, no length declared: counted as it arrives.
+    const url = await gateway.listen();
+    const chunks = async function* () {
+      for (let sent = 0; sent < 3 * 1024 ** 2; sent += 64 * 1024) yield new Uint8Array(64 * 1024);
+    };
+    const streamed = await fetch(`${url}${uploadUrl(BASH)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) },
+      body: ReadableStreamFrom(chunks()),
+      duplex: 'half',
+    } as RequestInit).catch((error: unknown) => error);
+    // The gateway answers 413 (or closes the connection once it stopped reading); either way nothing is kept.
+    if (streamed instanceof Response) expect(streamed.status).toBe(413);
+    expect(await filesUnder(gateway.data)).toEqual(before);
+  });
+
+  it('refuses path traversal in every spelling, writing nothing and serving nothing outside the binhost', async () => {
+    const before = await filesUnder(gateway.data);
+    const lease = await grantLease(gateway.client, CYCLE, BASH);
+    const auth = bearer(gateway.tokens.drone);
+    const bash = packages.get(BASH);
+    if (bash === undefined) throw new Error('fixture');
+    const bytes = await gpkgOf(bash);
+    for (const path of [
+      `/api/v1/profiles/desktop/packages/..%2F..%2F..%2Ftmp/${bash.pf}.gpkg.tar`,
+      `/api/v1/profiles/desktop/packages/app-shells/..%2F${bash.pf}.gpkg.tar`,
+      `/api/v1/profiles/desktop/packages/app-shells/%2Fetc%2Fpasswd`,
+      `/api/v1/profiles/desktop/packages/app-shells/${bash.pf}%00.gpkg.tar`,
+      `/api/v1/profiles/desktop/packages/%2e%2e/${bash.pf}.gpkg.tar`,
+      `/api/v1/profiles/..%2F..%2Fetc/packages/app-shells/${bash.pf}.gpkg.tar`,
+      `/api/v1/profiles/desktop/packages/app-shells/..%5C${bash.pf}.gpkg.tar`,
+    ]) {
+      const answer = await upload(BASH, bytes, { ...auth, ...leaseHeaders(lease) }, path);
+      expect([400, 404], `${path}: ${answer.statusCode} ${answer.body}`).toContain(answer.statusCode);
+    }
+    const read = bearer(gateway.tokens.read);
+    for (const path of ['/staging/desktop/..%2F..%2F..%2Fetc%2Fpasswd', '/staging/desktop/%2e%2e/%2e%2e/etc/passwd', '/binhost/desktop/..%2Fstaging%2Fdesktop%2FPackages', '/staging/desktop/sys-libs/zlib/.hidden', '/staging/desktop/sys-libs%00/x', '/api/v1/logs/..%2F..%2F/app-shells/bash-5/1/d1']) {
+      const answer = await gateway.app.inject({ method: 'GET', url: path, headers: read });
+      expect([400, 404], `${path}: ${answer.statusCode}`).toContain(answer.statusCode);
+    }
+    expect(await filesUnder(gateway.data)).toEqual(before);
+  });
+
+  it('survives random upload paths and bodies: never a 5xx, never a file outside staging, no temporary left', async () => {
+    const lease = await grantLease(gateway.client, CYCLE, BASH);
+    const before = await filesUnder(gateway.data);
+    const segment = fc.oneof(fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', 'app-shells', 'bash-5.0.gpkg.tar', '', '%5C..'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.uint8Array({ maxLength: 4096 }), async (segments, body) => {
+        const answer = await upload(BASH, body, { ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) }, `/api/v1/profiles/desktop/packages/${segments.join('/')}`);
+        expect(answer.statusCode, `${segments.join('/')}: ${answer.body}`).toBeLessThan(500);
+        expect(answer.statusCode).not.toBe(200);
+      }),
+      { numRuns: 150 },
+    );
+    expect(await filesUnder(gateway.data)).toEqual(before);
+  });
+
+  it('refuses a tokens file others can read, and a malformed one naming the line', async () => {
+    const file = join(gateway.data, '..', `tokens-${process.pid}`);
+    await writeFile(file, `admin admin ${'a'.repeat(40)}\n`, { mode: 0o644 });
+    await expect(readTokens(file)).rejects.toMatchObject({ code: 'ARGO_SECRET_FILE_UNSAFE' });
+    await writeFile(file, `# ok\nadmin admin,root ${'a'.repeat(40)}\n`, { mode: 0o600 });
+    await import('node:fs/promises').then((fs) => fs.chmod(file, 0o600));
+    await expect(readTokens(file)).rejects.toMatchObject({ code: 'ARGO_CONFIG_INVALID', message: expect.stringContaining(`${file}:2`) });
+    await writeFile(file, 'short admin abc\n');
+    await expect(readTokens(file)).rejects.toMatchObject({ message: expect.stringContaining('shorter than 32') });
+    await import('node:fs/promises').then((fs) => fs.rm(file));
+  });
+
+  it('streams the swarm\'s events as Server-Sent Events, resuming from an id', async () => {
+    const url = await gateway.listen().catch(() => `http://127.0.0.1:${(gateway.app.server.address() as { port: number }).port}`);
+    await appendSwarmEvent(gateway.client, KEYS, { type: 'grounded', drone: 'd9', reason: 'test' });
+    const controller = new AbortController();
+    const response = await fetch(`${url}/api/v1/events?since=0`, { headers: bearer(gateway.tokens.read), signal: controller.signal });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const waitFor = async (needle: string): Promise<void> => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${needle}: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await waitFor('event: grounded');
+    await appendSwarmEvent(gateway.client, KEYS, { type: 'reclaimed', cycle: CYCLE, cpv: BASH, drone: 'd9', afterMs: '10' });
+    await waitFor('event: reclaimed');
+    const data = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as { type: string; fields: Record<string, string> });
+    expect(data.map((event) => event.type)).toEqual(['grounded', 'reclaimed']);
+    expect(data[1]?.fields).toMatchObject({ cpv: BASH, drone: 'd9' });
+    controller.abort();
+  });
+
+  it('answers /metrics in Prometheus format to a read token', async () => {
+    const answer = await gateway.app.inject({ method: 'GET', url: '/metrics', headers: bearer(gateway.tokens.read) });
+    expect(answer.statusCode).toBe(200);
+    for (const name of ['argo_swarm_leader_epoch', 'argo_swarm_drones', 'argo_swarm_cycle_packages', 'argo_swarm_build_seconds', 'argo_swarm_ready_packages', 'argo_swarm_events', 'argo_swarm_cycle_makespan_ratio']) {
+      expect(answer.body).toContain(`# TYPE ${name}`);
+    }
+    expect(answer.body).toMatch(/argo_swarm_events\{type="grounded"\} [1-9]/);
+    expect(answer.body).toContain(`argo_swarm_cycle_packages{cycle="${CYCLE}",profile="desktop",state="building"}`);
+    expect((await gateway.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+  });
+});
+
+function ReadableStreamFrom(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  });
+}
