@@ -2,6 +2,8 @@ import { notLanded } from './commands/not-landed.ts';
 import { runSwarmFreshCommand, type SwarmFreshArgs } from './commands/swarm-fresh.ts';
 import { runDroneCommand, runOrchestratorCommand, type SwarmConfigArgs, type SwarmDroneArgs } from './commands/swarm-roles.ts';
 import { runSwarmStatusCommand } from './commands/swarm-status.ts';
+import { gatewayClientOptions, runSwarmFinalizeCommand, runSwarmReleasesCommand, runSwarmRollbackCommand, type SwarmFinalizeArgs, type SwarmReleasesArgs, type SwarmRollbackArgs } from './commands/swarm-publish.ts';
+import { runSwarmVerifyCommand, swarmVerifyOptions, type SwarmVerifyArgs } from './commands/swarm-verify.ts';
 import { DEFAULT_TOKENS_FILE, runSwarmGatewayCommand, type SwarmGatewayArgs } from './commands/swarm-gateway.ts';
 import { runSwarmSimulateCommand, type SwarmSimulateArgs } from './commands/swarm-simulate.ts';
 import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
@@ -10,8 +12,6 @@ import type { CliDefinition } from './run-cli.ts';
 
 const COMMANDS: readonly (readonly [string, string])[] = [
   ['monitor', 'Follow live build events'],
-  ['verify', 'Verify the staging binhost before promotion'],
-  ['finalize', 'Promote staging to production atomically'],
   ['fix-blocked', 'Retry or reassign blocked builds'],
   ['sync', 'Sync the repository on every drone'],
   ['reset', 'Reset failed or stuck work'],
@@ -84,7 +84,25 @@ export const buildSwarmCli: CliDefinition = {
             .option('world', { type: 'string', describe: 'a world file verify measures coverage against' })
             .option('pin', { type: 'string', array: true, default: [] as string[], describe: "USE pins of critical packages verify checks, package.use syntax: 'sys-libs/libxcrypt compat system'" }),
         bind<SwarmGatewayArgs>(runSwarmGatewayCommand),
-      ),
+      )
+      .command('verify', 'Verify the staging binhost before promotion (risk score 0-100; exit 3 when not safe)', (command) => swarmVerifyOptions(swarmConfigOptions(command)), bind<SwarmVerifyArgs>(runSwarmVerifyCommand))
+      .command(
+        'finalize',
+        'Promote staging to production atomically, if verify passes (exit 3 when refused)',
+        (command) =>
+          gatewayClientOptions(command)
+            .option('profile', { type: 'string', demandOption: true, describe: 'the profile to publish' })
+            .option('force', { type: 'string', describe: 'publish although verify says not safe; the reason is kept in the release' })
+            .option('threshold', { type: 'number', describe: 'safe when the score is below this (default 15)' }),
+        bind<SwarmFinalizeArgs>(runSwarmFinalizeCommand),
+      )
+      .command(
+        'rollback',
+        'Switch production back to the previous release (or --to RELEASE)',
+        (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }).option('to', { type: 'string', describe: 'the release to switch to' }),
+        bind<SwarmRollbackArgs>(runSwarmRollbackCommand),
+      )
+      .command('releases', 'List the production releases of a profile', (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }), bind<SwarmReleasesArgs>(runSwarmReleasesCommand)),
 };
 
 function swarmConfigOptions<T>(command: Argv<T>) {

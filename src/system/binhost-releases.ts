@@ -28,6 +28,7 @@ import { gzipPackagesIndex } from '../core/gentoo/packages-index-gzip.ts';
 import type { PackagesIndex, PackagesIndexEntry } from '../core/gentoo/packages-index.ts';
 import { parsePackagesIndex } from '../core/gentoo/parse-packages-index.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
+import { compareVersions } from '../core/gentoo/compare-versions.ts';
 import { removeStaleTemporaries, temporaryNamePattern } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
 import { lockTarget, type TargetLock } from './target-lock.ts';
@@ -370,7 +371,7 @@ function notAReleaseLink(layout: Layout, reason: string): ArgoError {
 /** Staging's packages, then the current release's packages in a (category/pn, SLOT) that staging does not provide. */
 async function planRelease(layout: Layout, current: string | undefined): Promise<{ header: PackagesIndex['header']; packages: PlannedPackage[] }> {
   const staged = await readIndex(join(layout.staging, 'Packages'), 'Nothing is staged: run a build cycle for this profile first.');
-  const planned = staged.packages.map((entry) => planPackage(entry, 'staging', layout.staging));
+  const planned = newestPerSlot(staged.packages).map((entry) => planPackage(entry, 'staging', layout.staging));
   if (current !== undefined) {
     const released = await readIndex(join(layout.releases, current, 'Packages'), `Roll back to a complete release (rollback --to <id>), then finalize again.`);
     const provided = new Set(planned.map((item) => slotKeyOf(item.entry)));
@@ -416,6 +417,35 @@ function planPackage(entry: PackagesIndexEntry, from: PlannedPackage['from'], fo
   if (!SHA256_HEX.test(sha256)) throw invalidEntry(entry, folder, `SHA256 ${JSON.stringify(sha256)} is not a SHA-256 digest`);
   if (!tryParseCpv(entry.fields['CPV'] ?? '').ok) throw invalidEntry(entry, folder, 'its CPV is not valid');
   return { entry, path, size: Number(size), sha256, from };
+}
+
+/**
+ * Staging keeps every build a cycle published (an index a drone read may still list an older one); a release
+ * holds one per slot: the highest version, then the newest BUILD_TIME, then the highest BUILD_ID.
+ */
+function newestPerSlot(entries: readonly PackagesIndexEntry[]): PackagesIndexEntry[] {
+  const best = new Map<string, PackagesIndexEntry>();
+  for (const entry of entries) {
+    const key = slotKeyOf(entry);
+    const held = best.get(key);
+    if (held === undefined || isNewerBuild(entry, held)) best.set(key, entry);
+  }
+  const kept = new Set(best.values());
+  return entries.filter((entry) => kept.has(entry));
+}
+
+function isNewerBuild(a: PackagesIndexEntry, b: PackagesIndexEntry): boolean {
+  const versionOf = (entry: PackagesIndexEntry): string | undefined => {
+    const cpv = tryParseCpv(entry.fields['CPV'] ?? '');
+    return cpv.ok ? cpv.value.pvr : undefined;
+  };
+  const [va, vb] = [versionOf(a), versionOf(b)];
+  if (va !== undefined && vb !== undefined) {
+    const order = compareVersions(va, vb);
+    if (order !== 0) return order > 0;
+  }
+  const number = (entry: PackagesIndexEntry, key: string): number => Number(entry.fields[key] ?? 0) || 0;
+  return number(a, 'BUILD_TIME') !== number(b, 'BUILD_TIME') ? number(a, 'BUILD_TIME') > number(b, 'BUILD_TIME') : number(a, 'BUILD_ID') > number(b, 'BUILD_ID');
 }
 
 /** Two packages with the same key cannot both be installed; the staged build supersedes the released one. */

@@ -103,7 +103,11 @@ export async function publishPackage(input: PublishInput): Promise<Uploaded> {
       throw new ArgoError('ARGO_INVALID_INPUT', `${input.name} holds ${entry.cpv}, not the job's ${input.cpv}`, { hint: 'The drone built or sent another package than its job; nothing was published.' });
     }
     await requireLease(input.lease, input.isLeaseCurrent);
-    const published = await linkUnique(temporary, folder, pf, buildIdOf(input.name, pf));
+    // The same bytes again (a drone retrying an upload whose answer it never got): the first one stands.
+    const already = await stagedWithHash(folder, pf, received.sha256);
+    if (already !== undefined) return { path: relative(binhost, already), sha256: received.sha256, size: received.size };
+    const released = await namesInReleases(input.root, input.binhost, category, pn);
+    const published = await linkUnique(temporary, folder, pf, buildIdOf(input.name, pf), released);
     await syncPath(folder);
     const path = relative(binhost, published.file);
     const { fields } = gpkgIndexEntry(gpkg.metadata, { ...received, path, mtime: Math.floor(Date.now() / 1000), ...(published.buildId === undefined ? {} : { buildId: published.buildId }) }, input.name);
@@ -152,9 +156,33 @@ function buildIdOf(name: string, pf: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/** A staged package file of `pf` whose stanza records `sha256`. */
+async function stagedWithHash(folder: string, pf: string, sha256: string): Promise<string | undefined> {
+  for (const name of await readdir(folder)) {
+    if (!name.startsWith(pf) || !name.endsWith('.gpkg.tar.stanza.json')) continue;
+    const gpkg = join(folder, name.slice(0, -'.stanza.json'.length));
+    const fields = JSON.parse(await readFile(join(folder, name), 'utf8')) as Record<string, string>;
+    if (fields.SHA256 === sha256 && (await stat(gpkg).catch(() => undefined)) !== undefined) return gpkg;
+  }
+  return undefined;
+}
+
+/**
+ * The package file names of `category/pn` in the profile's kept releases: a name a release still serves is
+ * never given to new content, even after staging was emptied (a client may hold an index listing it).
+ */
+async function namesInReleases(root: string, binhost: string, category: string, pn: string): Promise<Set<string>> {
+  const releases = join(root, 'releases', binhost);
+  const names = new Set<string>();
+  for (const release of await readdir(releases).catch((error: unknown) => (isMissing(error) ? [] : Promise.reject(error)))) {
+    for (const name of await readdir(join(releases, release, category, pn)).catch(() => [])) names.add(name);
+  }
+  return names;
+}
+
 /** Links `temporary` as `PF-N.gpkg.tar` with the first free N from `wanted` (or the next after the highest). */
-async function linkUnique(temporary: string, folder: string, pf: string, wanted: number | undefined): Promise<{ file: string; buildId: number | undefined }> {
-  if (wanted === undefined) {
+async function linkUnique(temporary: string, folder: string, pf: string, wanted: number | undefined, released: ReadonlySet<string>): Promise<{ file: string; buildId: number | undefined }> {
+  if (wanted === undefined && !released.has(`${pf}.gpkg.tar`)) {
     const file = join(folder, `${pf}.gpkg.tar`);
     try {
       await link(temporary, file);
@@ -163,11 +191,15 @@ async function linkUnique(temporary: string, folder: string, pf: string, wanted:
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
-  const taken = (await readdir(folder))
+  const taken = [...(await readdir(folder)), ...released]
     .map((entry) => buildIdOf(entry, pf))
     .filter((id): id is number => id !== undefined);
   let next = wanted !== undefined && !taken.includes(wanted) ? wanted : Math.max(0, ...taken) + 1;
   for (;;) {
+    if (released.has(`${pf}-${next}.gpkg.tar`)) {
+      next += 1;
+      continue;
+    }
     const file = join(folder, `${pf}-${next}.gpkg.tar`);
     try {
       await link(temporary, file);

@@ -4,15 +4,19 @@
  * request writes nothing.
  */
 
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.ts';
 import { readTokens } from '../../src/gateway/gateway-tokens.ts';
 import { appendSwarmEvent } from '../../src/swarm/swarm-events.ts';
-import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
+import { createSwarmClient } from '../../src/swarm-client/swarm-client.ts';
+import { SWARM_BIN } from '../support/swarm-cluster.ts';
+import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, markBuilt, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
 
 let gateway: TestGateway;
 const packages = clusterhqPackages();
@@ -271,4 +275,115 @@ function ReadableStreamFrom(source: AsyncIterable<Uint8Array>): ReadableStream<U
       else controller.enqueue(value);
     },
   });
+}
+
+describe('publishing through the gateway', { timeout: 300_000 }, () => {
+  let publisher: TestGateway;
+  let url: string;
+  const cycle = 'c-publish';
+  const chosen = [...packages.keys()].filter((cpv) => !cpv.startsWith('virtual/')).slice(0, 40);
+
+  /** Builds `cpv` again (new bytes) and uploads it under the next lease, as a drone would. */
+  const buildAndUpload = async (cpv: string): Promise<void> => {
+    const entry = packages.get(cpv);
+    if (entry === undefined) throw new Error(cpv);
+    const lease = await grantLease(publisher.client, cycle, cpv);
+    const bytes = await gpkgOf(entry);
+    const answer = await publisher.app.inject({ method: 'PUT', url: uploadUrl(cpv), headers: { 'content-type': 'application/octet-stream', ...bearer(publisher.tokens.drone), ...leaseHeaders(lease) }, payload: Buffer.from(bytes) });
+    expect(answer.statusCode, answer.body).toBe(200);
+    const { path, sha256, size } = answer.json() as { path: string; sha256: string; size: number };
+    await markBuilt(publisher.client, cycle, cpv, path, sha256, size);
+  };
+
+  beforeAll(async () => {
+    publisher = await startTestGateway();
+    url = await publisher.listen();
+    await writeCycle(publisher.client, cycle, 'desktop', chosen);
+    for (const cpv of chosen) await buildAndUpload(cpv);
+  });
+  afterAll(async () => {
+    await publisher?.destroy();
+  });
+
+  it('refuses to finalize while verify says not safe (exit 3), production untouched; --force publishes and keeps the reason', async () => {
+    const admin = createSwarmClient({ url, token: publisher.tokens.admin });
+    const verify = await admin.verify('desktop');
+    expect(verify.safe).toBe(false);
+    expect(verify.components.find((component) => component.id === 'unsatisfied-deps')?.points).toBeGreaterThan(0);
+
+    const tokenFile = join(publisher.data, '..', `admin-token-${process.pid}`);
+    await writeFile(tokenFile, `${publisher.tokens.admin}\n`, { mode: 0o600 });
+    const refused = await runBuildSwarm(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
+    expect(refused.code).toBe(3);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ refused: true, verify: { safe: false } });
+    expect(await readdir(join(publisher.data, 'production')).catch(() => [])).toEqual([]);
+
+    const forced = await runBuildSwarm(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--force', 'first release of a partial set', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    const releases = await admin.releases('desktop');
+    expect(releases.releases).toHaveLength(1);
+    expect(releases.releases[0]).toMatchObject({ current: true, forced: 'first release of a partial set', packages: chosen.length });
+    await rm(tokenFile);
+  });
+
+  it('serves a complete index and every file it lists while finalize and rollback switch production', async () => {
+    const admin = createSwarmClient({ url, token: publisher.tokens.admin });
+    const auth = bearer(publisher.tokens.read);
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    let passes = 0;
+    let stop = false;
+    const reader = (async () => {
+      while (!stop) {
+        const response = await fetch(`${url}/binhost/desktop/Packages`, { headers: auth });
+        if (response.status !== 200) {
+          problems.push(`Packages: ${response.status}`);
+          continue;
+        }
+        const text = await response.text();
+        const index = parsePackagesIndex(text);
+        seen.add(index.header.TIMESTAMP ?? '');
+        for (const { fields } of index.packages) {
+          const file = await fetch(`${url}/binhost/desktop/${fields.PATH}`, { headers: auth });
+          const bytes = Buffer.from(await file.arrayBuffer());
+          if (file.status !== 200 || String(bytes.length) !== fields.SIZE || createHash('md5').update(bytes).digest('hex') !== fields.MD5) {
+            problems.push(`${fields.PATH}: ${file.status}, ${bytes.length} bytes (index: ${fields.SIZE})`);
+          }
+        }
+        if (index.packages.length !== chosen.length) problems.push(`index lists ${index.packages.length} packages, not ${chosen.length}`);
+        passes += 1;
+      }
+    })();
+    /** Until the reader finished a whole pass that began after now. */
+    const readerCaughtUp = async (): Promise<void> => {
+      const target = passes + 2;
+      while (passes < target) await new Promise((resolve) => setImmediate(resolve));
+    };
+    for (let round = 1; round <= 10; round += 1) {
+      if (round % 3 === 0) {
+        await admin.rollback('desktop');
+      } else {
+        for (const cpv of chosen.slice(round, round + 4)) await buildAndUpload(cpv);
+        const answer = await admin.finalize('desktop', { force: `round ${round}` });
+        expect(answer.refused).toBe(false);
+      }
+      await readerCaughtUp();
+    }
+    stop = true;
+    await reader;
+    expect(problems).toEqual([]);
+    expect(seen.size).toBeGreaterThanOrEqual(6);
+    const releases = await admin.releases('desktop');
+    expect(releases.releases.length).toBe(3);
+  });
+});
+
+async function runBuildSwarm(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SWARM_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
 }

@@ -3,13 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import { logEvent } from '../../core/log-events.ts';
-import { DEFAULT_USE_PINS, DEFAULT_VERIFY_THRESHOLD, parseUsePins, scoreVerify, type VerifyReport } from '../../core/swarm/verify-score.ts';
+import { DEFAULT_USE_PINS, DEFAULT_VERIFY_THRESHOLD, parseUsePins, type VerifyReport } from '../../core/swarm/verify-score.ts';
 import type { ProfileSettings } from '../../core/swarm/swarm-config.ts';
 import { buildGateway, type ReleaseStore } from '../../gateway/gateway-server.ts';
 import { readTokens } from '../../gateway/gateway-tokens.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
 import { swarmKeys, type SwarmKeys } from '../../swarm/swarm-keys.ts';
-import { readVerifyInputs } from '../../swarm/verify-inputs.ts';
+import { verifyProfile } from '../../swarm/verify-inputs.ts';
 import { finalizeRelease, listReleases, resolveReleaseFile, rollbackRelease } from '../../system/binhost-releases.ts';
 import { DEFAULT_MAX_PACKAGE_BYTES } from '../../system/staging-store.ts';
 import type { Redis } from 'ioredis';
@@ -88,18 +88,8 @@ export function releaseStore(data: string, keep: number, logger: Logger): Releas
 /** Verify of a profile from Redis and the data folder, with the gateway's world file and pins. */
 export function profileVerifier(options: { readonly redis: Redis; readonly keys: SwarmKeys; readonly data: string; readonly world: string | undefined; readonly pins: readonly string[] }): (profile: ProfileSettings, threshold?: number) => Promise<VerifyReport> {
   const pins = [...parseUsePins(DEFAULT_USE_PINS, 'built-in pins'), ...parseUsePins(options.pins, '--pin')];
-  return async (profile, threshold) => {
-    const inputs = await readVerifyInputs({ redis: options.redis, keys: options.keys, profile, dataDir: options.data, worldFile: options.world });
-    return scoreVerify({
-      profile: { name: profile.name, use: profile.use },
-      cycle: inputs.cycle,
-      staging: inputs.staging.stanzas,
-      production: inputs.production?.stanzas,
-      pins,
-      world: inputs.world?.atoms,
-      threshold: threshold ?? DEFAULT_VERIFY_THRESHOLD,
-    });
-  };
+  return (profile, threshold) =>
+    verifyProfile({ redis: options.redis, keys: options.keys, profile, dataDir: options.data, worldFile: options.world, pins, threshold: threshold ?? DEFAULT_VERIFY_THRESHOLD });
 }
 
 function parseListen(listen: string): { host: string; port: number } {
