@@ -82,7 +82,9 @@ export const buildSwarmCli: CliDefinition = {
             .option('max-package-mb', { type: 'number', describe: 'largest binary package accepted (default 1024)' })
             .option('keep-releases', { type: 'number', default: 3, describe: 'production releases kept for rollback' })
             .option('world', { type: 'string', describe: 'a world file verify measures coverage against' })
-            .option('pin', { type: 'string', array: true, default: [] as string[], describe: "USE pins of critical packages verify checks, package.use syntax: 'sys-libs/libxcrypt compat system'" }),
+            .option('pin', { type: 'string', array: true, default: [] as string[], describe: "USE pins of critical packages verify checks, package.use syntax: 'sys-libs/libxcrypt compat system'" })
+            .option('md5-cache', { type: 'string', describe: "the repository's metadata/md5-cache the swarm builds from: lets clients start cycles (apkg update --request-builds)" })
+            .option('history', { type: 'string', array: true, default: [] as string[], describe: 'emerge.log files for expected durations of cycles started here (repeatable)' }),
         bind<SwarmGatewayArgs>(runSwarmGatewayCommand),
       )
       .command('verify', 'Verify the staging binhost before promotion (risk score 0-100; exit 3 when not safe)', (command) => swarmVerifyOptions(swarmConfigOptions(command)), bind<SwarmVerifyArgs>(runSwarmVerifyCommand))

@@ -92,6 +92,7 @@ export interface EventFields {
   'gateway.finalized': { profile: string; release: string; previous: string; score: number; forced: string; token: string };
   'gateway.rolled-back': { profile: string; release: string; previous: string; token: string };
   'gateway.listening': { url: string; data: string; publicBinhost: boolean };
+  'gateway.cycle-started': { profile: string; cycle: string; packages: number; token: string };
 }
 
 export type EventName = keyof EventFields;
@@ -182,6 +183,7 @@ export const EVENTS = {
   'gateway.finalized': { level: 'info', message: 'Production binhost switched to a new release', fields: ['profile', 'release', 'previous', 'score', 'forced', 'token'] },
   'gateway.rolled-back': { level: 'warn', message: 'Production binhost rolled back', fields: ['profile', 'release', 'previous', 'token'] },
   'gateway.listening': { level: 'info', message: 'Gateway listening', fields: ['url', 'data', 'publicBinhost'] },
+  'gateway.cycle-started': { level: 'info', message: 'Cycle started through the gateway', fields: ['profile', 'cycle', 'packages', 'token'] },
 } as const satisfies { readonly [K in EventName]: EventInfo<K> };
 
 /** Fails to compile when an event's `fields` list misses a field of its type. */

@@ -28,12 +28,14 @@ import {
   finalizeRequestSchema,
   LEASE_HEADERS,
   rollbackRequestSchema,
+  startCycleRequestSchema,
   type ErrorBody,
 } from '../swarm-client/api.ts';
 import type { VerifyReport } from '../core/swarm/verify-score.ts';
 import { isLeaseCurrent } from '../swarm/job-lease.ts';
 import type { SwarmKeys } from '../swarm/swarm-keys.ts';
 import { readSwarmState } from '../swarm/swarm-state.ts';
+import { startCycle } from '../swarm/start-cycle.ts';
 import { writeFileAtomic } from '../system/atomic-write.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
@@ -68,6 +70,8 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** TLS, for drones across sites. */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
+  /** The repository the swarm builds from (its metadata/md5-cache) and emerge.log files, for cycles started over the API. */
+  readonly cycles?: { readonly md5Cache: string; readonly history: readonly string[] };
 }
 
 const MAX_LOG_BYTES = 64 * 1024 ** 2;
@@ -262,6 +266,24 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const release = await options.releases.finalize(profile.binhostPath, { score: verify.score, ...(body.force === undefined ? {} : { forced: body.force }), cycle });
     logEvent(logger, 'gateway.finalized', { profile: profile.name, release: release.release, previous: release.previous ?? '', score: verify.score, forced: body.force ?? '', token: request.holder?.name ?? '' });
     return { verify, refused: false, release: { profile: profile.name, ...release, pruned: [...release.pruned] } };
+  });
+  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/cycles`, { config: { access: 'admin' }, bodyLimit: 9 * 1024 * 1024 }, async (request) => {
+    const profile = profileOf(request.params.profile);
+    const body = parseWith(startCycleRequestSchema, request.body ?? {}, 'request body');
+    if (options.cycles === undefined) {
+      throw new ArgoError('ARGO_USAGE', 'This gateway starts no cycles: it was not given the repository the swarm builds from', { hint: 'Start the gateway with --md5-cache DIR (the repository\'s metadata/md5-cache), or run build-swarm fresh on a machine that has it.' });
+    }
+    const started = await startCycle({
+      redis: options.redis,
+      keys: options.keys,
+      profile: profile.name,
+      source: { kind: 'plan', file: `plan from ${request.holder?.name ?? 'a client'}`, md5Cache: options.cycles.md5Cache, text: body.plan },
+      history: options.cycles.history,
+      policy: 'critical-path',
+      allowIncomplete: body.allowIncomplete ?? false,
+    });
+    logEvent(logger, 'gateway.cycle-started', { profile: profile.name, cycle: started.definition.id, packages: started.definition.nodes.length, token: request.holder?.name ?? '' });
+    return { cycle: started.definition.id, profile: profile.name, packages: started.definition.nodes.length, diagnostics: started.diagnostics.length };
   });
   app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/rollback`, { config: { access: 'admin' } }, async (request) => {
     const profile = profileOf(request.params.profile);

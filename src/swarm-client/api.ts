@@ -103,3 +103,10 @@ export const finalizedSchema = z.object({ verify: verifyReportSchema, release: s
 /** One event of the swarm's stream (`argo:events`), as Server-Sent Events carry it (`id:` is the stream id). */
 export const swarmEventSchema = z.object({ id: z.string(), type: z.string(), at: z.number(), fields: z.record(z.string(), z.string()) });
 export type SwarmEvent = z.infer<typeof swarmEventSchema>;
+
+/** A cycle asked of the gateway: the `emerge -pv` plan of the packages to build (the gateway has the repository). */
+export const startCycleRequestSchema = z.object({
+  plan: z.string().min(1).max(8 * 1024 * 1024),
+  allowIncomplete: z.boolean().optional(),
+});
+export const startedCycleSchema = z.object({ cycle: z.string(), profile: z.string(), packages: z.number().int().nonnegative(), diagnostics: z.number().int().nonnegative() });

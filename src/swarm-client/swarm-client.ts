@@ -19,6 +19,8 @@ import {
   logStoredSchema,
   profilesSchema,
   releasesSchema,
+  startCycleRequestSchema,
+  startedCycleSchema,
   statusSchema,
   switchedSchema,
   uploadedSchema,
@@ -46,11 +48,15 @@ export interface SwarmClient {
   verify(profile: string, threshold?: number): Promise<VerifyReport>;
   finalize(profile: string, request: { force?: string; threshold?: number }): Promise<z.infer<typeof finalizedSchema>>;
   rollback(profile: string, to?: string): Promise<z.infer<typeof switchedSchema>>;
+  /** Starts a cycle building the packages of an `emerge -pv` plan; ARGO_CYCLE_ACTIVE when the profile has one running. */
+  startCycle(profile: string, request: z.infer<typeof startCycleRequestSchema>): Promise<z.infer<typeof startedCycleSchema>>;
   /** The text of a file under the gateway (a binhost's Packages, a build log), or undefined when it is not there. */
   fetchText(path: string): Promise<string | undefined>;
 }
 
 const RETRIED_STATUS = new Set([502, 503, 504]);
+/** Codes of the gateway's answers a caller acts on, kept as they are; others become ARGO_SWARM_REQUEST_FAILED. */
+const PASSED_ON = ['ARGO_LEASE_LOST', 'ARGO_INVALID_INPUT', 'ARGO_GPKG_INVALID', 'ARGO_CYCLE_ACTIVE', 'ARGO_UPLOAD_TOO_LARGE', 'ARGO_FILE_NOT_FOUND', 'ARGO_INDEX_INVALID'] as const;
 
 export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
   const base = normalizeBase(options.url);
@@ -106,6 +112,11 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/rollback`;
       const response = await send('POST', path, { body: JSON.stringify(to === undefined ? {} : { to }), retry: false });
       return parseAnswer(`${base}${path}`, switchedSchema, await response.json());
+    },
+    async startCycle(profile, request) {
+      const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/cycles`;
+      const response = await send('POST', path, { body: JSON.stringify(request), retry: false });
+      return parseAnswer(`${base}${path}`, startedCycleSchema, await response.json());
     },
     async fetchText(path) {
       const response = await send('GET', path, { retry: true, allow: [404] });
@@ -213,7 +224,7 @@ async function refusal(url: string, response: Response): Promise<ArgoError> {
     body = undefined;
   }
   const message = body === undefined ? `${response.status} ${response.statusText}` : `${body.error.code}: ${body.error.message}`;
-  const code = response.status === 401 || response.status === 403 ? 'ARGO_SWARM_UNAUTHORIZED' : body?.error.code === 'ARGO_LEASE_LOST' ? 'ARGO_LEASE_LOST' : body?.error.code === 'ARGO_INVALID_INPUT' || body?.error.code === 'ARGO_GPKG_INVALID' ? 'ARGO_INVALID_INPUT' : 'ARGO_SWARM_REQUEST_FAILED';
+  const code = response.status === 401 || response.status === 403 ? 'ARGO_SWARM_UNAUTHORIZED' : (PASSED_ON.find((known) => known === body?.error.code) ?? 'ARGO_SWARM_REQUEST_FAILED');
   return new ArgoError(code, `The swarm gateway refused ${url}: ${message}`, { hint: body?.error.hint ?? 'The gateway\'s log says more.', details: { status: response.status } });
 }
 

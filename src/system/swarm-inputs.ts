@@ -18,7 +18,8 @@ import { parsePackagesIndex } from '../core/gentoo/parse-packages-index.ts';
 import { packagesFromIndex, packagesFromPlan, type DagInputPackage } from '../core/swarm/build-dag.ts';
 import { isMissing } from './fs-errors.ts';
 
-export type SwarmCycleSource = { readonly kind: 'packages-index'; readonly file: string } | { readonly kind: 'plan'; readonly file: string; readonly md5Cache: string };
+/** Where a cycle's packages come from; a plan may come as text (from the gateway's API), `file` then names it in messages. */
+export type SwarmCycleSource = { readonly kind: 'packages-index'; readonly file: string } | { readonly kind: 'plan'; readonly file: string; readonly md5Cache: string; readonly text?: string };
 
 export interface SwarmInputs {
   readonly packages: readonly DagInputPackage[];
@@ -28,7 +29,7 @@ export interface SwarmInputs {
 
 export async function readSwarmInputs(source: SwarmCycleSource, historyFiles: readonly string[]): Promise<SwarmInputs> {
   const diagnostics: Diagnostic[] = [];
-  const packages = source.kind === 'packages-index' ? await readIndexPackages(source.file, diagnostics) : await readPlanPackages(source.file, source.md5Cache, diagnostics);
+  const packages = source.kind === 'packages-index' ? await readIndexPackages(source.file, diagnostics) : await readPlanPackages(source.file, source.md5Cache, diagnostics, source.text);
   const builds: EmergeLogBuild[] = [];
   for (const file of historyFiles) {
     const log = parseEmergeLog(await readText(file, 'emerge.log'), { file });
@@ -46,8 +47,8 @@ async function readIndexPackages(file: string, diagnostics: Diagnostic[]): Promi
   return packagesFromIndex(index.packages, file);
 }
 
-async function readPlanPackages(file: string, md5Cache: string, diagnostics: Diagnostic[]): Promise<DagInputPackage[]> {
-  const plan = parseEmergePlan(await readText(file, 'emerge plan'), { file });
+async function readPlanPackages(file: string, md5Cache: string, diagnostics: Diagnostic[], text?: string): Promise<DagInputPackage[]> {
+  const plan = parseEmergePlan(text ?? (await readText(file, 'emerge plan')), { file });
   const planned = plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild');
   if (planned.length === 0) throw unparsable(file, 'an emerge -pv plan with at least one [ebuild …] line', plan.diagnostics[0]);
   diagnostics.push(...plan.diagnostics);

@@ -15,7 +15,9 @@ import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.t
 import { readTokens } from '../../src/gateway/gateway-tokens.ts';
 import { appendSwarmEvent } from '../../src/swarm/swarm-events.ts';
 import { createSwarmClient } from '../../src/swarm-client/swarm-client.ts';
-import { SWARM_BIN } from '../support/swarm-cluster.ts';
+import { clusterhqPlanPrefix, SWARM_BIN } from '../support/swarm-cluster.ts';
+import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE } from '../support/swarm-plan.ts';
+import { readRecords } from '../../src/swarm/cycle-store.ts';
 import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, markBuilt, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
 
 let gateway: TestGateway;
@@ -254,6 +256,12 @@ describe('the gateway', { timeout: 120_000 }, () => {
     controller.abort();
   });
 
+  it('starts no cycle when it has no repository, saying what to give it', async () => {
+    const answer = await gateway.app.inject({ method: 'POST', url: '/api/v1/profiles/desktop/cycles', headers: bearer(gateway.tokens.admin), payload: { plan: '[ebuild   R    ] sys-libs/zlib-1.2.8-r1\n' } });
+    expect([answer.statusCode, answer.json().error.code]).toEqual([400, 'ARGO_USAGE']);
+    expect(answer.json().error.hint).toContain('--md5-cache');
+  });
+
   it('answers /metrics in Prometheus format to a read token', async () => {
     const answer = await gateway.app.inject({ method: 'GET', url: '/metrics', headers: bearer(gateway.tokens.read) });
     expect(answer.statusCode).toBe(200);
@@ -387,3 +395,26 @@ async function runBuildSwarm(args: readonly string[]): Promise<{ code: number | 
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
 }
+
+describe('cycles started over the API', { timeout: 120_000 }, () => {
+  let starter: TestGateway;
+  beforeAll(async () => {
+    starter = await startTestGateway({ cycles: { md5Cache: CLUSTERHQ_MD5_CACHE, history: [CLUSTERHQ_EMERGE_LOG] } });
+  });
+  afterAll(async () => {
+    await starter?.destroy();
+  });
+
+  it('starts a cycle of exactly the plan\'s packages for an admin token, refuses a second one while it runs, and a bad plan by its line', async () => {
+    const prefix = await clusterhqPlanPrefix(4);
+    const client = createSwarmClient({ url: await starter.listen(), token: starter.tokens.admin });
+    const started = await client.startCycle('desktop', { plan: prefix.text });
+    expect(started).toMatchObject({ profile: 'desktop', packages: 4 });
+    expect([...(await readRecords(starter.client, KEYS, started.cycle)).keys()].sort()).toEqual([...prefix.cpvs].sort());
+    await expect(client.startCycle('desktop', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE' });
+    await expect(client.startCycle('server', { plan: '[ebuild   R    ] not/a valid line\n' })).rejects.toMatchObject({ code: 'ARGO_INVALID_INPUT' });
+    const reader = createSwarmClient({ url: client.url, token: starter.tokens.read });
+    await expect(reader.startCycle('server', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
+    expect(await starter.client.zcard(KEYS.cycles)).toBe(1);
+  });
+});

@@ -44,6 +44,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   readonly maxPackageBytes?: number;
   readonly publicBinhost?: boolean;
+  /** Lets clients start cycles: the repository (md5-cache) and emerge.log files the gateway reads. */
+  readonly cycles?: { readonly md5Cache: string; readonly history: readonly string[] };
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -73,6 +75,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     releases: releaseStore(data, 3, logger),
     verify: profileVerifier({ redis: client, keys: KEYS, data, world: undefined, pins: [] }),
     logger,
+    ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
   });
   return {
     redis,

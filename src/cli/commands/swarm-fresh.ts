@@ -1,16 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { ArgoError, EXIT } from '../../core/errors.ts';
-import { compactTimestamp } from '../../core/compact-timestamp.ts';
-import { buildDag } from '../../core/swarm/build-dag.ts';
-import type { CycleDefinition } from '../../core/swarm/cycle-model.ts';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../../core/swarm/dispatch-policy.ts';
-import { estimateDurations } from '../../core/swarm/expected-durations.ts';
-import type { Diagnostic } from '../../core/gentoo/diagnostics.ts';
-import { tryParseCpv } from '../../core/gentoo/parse-cpv.ts';
-import { readSwarmInputs, type SwarmCycleSource } from '../../system/swarm-inputs.ts';
-import { createCycle, readDurations } from '../../swarm/cycle-store.ts';
-import { listDrones } from '../../swarm/drone-registry.ts';
+import type { SwarmCycleSource } from '../../system/swarm-inputs.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
+import { startCycle } from '../../swarm/start-cycle.ts';
 import { swarmKeys } from '../../swarm/swarm-keys.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
 import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
@@ -39,33 +31,20 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
   }
   const policy = SCHEDULING_POLICIES.find((candidate) => candidate === args.policy) as SchedulingPolicy | undefined;
   if (policy === undefined) throw new ArgoError('ARGO_USAGE', `--policy must be one of ${SCHEDULING_POLICIES.join(', ')}`);
-  const inputs = await readSwarmInputs(sourceOf(args), args.history);
+  const source = sourceOf(args);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-fresh');
   try {
-    const keys = swarmKeys(config.redis.prefix);
-    const drones = (await listDrones(redis, keys)).filter((drone) => drone.profiles.includes(profile.name));
-    const referenceSpeed = args.referenceSpeed ?? Math.max(1, ...drones.map((drone) => drone.cores));
-    const cps = [...new Set(inputs.packages.flatMap((pkg) => {
-      const parsed = tryParseCpv(pkg.cpv);
-      return parsed.ok ? [parsed.value.cp] : [];
-    }))];
-    const history = await readDurations(redis, keys, cps, referenceSpeed);
-    const dag = buildDag(inputs.packages, estimateDurations(inputs.builds, { history }));
-    refuseIncomplete(args, inputs.diagnostics, dag.diagnostics);
-    const createdAt = Date.now();
-    const definition: CycleDefinition = {
-      id: `${profile.name}-${compactTimestamp(new Date(createdAt))}-${randomBytes(2).toString('hex')}`,
+    const started = await startCycle({
+      redis,
+      keys: swarmKeys(config.redis.prefix),
       profile: profile.name,
-      createdAt,
-      source: args.packagesIndex !== undefined ? `packages-index ${args.packagesIndex}` : `plan ${args.plan ?? ''} with md5-cache ${args.md5Cache ?? ''}`,
+      source,
+      history: args.history,
       policy,
-      referenceSpeed,
-      nodes: [...dag.nodes.values()].map((node) => ({ cpv: node.cpv, cp: node.cp, duration: node.duration, heavy: node.heavy })),
-      edges: dag.edges,
-      cyclesBroken: dag.cyclesBroken,
-    };
-    await createCycle(redis, keys, definition);
-    const diagnostics = [...inputs.diagnostics, ...dag.diagnostics];
+      ...(args.referenceSpeed === undefined ? {} : { referenceSpeed: args.referenceSpeed }),
+      allowIncomplete: args.allowIncomplete,
+    });
+    const { definition, referenceSpeed, diagnostics } = started;
     const json = {
       cycle: definition.id,
       profile: profile.name,
@@ -73,8 +52,8 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
       edges: definition.edges.length,
       cyclesBroken: definition.cyclesBroken,
       referenceSpeed,
-      historyBuilds: inputs.builds.length,
-      swarmHistoryPackages: history.size,
+      historyBuilds: started.historyBuilds,
+      swarmHistoryPackages: started.swarmHistoryPackages,
       diagnostics: diagnostics.slice(0, 20),
       diagnosticsNotShown: Math.max(0, diagnostics.length - 20),
     };
@@ -82,30 +61,13 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
     const text = [
       `cycle ${definition.id} created for profile ${profile.name}`,
       `${definition.nodes.length} packages, ${definition.edges.length} dependency edges, ${definition.cyclesBroken.length} dependency cycles broken (${broken} edges)`,
-      `durations at ${referenceSpeed} cores from ${inputs.builds.length} emerge.log builds and the swarm's history of ${history.size} packages`,
+      `durations at ${referenceSpeed} cores from ${started.historyBuilds} emerge.log builds and the swarm's history of ${started.swarmHistoryPackages} packages`,
       diagnostics.length > 0 ? `${diagnostics.length} input diagnostics (--json lists them)` : '',
     ].filter((line) => line !== '').join('\n');
     return { exitCode: EXIT.ok, json, text };
   } finally {
     redis.disconnect();
   }
-}
-
-/**
- * A cycle built from input that lost packages or dependencies on the way would build in the wrong order or not
- * at all: refused (nothing is written), naming the first problem, unless --allow-incomplete.
- */
-function refuseIncomplete(args: SwarmFreshArgs, inputDiagnostics: readonly Diagnostic[], dagDiagnostics: readonly Diagnostic[]): void {
-  if (args.allowIncomplete) return;
-  const inCache = (diagnostic: Diagnostic): boolean => args.md5Cache !== undefined && diagnostic.file !== undefined && diagnostic.file.startsWith(args.md5Cache);
-  const blocking = [...dagDiagnostics, ...inputDiagnostics.filter((diagnostic) => inCache(diagnostic) || diagnostic.action === 'defaulted')];
-  const first = blocking[0];
-  if (first === undefined) return;
-  const where = `${first.file ?? 'input'}${first.line === undefined ? '' : `:${first.line}`}${first.field === undefined ? '' : ` (${first.field})`}`;
-  throw new ArgoError('ARGO_INVALID_INPUT', `${where}: ${first.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; no cycle was created`, {
-    hint: 'Fix the plan, index or md5-cache (see --json for every problem), or pass --allow-incomplete to build what could be read.',
-    details: { problems: blocking.slice(0, 20) },
-  });
 }
 
 function sourceOf(args: SwarmFreshArgs): SwarmCycleSource {

@@ -29,6 +29,8 @@ export interface SwarmGatewayArgs extends SwarmConfigArgs {
   readonly keepReleases: number;
   readonly world: string | undefined;
   readonly pin: readonly string[];
+  readonly md5Cache: string | undefined;
+  readonly history: readonly string[];
 }
 
 export const DEFAULT_TOKENS_FILE = '/etc/argo/gateway-tokens';
@@ -56,6 +58,7 @@ export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: Ha
     verify: profileVerifier({ redis, keys, data: args.data, world: args.world, pins: args.pin }),
     logger: context.logger,
     ...(https === undefined ? {} : { https }),
+    ...(args.md5Cache === undefined ? {} : { cycles: { md5Cache: args.md5Cache, history: args.history } }),
   });
   try {
     const url = await app.listen({ host, port });
