@@ -87,6 +87,10 @@ export interface EventFields {
   'swarm.drone-stopped': { drone: string };
   'swarm.stop-forced': { drone: string };
   'swarm.id-taken': { drone: string };
+  'swarm.command-applied': { id: string; by: string; command: string };
+  'swarm.command-invalid': { id: string; by: string };
+  'swarm.cycle-cancelled': { cycle: string; by: string; skipped: number };
+  'gateway.command-queued': { command: string; id: string; token: string };
   'gateway.package-published': { profile: string; cpv: string; path: string; size: number; token: string };
   'gateway.finalize-refused': { profile: string; score: number; token: string };
   'gateway.finalized': { profile: string; release: string; previous: string; score: number; forced: string; token: string };
@@ -178,6 +182,10 @@ export const EVENTS = {
   'swarm.id-taken': { level: 'error', message: 'Another drone holds this drone id now; stopping', fields: ['drone'] },
   'swarm.stop-forced': { level: 'warn', message: 'Drone stops without BullMQ letting go of its jobs', fields: ['drone'] },
   'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
+  'swarm.command-applied': { level: 'info', message: 'Operator command applied', fields: ['id', 'by', 'command'] },
+  'swarm.command-invalid': { level: 'warn', message: 'An entry of the command stream is not a command; skipped', fields: ['id', 'by'] },
+  'swarm.cycle-cancelled': { level: 'warn', message: 'Cycle cancelled: every package not built yet is skipped', fields: ['cycle', 'by', 'skipped'] },
+  'gateway.command-queued': { level: 'info', message: 'Operator command queued for the leader', fields: ['command', 'id', 'token'] },
   'gateway.package-published': { level: 'info', message: 'Binary package published to staging', fields: ['profile', 'cpv', 'path', 'size', 'token'] },
   'gateway.finalize-refused': { level: 'warn', message: 'Finalize refused: verify says the staging binhost is not safe', fields: ['profile', 'score', 'token'] },
   'gateway.finalized': { level: 'info', message: 'Production binhost switched to a new release', fields: ['profile', 'release', 'previous', 'score', 'forced', 'token'] },

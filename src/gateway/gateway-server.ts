@@ -28,6 +28,7 @@ import {
   finalizeRequestSchema,
   LEASE_HEADERS,
   rollbackRequestSchema,
+  groundRequestSchema,
   startCycleRequestSchema,
   type ErrorBody,
 } from '../swarm-client/api.ts';
@@ -36,6 +37,7 @@ import { isLeaseCurrent } from '../swarm/job-lease.ts';
 import type { SwarmKeys } from '../swarm/swarm-keys.ts';
 import { readSwarmState } from '../swarm/swarm-state.ts';
 import { startCycle } from '../swarm/start-cycle.ts';
+import { sendOperatorCommand, type OperatorCommand } from '../swarm/operator-commands.ts';
 import { writeFileAtomic } from '../system/atomic-write.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
@@ -285,6 +287,31 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     logEvent(logger, 'gateway.cycle-started', { profile: profile.name, cycle: started.definition.id, packages: started.definition.nodes.length, token: request.holder?.name ?? '' });
     return { cycle: started.definition.id, profile: profile.name, packages: started.definition.nodes.length, diagnostics: started.diagnostics.length };
   });
+  const queueCommand = async (command: OperatorCommand, request: FastifyRequest, reply: FastifyReply): Promise<{ command: string; queued: string }> => {
+    const by = request.holder?.name ?? 'gateway';
+    const id = await sendOperatorCommand(options.redis, options.keys, command, by);
+    logEvent(logger, 'gateway.command-queued', { command: command.type, id, token: by });
+    void reply.code(202);
+    return { command: command.type, queued: id };
+  };
+  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/ground`, { config: { access: 'admin' } }, async (request, reply) => {
+    const body = parseWith(groundRequestSchema, request.body ?? {}, 'request body');
+    return queueCommand({ type: 'ground', drone: checkId(request.params.drone, 'drone'), minutes: body.minutes ?? 60, reason: body.reason ?? 'no reason given' }, request, reply);
+  });
+  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/unground`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'unground', drone: checkId(request.params.drone, 'drone') }, request, reply));
+  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/restart`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'restart', drone: checkId(request.params.drone, 'drone') }, request, reply));
+  app.delete<{ Params: { cycle: string } }>(`${API_PREFIX}/cycles/:cycle`, { config: { access: 'admin' } }, async (request, reply) => {
+    const cycle = checkId(request.params.cycle, 'cycle');
+    if ((await options.redis.sismember(options.keys.activeCycles, cycle)) === 0) throw new ArgoError('ARGO_FILE_NOT_FOUND', `No running cycle ${cycle}`, { hint: 'build-swarm status lists the running cycles.' });
+    return queueCommand({ type: 'cancel-cycle', cycle }, request, reply);
+  });
+  app.get<{ Params: { cycle: string; category: string; pf: string } }>(`${API_PREFIX}/cycles/:cycle/packages/:category/:pf`, { config: { access: 'read' } }, async (request) => {
+    const cycle = checkId(request.params.cycle, 'cycle');
+    const cpv = `${request.params.category}/${request.params.pf}`;
+    const json = await options.redis.hget(options.keys.packages(cycle), cpv);
+    if (json === null) throw new ArgoError('ARGO_FILE_NOT_FOUND', `Cycle ${cycle} has no package ${cpv}`, { hint: 'build-swarm status lists the cycles and their packages.' });
+    return { cycle, ...(JSON.parse(json) as Record<string, unknown>) };
+  });
   app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/rollback`, { config: { access: 'admin' } }, async (request) => {
     const profile = profileOf(request.params.profile);
     const body = parseWith(rollbackRequestSchema, request.body ?? {}, 'request body');
@@ -333,6 +360,11 @@ async function sendFrom(reply: FastifyReply, root: string, path: string): Promis
   }
   if (!real.startsWith(`${realRoot}/`) || !(await stat(real)).isFile()) throw notFound(path);
   return reply.sendFile(relative(realRoot, real), realRoot, { dotfiles: 'deny', cacheControl: false });
+}
+
+function checkId(value: string, what: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a ${what} id: ${JSON.stringify(value)}`, { hint: `A ${what} id is letters, digits, dot, dash and underscore.` });
+  return value;
 }
 
 function notFound(path: string): ArgoError {

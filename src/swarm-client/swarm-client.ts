@@ -19,6 +19,8 @@ import {
   logStoredSchema,
   profilesSchema,
   releasesSchema,
+  groundRequestSchema,
+  queuedCommandSchema,
   startCycleRequestSchema,
   startedCycleSchema,
   statusSchema,
@@ -48,6 +50,10 @@ export interface SwarmClient {
   verify(profile: string, threshold?: number): Promise<VerifyReport>;
   finalize(profile: string, request: { force?: string; threshold?: number }): Promise<z.infer<typeof finalizedSchema>>;
   rollback(profile: string, to?: string): Promise<z.infer<typeof switchedSchema>>;
+  ground(drone: string, request: z.infer<typeof groundRequestSchema>): Promise<z.infer<typeof queuedCommandSchema>>;
+  unground(drone: string): Promise<z.infer<typeof queuedCommandSchema>>;
+  restart(drone: string): Promise<z.infer<typeof queuedCommandSchema>>;
+  cancelCycle(cycle: string): Promise<z.infer<typeof queuedCommandSchema>>;
   /** Starts a cycle building the packages of an `emerge -pv` plan; ARGO_CYCLE_ACTIVE when the profile has one running. */
   startCycle(profile: string, request: z.infer<typeof startCycleRequestSchema>): Promise<z.infer<typeof startedCycleSchema>>;
   /** The text of a file under the gateway (a binhost's Packages, a build log), or undefined when it is not there. */
@@ -95,6 +101,10 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
       throw await refusal(url, response);
     }
   };
+  const command = async (method: string, path: string, body: unknown): Promise<z.infer<typeof queuedCommandSchema>> => {
+    const response = await send(method, path, { ...(body === undefined ? {} : { body: JSON.stringify(body) }), retry: false });
+    return parseAnswer(`${base}${path}`, queuedCommandSchema, await response.json());
+  };
   const read = async <T>(path: string, schema: z.ZodType<T>): Promise<T> => parseAnswer(`${base}${path}`, schema, await (await send('GET', path, { retry: true })).json());
 
   return {
@@ -113,6 +123,10 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
       const response = await send('POST', path, { body: JSON.stringify(to === undefined ? {} : { to }), retry: false });
       return parseAnswer(`${base}${path}`, switchedSchema, await response.json());
     },
+    ground: (drone, request) => command('POST', `${API_PREFIX}/drones/${encodeURIComponent(drone)}/ground`, request),
+    unground: (drone) => command('POST', `${API_PREFIX}/drones/${encodeURIComponent(drone)}/unground`, {}),
+    restart: (drone) => command('POST', `${API_PREFIX}/drones/${encodeURIComponent(drone)}/restart`, {}),
+    cancelCycle: (cycle) => command('DELETE', `${API_PREFIX}/cycles/${encodeURIComponent(cycle)}`, undefined),
     async startCycle(profile, request) {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/cycles`;
       const response = await send('POST', path, { body: JSON.stringify(request), retry: false });

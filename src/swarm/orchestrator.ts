@@ -37,7 +37,8 @@ import type { CommandRunner } from '../system/run-command.ts';
 import { parseFailure, type BuildJobData, type BuildResult } from './build-outcome.ts';
 import { activeCycleIds, finishCycle, readCycle, readRecords, recordDuration, writeRecords } from './cycle-store.ts';
 import { listDrones, writeBreaker, type DroneView } from './drone-registry.ts';
-import { acquireLease, releaseLease, renewLease, type Lease } from './leader-lease.ts';
+import { acquireLease, fencedHset, releaseLease, renewLease, type Lease } from './leader-lease.ts';
+import { readOperatorCommands, type OperatorCommand } from './operator-commands.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
 import { appendSwarmEvent } from './swarm-events.ts';
 import { buildJobId, droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
@@ -141,6 +142,8 @@ class Leadership {
   #nextRefresh = 0;
   #wake: (() => void) | undefined;
   #woken = false;
+  /** The id of the last operator command applied; read from Redis when leadership begins. */
+  #commandsCursor: string | undefined;
 
   constructor(options: OrchestratorOptions, redis: Redis, keys: SwarmKeys, lease: Lease) {
     this.#options = options;
@@ -226,6 +229,7 @@ class Leadership {
   };
 
   async #step(): Promise<void> {
+    await this.#applyCommands();
     const now = Date.now();
     // Drones and new cycles change slowly; read them at most every REFRESH_MS, and on every full pass.
     const full = this.#dirty.size === 0 || now >= this.#nextFullReconcile;
@@ -476,6 +480,59 @@ class Leadership {
     logEvent(this.#logger, 'swarm.grounded', { drone: droneId, reason, until: new Date(decision.state.groundedUntil ?? 0).toISOString() });
     await appendSwarmEvent(this.#redis, this.#keys, { type: 'grounded', drone: droneId, reason }).catch(() => undefined);
     if (decision.restart) void this.#restart(droneId);
+  }
+
+  /** Applies the operators' commands queued since the last one applied (src/swarm/operator-commands.ts). */
+  async #applyCommands(): Promise<void> {
+    if (this.#commandsCursor === undefined) this.#commandsCursor = (await this.#redis.hget(this.#keys.leaderState, 'commands')) ?? '0';
+    const commands = await readOperatorCommands(this.#redis, this.#keys, this.#commandsCursor);
+    for (const queued of commands) {
+      const { command } = queued;
+      if (command === undefined) logEvent(this.#logger, 'swarm.command-invalid', { id: queued.id, by: queued.by });
+      else await this.#applyCommand(command, queued.by);
+      await fencedHset(this.#redis, this.#keys, this.#lease.epoch, new Map([[this.#keys.leaderState, { commands: queued.id }]]));
+      this.#commandsCursor = queued.id;
+      if (command !== undefined) {
+        logEvent(this.#logger, 'swarm.command-applied', { id: queued.id, by: queued.by, command: command.type });
+        await appendSwarmEvent(this.#redis, this.#keys, { type: 'command-applied', command: command.type, commandId: queued.id, by: queued.by }).catch(() => undefined);
+      }
+    }
+  }
+
+  async #applyCommand(command: OperatorCommand, by: string): Promise<void> {
+    const now = Date.now();
+    switch (command.type) {
+      case 'ground': {
+        const reason = `grounded by ${by}: ${command.reason}`;
+        const state: BreakerState = { ...(this.#breakers.get(command.drone) ?? CLOSED_BREAKER), groundedSince: now, groundedUntil: now + command.minutes * 60_000, reason };
+        await writeBreaker(this.#redis, this.#keys, this.#lease.epoch, command.drone, state);
+        this.#breakers.set(command.drone, state);
+        logEvent(this.#logger, 'swarm.grounded', { drone: command.drone, reason, until: new Date(state.groundedUntil ?? now).toISOString() });
+        await appendSwarmEvent(this.#redis, this.#keys, { type: 'grounded', drone: command.drone, reason }).catch(() => undefined);
+        return;
+      }
+      case 'unground':
+        await writeBreaker(this.#redis, this.#keys, this.#lease.epoch, command.drone, CLOSED_BREAKER);
+        this.#breakers.set(command.drone, CLOSED_BREAKER);
+        logEvent(this.#logger, 'swarm.drone-recovered', { drone: command.drone, cpv: `(ungrounded by ${by})` });
+        return;
+      case 'restart':
+        await this.#restart(command.drone);
+        return;
+      case 'cancel-cycle': {
+        const cycle = this.#cycles.get(command.cycle);
+        if (cycle === undefined) return;
+        const open = [...cycle.records.values()].filter((record) => !['built', 'failed', 'blocked', 'skipped'].includes(record.state));
+        const reason = `cancelled by ${by}`;
+        // Waiting jobs go now; a running build finishes on its drone and its upload is refused (its record is no longer building).
+        for (const record of open) {
+          if (record.jobId !== undefined && record.drone !== undefined) await (await this.#queueOf(record.drone).queue.getJob(record.jobId))?.remove().catch(() => undefined);
+        }
+        await this.#write(cycle, open.map((record) => ({ ...record, state: 'skipped', since: now, reason })));
+        logEvent(this.#logger, 'swarm.cycle-cancelled', { cycle: command.cycle, by, skipped: open.length });
+        return;
+      }
+    }
   }
 
   async #restart(droneId: string): Promise<void> {

@@ -29,6 +29,10 @@ export interface SwarmKeys {
   durations(cp: string): string;
   /** Stream of swarm events for operators (leader changes, grounding, reclaims, cycle ends). */
   readonly events: string;
+  /** Stream of operator commands (ground, unground, restart, cancel-cycle) the leader applies. */
+  readonly commands: string;
+  /** Hash the leader writes (fenced): `commands` = the id of the last command applied. */
+  readonly leaderState: string;
 }
 
 export function swarmKeys(prefix: string): SwarmKeys {
@@ -46,6 +50,8 @@ export function swarmKeys(prefix: string): SwarmKeys {
     breakers: `${prefix}:breakers`,
     durations: (cp) => `${prefix}:durations:${cp}`,
     events: `${prefix}:events`,
+    commands: `${prefix}:commands`,
+    leaderState: `${prefix}:leader-state`,
   };
 }
 
