@@ -8,6 +8,7 @@ import { consoleCheck, guiSessionCheck } from './checks/session-checks.ts';
 import { bootFallbackCheck, configUpdatesCheck, fstabCheck, newsCheck, preservedLibsCheck } from './checks/file-checks.ts';
 import { binhostCoverageCheck, diskSpaceCheck, libxcryptPinCheck } from './checks/update-checks.ts';
 import { snapshotCheck } from './checks/snapshot-check.ts';
+import { swarmCheck } from './checks/swarm-check.ts';
 import { runPreflight } from './run-preflight.ts';
 import type { Check, PreflightOptions, PreflightReport, TerminalInfo } from './types.ts';
 
@@ -29,6 +30,11 @@ export const CHECKS: readonly Check[] = [
   canaryCheck,
 ];
 
+/** The checklist for these options: the `swarm` check joins only when a swarm is given, it has nothing to say without one. */
+export function checksFor(options: PreflightOptions): readonly Check[] {
+  return options.swarm === undefined ? CHECKS : [...CHECKS, swarmCheck];
+}
+
 export interface ChecklistInput {
   readonly system: System;
   readonly processes: ProcessTable;
@@ -41,18 +47,28 @@ export interface ChecklistInput {
   readonly plan?: () => Promise<ParsedEmergePlan>;
 }
 
+/** The update plan as emerge printed it (apkg update --request-builds sends its lines to the swarm) and parsed. */
+export interface UpdatePlan {
+  readonly text: string;
+  readonly parsed: ParsedEmergePlan;
+}
+
+/** `emerge -pv --update --deep --newuse @world` inside the target. */
+export async function readUpdatePlan(system: System, signal: AbortSignal): Promise<UpdatePlan> {
+  const result = await system.commands.run('emerge', ['--pretend', '--verbose', '--update', '--deep', '--newuse', '--color=n', '@world'], {
+    signal,
+    budgetMs: 30 * 60_000,
+    mutates: false,
+    env: { ...CHROOT_ENV, NOCOLOR: 'true' },
+  });
+  return { text: result.stdout, parsed: parseEmergePlan(result.stdout) };
+}
+
 /** The update plan, from emerge inside the target; computed once however many checks ask for it. */
 export function planProvider(system: System, signal: AbortSignal): () => Promise<ParsedEmergePlan> {
   let plan: Promise<ParsedEmergePlan> | undefined;
   return () => {
-    plan ??= system.commands
-      .run('emerge', ['--pretend', '--verbose', '--update', '--deep', '--newuse', '--color=n', '@world'], {
-        signal,
-        budgetMs: 30 * 60_000,
-        mutates: false,
-        env: { ...CHROOT_ENV, NOCOLOR: 'true' },
-      })
-      .then((result) => parseEmergePlan(result.stdout));
+    plan ??= readUpdatePlan(system, signal).then((read) => read.parsed);
     return plan;
   };
 }
@@ -66,7 +82,7 @@ export async function runChecklist(input: ChecklistInput): Promise<PreflightRepo
     signal: input.signal,
     plan: input.plan ?? planProvider(input.system, input.signal),
   };
-  const report = await runPreflight(input.checks ?? CHECKS, context);
+  const report = await runPreflight(input.checks ?? checksFor(input.options), context);
   return input.options.stopGui ? stopGuiIfSafe(report, context, input.logger) : report;
 }
 

@@ -1,4 +1,5 @@
 import type { ParsedEmergePlan } from '../core/gentoo/parse-emerge-plan.ts';
+import type { SwarmClient } from '../swarm-client/swarm-client.ts';
 import type { System } from '../system/open-system.ts';
 import type { ProcessTable } from '../system/process-table.ts';
 
@@ -21,6 +22,7 @@ export const CHECK_IDS = [
   'preserved-libs',
   'boot-fallback',
   'canary',
+  'swarm',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -39,8 +41,21 @@ export interface CheckResult extends CheckOutcome {
   readonly durationMs: number;
 }
 
+/**
+ * The build swarm a client takes its binaries from (`--swarm URL`): its gateway's client, the profile whose
+ * production binhost the target uses, and the token (for the binhost URL emerge is given; never logged).
+ */
+export interface SwarmAccess {
+  readonly client: SwarmClient;
+  /** Undefined: the gateway's only profile (a gateway with several asks for --swarm-profile). */
+  readonly profile: string | undefined;
+  readonly token: string | undefined;
+}
+
 export interface PreflightOptions {
   readonly binhost: string | undefined;
+  /** With a swarm, coverage is measured against its production binhost and the `swarm` check runs. */
+  readonly swarm?: SwarmAccess | undefined;
   /** Take the pre-update snapshot when it is possible. */
   readonly takeSnapshot: boolean;
   /** Stop the display manager (only from a console, only after the snapshot). */

@@ -7,9 +7,10 @@ import { openSystem } from '../../system/open-system.ts';
 import { createProcessTable } from '../../system/process-table.ts';
 import { readTerminal } from '../../system/read-terminal.ts';
 import { enterTarget } from '../enter-target.ts';
+import { resolveSwarm, type SwarmArgs } from '../preflight-options.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
-export interface PreflightArgs extends GlobalOptions {
+export interface PreflightArgs extends GlobalOptions, SwarmArgs {
   readonly binhost: string | undefined;
   readonly snapshot: boolean;
   readonly stopGui: boolean;
@@ -23,6 +24,7 @@ export async function runPreflightCommand(args: PreflightArgs, context: HandlerC
   // target only when asked to take the snapshot or stop the display manager.
   const changes = args.snapshot || args.stopGui;
   await using door = await enterTarget(args, { command: 'preflight', writable: changes, lock: changes }, context.logger);
+  const swarm = await resolveSwarm(args, context.process.env);
   const system = openSystem({ root: door.root, logger: context.logger });
   try {
     const report = await runChecklist({
@@ -30,6 +32,7 @@ export async function runPreflightCommand(args: PreflightArgs, context: HandlerC
       processes: createProcessTable(args.procRoot ?? '/proc'),
       options: {
         binhost: args.binhost,
+        swarm,
         takeSnapshot: args.snapshot,
         stopGui: args.stopGui,
         criticalPackages: args.critical.length > 0 ? args.critical : DEFAULT_CRITICAL_PACKAGES,

@@ -6,11 +6,13 @@ import { parsePackagesIndex } from '../../core/gentoo/parse-packages-index.ts';
 import { resolvePackageUse } from '../../core/gentoo/resolve-package-use.ts';
 import { findInstalled } from '../../core/gentoo/find-installed.ts';
 import type { EmergePlanPackage } from '../../core/gentoo/parse-emerge-plan.ts';
+import type { PackagesIndexEntry } from '../../core/gentoo/packages-index.ts';
 import { fetchBinhostIndex } from '../../system/fetch-binhost-index.ts';
 import { readConfigFiles } from '../../system/gentoo/read-config-files.ts';
 import { readMakeConf } from '../../system/gentoo/read-make-conf.ts';
 import { readVdb } from '../../system/gentoo/read-vdb.ts';
 import type { Check, CheckContext } from '../types.ts';
+import { readSwarmIndex, swarmProfile, unreachableSwarm } from './swarm-binhost.ts';
 
 /** The binhosts the target would use: --binhost, else binrepos.conf, else PORTAGE_BINHOST, else the local PKGDIR. */
 async function binhostsOf(context: CheckContext): Promise<string[]> {
@@ -24,19 +26,36 @@ async function binhostsOf(context: CheckContext): Promise<string[]> {
   return urls.length > 0 ? urls : [makeConf.vars['PKGDIR'] ?? '/var/cache/binpkgs'];
 }
 
+/** The indexes coverage is measured against: the swarm's production binhost with --swarm, else the target's binhosts. */
+async function indexesOf(context: CheckContext): Promise<{ sources: string[]; entries: PackagesIndexEntry[] }> {
+  const swarm = context.options.swarm;
+  if (swarm !== undefined) {
+    const index = await readSwarmIndex(swarm, await swarmProfile(swarm), 'binhost');
+    return { sources: [index.present ? index.url : `${index.url} (no release yet)`], entries: [...index.entries] };
+  }
+  const entries: PackagesIndexEntry[] = [];
+  const sources: string[] = [];
+  for (const base of await binhostsOf(context)) {
+    const fetched = await fetchBinhostIndex(base, context.system.target, context.signal);
+    sources.push(fetched.url);
+    entries.push(...parsePackagesIndex(fetched.text, { file: fetched.url }).packages);
+  }
+  return { sources, entries };
+}
+
 export const binhostCoverageCheck: Check = {
   id: 'binhost-coverage',
   budgetMs: 120_000,
   async run(context) {
     const plan = await context.plan();
-    const bases = await binhostsOf(context);
-    const entries = [];
-    const sources: string[] = [];
-    for (const base of bases) {
-      const fetched = await fetchBinhostIndex(base, context.system.target, context.signal);
-      sources.push(fetched.url);
-      entries.push(...parsePackagesIndex(fetched.text, { file: fetched.url }).packages);
+    let indexes: { sources: string[]; entries: PackagesIndexEntry[] };
+    try {
+      indexes = await indexesOf(context);
+    } catch (error) {
+      if (context.options.swarm === undefined) throw error;
+      return unreachableSwarm(error, context.options.swarm);
     }
+    const { sources, entries } = indexes;
     const coverage = computeCoverage(plan.packages, entries, context.options.criticalPackages);
     const details = { total: coverage.total, available: coverage.available, missing: coverage.missing, percent: coverage.percent, criticalMissing: coverage.criticalMissing, reasons: coverage.reasons, binhosts: sources };
     const headline = `${coverage.available} of ${coverage.total} packages available as binaries (${coverage.percent}%)`;
@@ -48,7 +67,11 @@ export const binhostCoverageCheck: Check = {
         advice: 'Build them on the binhost first (build-swarm), or update them alone with apkg update --allow-compile after a snapshot.',
       };
     }
-    if (coverage.missing.length > 0) return { status: 'warn', summary: `${headline}; ${coverage.missing.length} would be compiled`, details };
+    if (coverage.missing.length > 0) {
+      const named = coverage.missing.length <= 3 ? coverage.missing.join(', ') : `${coverage.missing.slice(0, 3).join(', ')} and ${coverage.missing.length - 3} more`;
+      const advice = context.options.swarm === undefined ? {} : { advice: 'apkg update --request-builds asks the swarm to build them first.' };
+      return { status: 'warn', summary: `${headline}; ${coverage.missing.length} would be compiled: ${named}`, details, ...advice };
+    }
     return { status: 'pass', summary: headline, details };
   },
 };
