@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,9 @@ import { insertOptionalArgs, parseEmergeArgs, settleOptions } from './fake-emerg
 import { parseFakeConfig } from './fake-emerge/parse-fake-config.ts';
 import { buildSecondsLookup, medianBuildSeconds } from './fake-emerge/build-durations.ts';
 import { enabledUse } from './fake-emerge/package-metadata.ts';
+import { parseRemoteUrl, splitChallenges } from './fake-emerge/http-request.ts';
+import { verifyBinpkg } from './fake-emerge/fetch-binpkg.ts';
+import { digestSuccessLine, hideUrlPassword, notGzippedMessage } from './fake-emerge/portage-messages.ts';
 
 const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
 const FAKE_BIN = join(PROJECT, 'test/swarm-fixtures/bin');
@@ -149,7 +154,14 @@ const gpkgFiles = async (root: string): Promise<string[]> =>
   (await listFiles(join(root, 'var/cache/binpkgs')).catch(() => [])).filter((name) => name.endsWith('.gpkg.tar'));
 
 const leftovers = async (root: string): Promise<string[]> =>
-  (await listFiles(root)).filter((name) => /argo-tmp|\.lock$|\.break$|-MERGING-|var\/tmp\/portage\/[^/]+\/[^/]/.test(name));
+  (await listFiles(root)).filter((name) => /argo-tmp|\.partial$|\.lock$|\.break$|-MERGING-|var\/tmp\/portage\/[^/]+\/[^/]/.test(name));
+
+/** Every file (not folder) in ROOT's PKGDIR. */
+const pkgdirFiles = async (root: string): Promise<string[]> =>
+  (await listFiles(join(root, 'var/cache/binpkgs')).catch(() => [])).filter((name) => !name.endsWith('/'));
+
+/** binrepos.conf's implicit name of a PORTAGE_BINHOST entry: the MD5 of the URI without trailing slashes. */
+const binrepoName = (uri: string): string => createHash('md5').update(uri.replace(/\/+$/, '')).digest('hex');
 
 describe('fake emerge --buildpkg: a source build', () => {
   it('writes a GPKG that reads back, lists it in Packages and Packages.gz, installs it and logs a source build', async () => {
@@ -420,17 +432,369 @@ describe('fake emerge --buildpkg: dependencies', () => {
     const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="file://${binhost}"\n` });
     const result = await runFake(root, [...EMERGE, `=${SED}`]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('!!! Digest verification failed:');
-    expect(result.stderr).toContain('!!! Reason: Failed on size verification');
+    // BinpkgVerifier checks the copy fetched into PKGDIR under its .partial name, and says so on stdout.
+    const partial = join(root, 'var/cache/binpkgs/virtual/libintl/libintl-0-r1-1.gpkg.tar.partial');
+    expect(result.stdout).toContain(`\n!!! Digest verification failed:\n!!! ${partial}\n!!! Reason: Failed on size verification\n!!! Got: 9\n`);
     expect(result.stdout).toContain(`>>> Failed to emerge ${LIBINTL} for ${root}/`);
-    expect(await gpkgFiles(root)).toEqual([]);
+    expect(result.stderr).toBe('');
+    expect(await pkgdirFiles(root)).toEqual([]);
+    expect(await leftovers(root)).toEqual([]);
   });
 
   it('carries on when PORTAGE_BINHOST names a folder that does not exist yet', async () => {
-    const root = await makeRoot({ packages: [WHICH], makeConf: `PORTAGE_BINHOST="file://${join(tmpdir(), 'argo-no-such-binhost')}"\n` });
+    const missing = join(tmpdir(), 'argo-no-such-binhost');
+    const root = await makeRoot({ packages: [WHICH], makeConf: `PORTAGE_BINHOST="file://${missing}/"\n` });
     const result = await runFake(root, [...EMERGE, `=${WHICH}`]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('!!! Error fetching binhost package info from');
+    // The binrepo's name is the MD5 of the URI without its trailing slash (binrepos.conf's implicit name).
+    const name = binrepoName(`file://${missing}`);
+    expect(result.stderr).toBe(
+      `\n\n!!! [${name}] Error fetching binhost package info from 'file://${missing}'\n!!! [${name}] [Errno 2] No such file or directory: '${missing}/Packages'\n\n`,
+    );
+  });
+});
+
+/** A request the test binhost server answered. */
+interface ServedRequest {
+  readonly path: string;
+  readonly status: number;
+  readonly authorization?: string;
+  readonly userAgent?: string;
+}
+
+interface BinhostServer {
+  /** `127.0.0.1:PORT`. */
+  readonly hostPort: string;
+  readonly requests: ServedRequest[];
+}
+
+const servers: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(async (server) => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }),
+  );
+});
+
+const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/**
+ * A real HTTP server, as the swarm gateway serves a profile's staging binhost: the files of `dir` under
+ * `/staging/desktop/`. With `auth`, every request needs its Basic credentials and is otherwise answered 401 with
+ * `challenge` (a Basic one with a realm unless told).
+ */
+async function serveBinhost(
+  dir: string,
+  auth?: { readonly user: string; readonly password: string; readonly challenge?: string | readonly string[] },
+  /** A file whose answer stops halfway and never ends. */
+  stall?: string,
+): Promise<BinhostServer> {
+  const requests: ServedRequest[] = [];
+  const server = createServer((request, response) => {
+    const reply = (status: number, headers: Record<string, string>, body: Uint8Array | string): void => {
+      requests.push({
+        path: request.url ?? '',
+        status,
+        ...(request.headers.authorization === undefined ? {} : { authorization: request.headers.authorization }),
+        ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] }),
+      });
+      response.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body);
+    };
+    if (auth !== undefined && request.headers.authorization !== basicAuth(auth.user, auth.password)) {
+      const body = '{"error":{"code":"ARGO_SWARM_UNAUTHORIZED"}}';
+      requests.push({ path: request.url ?? '', status: 401, ...(request.headers.authorization === undefined ? {} : { authorization: request.headers.authorization }) });
+      const challenge = auth.challenge ?? 'Basic realm="argo"';
+      response.writeHead(401, { 'www-authenticate': typeof challenge === 'string' ? challenge : [...challenge], 'content-type': 'application/json', 'content-length': String(body.length) }).end(body);
+      return;
+    }
+    const prefix = '/staging/desktop/';
+    const path = new URL(request.url ?? '/', 'http://binhost').pathname;
+    const relative = path.startsWith(prefix) ? decodeURIComponent(path.slice(prefix.length)) : '';
+    if (relative === '' || relative.split('/').some((part) => part === '..' || part === '')) {
+      reply(404, {}, 'not here');
+      return;
+    }
+    if (relative === stall) {
+      void readFile(join(dir, relative)).then((body) => {
+        requests.push({ path, status: 200 });
+        response.writeHead(200, { 'content-length': String(body.byteLength) });
+        response.write(body.subarray(0, body.byteLength >> 1));
+      });
+      return;
+    }
+    readFile(join(dir, relative)).then(
+      (body) => reply(200, { 'content-type': 'application/octet-stream' }, body),
+      () => reply(404, {}, 'not here'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return { hostPort: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+}
+
+/** A port nothing listens on: one a server just gave back. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A drone's PKGDIR after it built virtual/libintl: a binhost written by the fake itself. */
+async function publishLibintl(): Promise<{ dir: string; fields: Readonly<Record<string, string>>; bytes: Buffer }> {
+  const drone = await makeRoot({ packages: [LIBINTL] });
+  expect((await runFake(drone, [...EMERGE, `=${LIBINTL}`])).code).toBe(0);
+  const dir = join(drone, 'var/cache/binpkgs');
+  const fields = (await readIndex(dir)).packages[0]?.fields as Readonly<Record<string, string>>;
+  return { dir, fields, bytes: await readFile(join(dir, fields.PATH as string)) };
+}
+
+const LIBINTL_PATH = 'virtual/libintl/libintl-0-r1-1.gpkg.tar';
+const TOKEN = 's3cret-TOKEN-4f9a';
+
+/** The token must appear nowhere but in make.conf: not in stdout, stderr, nor any file the run wrote under ROOT. */
+async function expectNoToken(result: FakeResult, root: string): Promise<void> {
+  expect(result.stdout).not.toContain(TOKEN);
+  expect(result.stderr).not.toContain(TOKEN);
+  for (const name of await listFiles(root)) {
+    if (name.endsWith('/') || name === 'etc/portage/make.conf') continue;
+    expect(await readFile(join(root, name), 'latin1'), name).not.toContain(TOKEN);
+  }
+}
+
+describe('fake emerge --buildpkg: http(s) binhosts', () => {
+  it('merges a dependency from an http binhost as a binary: Packages.gz, then the package with wget into PKGDIR', async () => {
+    const published = await publishLibintl();
+    const server = await serveBinhost(published.dir);
+    const binhost = `http://${server.hostPort}/staging/desktop/`;
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nCHOST="x86_64-pc-linux-gnu"\nPORTAGE_BINHOST="${binhost}"\n` });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`>>> Emerging binary (1 of 2) ${LIBINTL}::gentoo for ${root}/`);
+
+    // bintree reads Packages.gz through urllib, BinpkgFetcher runs wget for the package.
+    expect(server.requests).toEqual([
+      { path: '/staging/desktop/Packages.gz', status: 200, userAgent: 'Gentoo Portage' },
+      { path: `/staging/desktop/${LIBINTL_PATH}`, status: 200, userAgent: 'Portage (Gentoo, https://www.gentoo.org) distfile-fetch' },
+    ]);
+    const pkgdir = join(root, 'var/cache/binpkgs');
+    const partial = join(pkgdir, `${LIBINTL_PATH}.partial`);
+    expect(result.stdout).toMatch(
+      new RegExp(
+        [
+          `--\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d--  http://${server.hostPort}/staging/desktop/${LIBINTL_PATH}`,
+          `Connecting to ${server.hostPort}\\.\\.\\. connected\\.`,
+          'HTTP request sent, awaiting response\\.\\.\\. 200 OK',
+          `Length: ${published.bytes.byteLength} \\(\\d+K\\) \\[application/octet-stream\\]`,
+          `Saving to: '${partial}'`,
+          '',
+          `\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\([\\d.]+ [KMG]?B/s\\) - '${partial}' saved \\[${published.bytes.byteLength}/${published.bytes.byteLength}\\]`,
+        ].join('\n'),
+      ),
+    );
+    // BinpkgVerifier's success line: EOutput's ebegin/eend at 80 columns, `[ ok ]` ending in column 79.
+    expect(result.stdout).toContain(`\n * libintl-0-r1-1.gpkg.tar MD5 SHA1 size ;-) ...${' '.repeat(25)}[ ok ]\n`);
+
+    // Downloaded into PKGDIR under its PATH, with the index's MTIME, and listed in PKGDIR's Packages.
+    const local = await readFile(join(pkgdir, LIBINTL_PATH));
+    expect(local.equals(published.bytes)).toBe(true);
+    expect(Math.floor((await stat(join(pkgdir, LIBINTL_PATH))).mtimeMs / 1000)).toBe(Number(published.fields.MTIME));
+    const index = await readIndex(pkgdir);
+    expect(index.packages.find((entry) => entry.fields.CPV === LIBINTL)?.fields).toMatchObject({
+      PATH: LIBINTL_PATH,
+      BUILD_ID: '1',
+      SIZE: published.fields.SIZE,
+      MD5: published.fields.MD5,
+      SHA1: published.fields.SHA1,
+      MTIME: published.fields.MTIME,
+    });
+    expect(await readVdb(root, LIBINTL)).toMatchObject({ buildId: 1, binpkgMd5: published.fields.MD5, buildTime: Number(published.fields.BUILD_TIME) });
+    expect((await readJsonl(root)).map((record) => [record.cpv, record.kind])).toEqual([
+      [LIBINTL, 'binary'],
+      [SED, 'source'],
+    ]);
+    const logText = await readFile(join(root, 'var/log/emerge.log'), 'utf8');
+    expect(logText).toContain(` --- (1 of 2) Fetching Binary (${LIBINTL}::${partial})\n`);
+    expect(logText).toContain(` === (1 of 2) Merging Binary (${LIBINTL}::${join(pkgdir, LIBINTL_PATH)})\n`);
+    expect(await leftovers(root)).toEqual([]);
+  });
+
+  it('sends the URL\'s credentials as Basic auth once the server asks, and never shows the password', async () => {
+    const published = await publishLibintl();
+    // No Packages.gz: urllib's 404 on it sends bintree on to Packages.
+    await rm(join(published.dir, 'Packages.gz'));
+    const server = await serveBinhost(published.dir, { user: 'drone', password: TOKEN });
+    const root = await makeRoot({
+      packages: [SED, LIBINTL],
+      makeConf: `USE="nls"\nPORTAGE_BINHOST="http://drone:${TOKEN}@${server.hostPort}/staging/desktop"\n`,
+    });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect((await readJsonl(root)).map((record) => [record.cpv, record.kind])).toEqual([
+      [LIBINTL, 'binary'],
+      [SED, 'source'],
+    ]);
+    expect((await readFile(join(root, 'var/cache/binpkgs', LIBINTL_PATH))).equals(published.bytes)).toBe(true);
+
+    // Both clients ask without credentials first and answer the Basic challenge (urllib needs its realm).
+    const auth = basicAuth('drone', TOKEN);
+    expect(server.requests.map((request) => [request.path, request.status, request.authorization])).toEqual([
+      ['/staging/desktop/Packages.gz', 401, undefined],
+      ['/staging/desktop/Packages.gz', 404, auth],
+      ['/staging/desktop/Packages', 401, undefined],
+      ['/staging/desktop/Packages', 200, auth],
+      [`/staging/desktop/${LIBINTL_PATH}`, 401, undefined],
+      [`/staging/desktop/${LIBINTL_PATH}`, 200, auth],
+    ]);
+    // wget shows the URL with the password hidden, as Portage's _hide_url_passwd does.
+    expect(result.stdout).toContain(`--  http://drone:*password*@${server.hostPort}/staging/desktop/${LIBINTL_PATH}\n`);
+    expect(result.stdout).toContain(
+      'HTTP request sent, awaiting response... 401 Unauthorized\nAuthentication selected: Basic realm="argo"\n' +
+        `Reusing existing connection to ${server.hostPort}.\nHTTP request sent, awaiting response... 200 OK\n`,
+    );
+    await expectNoToken(result, root);
+  });
+
+  it('reports a binhost that refuses the credentials (401) and builds the dependency from source', async () => {
+    const published = await publishLibintl();
+    const server = await serveBinhost(published.dir, { user: 'drone', password: 'another-token' });
+    const binhost = `http://drone:${TOKEN}@${server.hostPort}/staging/desktop/`;
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="${binhost}"\n` });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(0);
+    const name = binrepoName(binhost);
+    expect(result.stderr).toBe(
+      `\n\n!!! [${name}] Error fetching binhost package info from 'http://drone:*password*@${server.hostPort}/staging/desktop'\n` +
+        `!!! [${name}] HTTP Error 401: Unauthorized\n\n`,
+    );
+    // The same credentials are not offered twice; a 401 on Packages.gz is not a 404, so Packages is not tried.
+    expect(server.requests.map((request) => [request.path, request.status])).toEqual([
+      ['/staging/desktop/Packages.gz', 401],
+      ['/staging/desktop/Packages.gz', 401],
+    ]);
+    expect((await readJsonl(root)).map((record) => [record.cpv, record.kind])).toEqual([
+      [LIBINTL, 'source'],
+      [SED, 'source'],
+    ]);
+    expect(await gpkgFiles(root)).toEqual(['sys-apps/sed/sed-4.2.1-r1-1.gpkg.tar', LIBINTL_PATH]);
+    await expectNoToken(result, root);
+  });
+
+  it('reports an unreachable binhost and builds the dependency from source', async () => {
+    const port = await closedPort();
+    const binhost = `http://drone:${TOKEN}@127.0.0.1:${port}/staging/desktop`;
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="${binhost}"\n` });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(0);
+    const name = binrepoName(binhost);
+    expect(result.stderr).toBe(
+      `\n\n!!! [${name}] Error fetching binhost package info from 'http://drone:*password*@127.0.0.1:${port}/staging/desktop'\n` +
+        `!!! [${name}] <urlopen error [Errno 111] Connection refused>\n\n`,
+    );
+    expect((await readJsonl(root)).map((record) => [record.cpv, record.kind])).toEqual([
+      [LIBINTL, 'source'],
+      [SED, 'source'],
+    ]);
+    await expectNoToken(result, root);
+  });
+
+  it.each([
+    ['a Bearer and a Basic challenge', 'binary', ['Bearer realm="argo"', 'Basic realm="argo"']],
+    ['a Basic challenge without a realm, which urllib does not answer', 'source', 'Basic'],
+  ] as const)('with %s, the dependency is a %s merge', async (_what, kind, challenge) => {
+    const published = await publishLibintl();
+    const server = await serveBinhost(published.dir, { user: 'drone', password: TOKEN, challenge });
+    const binhost = `http://drone:${TOKEN}@${server.hostPort}/staging/desktop`;
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="${binhost}"\n` });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual(kind === 'binary' ? '' : expect.stringContaining(`!!! [${binrepoName(binhost)}] HTTP Error 401: Unauthorized\n`));
+    expect((await readJsonl(root)).map((record) => [record.cpv, record.kind])).toEqual([
+      [LIBINTL, kind],
+      [SED, 'source'],
+    ]);
+    await expectNoToken(result, root);
+  });
+
+  it('stops as Portage does when the 401 offers only a Bearer challenge (urllib\'s ValueError)', async () => {
+    const published = await publishLibintl();
+    const server = await serveBinhost(published.dir, { user: 'drone', password: TOKEN, challenge: 'Bearer realm="argo"' });
+    const root = await makeRoot({
+      packages: [SED, LIBINTL],
+      makeConf: `USE="nls"\nPORTAGE_BINHOST="http://drone:${TOKEN}@${server.hostPort}/staging/desktop"\n`,
+    });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `\n\n!!!Invalid Portage BINHOST value 'http://drone:*password*@${server.hostPort}/staging/desktop/Packages.gz'.\nSee make.conf(5) for more info.\n`,
+    );
+    expect(server.requests.map((request) => [request.path, request.status, request.authorization])).toEqual([['/staging/desktop/Packages.gz', 401, undefined]]);
+    // run_action gives up before it logs `Started emerge on`.
+    expect(await listFiles(root)).not.toContain('var/log/');
+    await expectNoToken(result, root);
+  });
+
+  it.each([
+    ['size', (bytes: Buffer): Buffer => bytes.subarray(0, 1000)],
+    ['MD5', (bytes: Buffer): Buffer => Buffer.from(bytes.map((byte, offset) => (offset === bytes.byteLength - 1 ? byte ^ 0xff : byte)))],
+  ] as const)('refuses a download whose %s differs from the index with BinpkgVerifier\'s message, leaving nothing in PKGDIR', async (digest, corrupt) => {
+    const published = await publishLibintl();
+    const corrupted = corrupt(published.bytes);
+    await writeFile(join(published.dir, LIBINTL_PATH), corrupted);
+    const server = await serveBinhost(published.dir, { user: 'drone', password: TOKEN });
+    const root = await makeRoot({
+      packages: [SED, LIBINTL],
+      makeConf: `USE="nls"\nPORTAGE_BINHOST="http://drone:${TOKEN}@${server.hostPort}/staging/desktop"\n`,
+    });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(1);
+    const partial = join(root, 'var/cache/binpkgs', `${LIBINTL_PATH}.partial`);
+    const [got, expected] =
+      digest === 'size' ? [String(corrupted.byteLength), published.fields.SIZE] : [createHash('md5').update(corrupted).digest('hex'), published.fields.MD5];
+    expect(result.stdout).toContain(
+      `\n\n!!! Digest verification failed:\n!!! ${partial}\n!!! Reason: Failed on ${digest} verification\n!!! Got: ${got}\n!!! Expected: ${expected}\n`,
+    );
+    expect(result.stdout).toContain(`>>> Failed to emerge ${LIBINTL} for ${root}/`);
+    expect(result.stdout).not.toContain(`Emerging (2 of 2) ${SED}`);
+    expect(result.stderr).toBe('');
+    expect(await pkgdirFiles(root)).toEqual([]);
+    expect(await readdir(join(root, 'var/db/pkg')).catch(() => [])).toEqual([]);
+    expect(await readFile(join(root, 'var/log/emerge.log'), 'utf8')).toContain(" *** exiting unsuccessfully with status '1'.\n");
+    expect(await leftovers(root)).toEqual([]);
+    await expectNoToken(result, root);
+  });
+
+  it('SIGTERM mid-download removes the .partial file and the fetch lock', async () => {
+    const published = await publishLibintl();
+    const server = await serveBinhost(published.dir, undefined, LIBINTL_PATH);
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="http://${server.hostPort}/staging/desktop"\n` });
+    const run = startFake(root, [...EMERGE, `=${SED}`]);
+    await run.printed(/Saving to: '[^']+\.partial'\n/);
+    expect(await listFiles(join(root, 'var/cache/binpkgs/virtual/libintl'))).toEqual(['.libintl-0-r1-1.gpkg.tar.partial.argo-fake-emerge.lock', 'libintl-0-r1-1.gpkg.tar.partial']);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(143);
+    expect(await pkgdirFiles(root)).toEqual([]);
+    expect(await leftovers(root)).toEqual([]);
+  });
+
+  it('fails the merge with wget\'s error when the index lists a package the binhost does not have', async () => {
+    const published = await publishLibintl();
+    await rm(join(published.dir, LIBINTL_PATH));
+    const server = await serveBinhost(published.dir);
+    const root = await makeRoot({ packages: [SED, LIBINTL], makeConf: `USE="nls"\nPORTAGE_BINHOST="http://${server.hostPort}/staging/desktop"\n` });
+    const result = await runFake(root, [...EMERGE, `=${SED}`]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/HTTP request sent, awaiting response\.\.\. 404 Not Found\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR 404: Not Found\.\n/);
+    expect(result.stdout).toContain(`>>> Failed to emerge ${LIBINTL} for ${root}/`);
+    expect(await pkgdirFiles(root)).toEqual([]);
+    expect(await leftovers(root)).toEqual([]);
   });
 });
 
@@ -653,6 +1017,58 @@ describe('fake emerge --buildpkg: concurrency and signals', () => {
 });
 
 describe('fake emerge --buildpkg: pure parts', () => {
+  it.each([
+    ['http://drone:TOKEN@host:8080/staging/desktop', 'http://drone:*password*@host:8080/staging/desktop'],
+    ['https://a:b@x/1 and ftp://c:d@y/2', 'https://a:*password*@x/1 and ftp://c:*password*@y/2'],
+    ['http://drone@host/staging', 'http://drone@host/staging'],
+    ['file:///var/cache/binpkgs', 'file:///var/cache/binpkgs'],
+  ])('_hide_url_passwd(%s) is %s', (url, hidden) => {
+    expect(hideUrlPassword(url)).toBe(hidden);
+  });
+
+  it.each([
+    ['http://drone:TOK@127.0.0.1:8080/staging/desktop/Packages', { url: 'http://127.0.0.1:8080/staging/desktop/Packages', host: '127.0.0.1', port: 8080, user: 'drone', password: 'TOK' }],
+    // urlsplit: userinfo ends at the last @, the password at nothing, and neither is percent-decoded.
+    ['https://u:p@ss%40@gw/binhost/x', { url: 'https://gw/binhost/x', host: 'gw', port: 443, user: 'u', password: 'p@ss%40' }],
+    ['http://drone@gw/x', { url: 'http://gw/x', host: 'gw', port: 80, user: 'drone' }],
+    ['HTTP://gw:81/x', { url: 'http://gw:81/x', host: 'gw', port: 81 }],
+    ['ftp://gw/x', undefined],
+  ])('parseRemoteUrl(%s)', (uri, expected) => {
+    expect(parseRemoteUrl(uri)).toEqual(expected);
+  });
+
+  it.each([
+    ['Basic realm="argo"', ['Basic realm="argo"']],
+    ['Bearer realm="argo", Basic realm="argo", charset="UTF-8"', ['Bearer realm="argo"', 'Basic realm="argo", charset="UTF-8"']],
+    ['Basic', ['Basic']],
+  ])('splits the WWW-Authenticate value %s into challenges', (value, challenges) => {
+    expect(splitChallenges(value)).toEqual(challenges);
+  });
+
+  it.each([
+    [[0x54, 0x49, 0x4d], "Not a gzipped file (b'TI')"],
+    [[0x27, 0x78], 'Not a gzipped file (b"\'x")'],
+    [[0x00, 0x01], "Not a gzipped file (b'\\x00\\x01')"],
+    [[0x5c, 0x6e], "Not a gzipped file (b'\\\\n')"],
+  ])('CPython gzip refuses %j as %s', (bytes, message) => {
+    expect(notGzippedMessage(Uint8Array.from(bytes))).toBe(message);
+  });
+
+  it('verifies SIZE first, then MD5 and SHA1, and nothing without a SIZE', () => {
+    const bytes = new TextEncoder().encode('a binary package');
+    const md5 = createHash('md5').update(bytes).digest('hex');
+    const sha1 = createHash('sha1').update(bytes).digest('hex');
+    expect(verifyBinpkg({ SIZE: '16', MD5: md5, SHA1: sha1 }, bytes)).toEqual({ kind: 'verified', digests: ['size', 'MD5', 'SHA1'] });
+    expect(verifyBinpkg({ SIZE: '17', MD5: 'x' }, bytes)).toEqual({ kind: 'failed', digest: 'size', got: '16', expected: '17' });
+    expect(verifyBinpkg({ SIZE: '16', MD5: md5, SHA1: 'x' }, bytes)).toEqual({ kind: 'failed', digest: 'SHA1', got: sha1, expected: 'x' });
+    expect(verifyBinpkg({ MD5: 'x' }, bytes)).toEqual({ kind: 'unchecked', malformedSize: false });
+    expect(verifyBinpkg({ SIZE: 'big', MD5: 'x' }, bytes)).toEqual({ kind: 'unchecked', malformedSize: true });
+    // Past 80 columns Python's "%*s" gets a negative width, which pads as much: |80 - (91 + 3) - 7| = 21 spaces.
+    expect(digestSuccessLine('a-very-long-package-name-with-a-long-version-1.2.3_rc4-r5-12.gpkg.tar', ['size', 'SHA1', 'MD5'])).toBe(
+      ` * a-very-long-package-name-with-a-long-version-1.2.3_rc4-r5-12.gpkg.tar MD5 SHA1 size ;-) ...${' '.repeat(21)}[ ok ]`,
+    );
+  });
+
   it.each([
     [['acl', 'nls', 'selinux', 'static'], ['nls'], ['nls']],
     [['+cxx', 'nls', 'java'], ['nls'], ['cxx', 'nls']],

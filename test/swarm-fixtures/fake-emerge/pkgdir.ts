@@ -6,7 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, realpath, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { writeGpkg, type GpkgImageInput } from '../../../src/core/gentoo/write-gpkg.ts';
 import type { MemberCompression } from '../../../src/core/gentoo/binpkg-compression.ts';
@@ -124,29 +124,13 @@ export class Pkgdir {
   }
 
   /**
-   * Copies a binary fetched from a binhost to the same PATH under PKGDIR and lists it in the local index, as
-   * BinpkgFetcher and `bintree.inject` do. Returns the local file.
+   * Moves a binary fetched (and verified) as `<PKGDIR>/<PATH>.partial` to PATH and lists it in the local index, as
+   * Binpkg does through `bintree.inject`. Returns the local file.
    */
-  async addFetchedPackage(source: string, fields: Readonly<IndexFields>): Promise<string> {
-    const relative = fields.PATH as string;
+  async addFetchedPackage(partial: string, fields: Readonly<IndexFields>): Promise<string> {
+    const file = posix.join(this.dir, fields.PATH as string);
     return this.locked(async () => {
-      const file = posix.join(this.dir, relative);
-      const same = await Promise.all([realpath(source), realpath(file)]).then(
-        ([a, b]) => a === b,
-        () => false,
-      );
-      if (!same) {
-        await mkdir(posix.dirname(file), { recursive: true });
-        const temp = posix.join(posix.dirname(file), `.${posix.basename(file)}.${process.pid}.argo-tmp`);
-        this.cleanup.add(temp);
-        try {
-          await copyFile(source, temp);
-          await rename(temp, file);
-        } finally {
-          await unlink(temp).catch(() => undefined);
-          this.cleanup.forget(temp);
-        }
-      }
+      await rename(partial, file);
       const index = await this.readIndex();
       const local: Record<string, string> = { ...fields, MTIME: String(Math.floor((await stat(file)).mtimeMs / 1000)) };
       await this.writeIndex(index.header, index.packages, local);

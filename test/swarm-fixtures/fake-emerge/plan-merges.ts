@@ -23,6 +23,7 @@ import type { DepNode } from '../../../src/core/gentoo/parse-dep-spec.ts';
 import type { Md5CacheEntry } from '../../../src/core/gentoo/parse-md5-cache-entry.ts';
 import type { IndexFields } from '../../../src/core/gentoo/packages-index.ts';
 import { enabledUse, reducedDependencyTree, splitWords } from './package-metadata.ts';
+import type { Binhost } from './read-settings.ts';
 
 export interface RepoPackage extends PackageRef {
   readonly parsed: Cpv;
@@ -33,11 +34,20 @@ export interface BinhostPackage extends PackageRef {
   readonly parsed: Cpv;
   /** The stanza of the binhost's `Packages`, defaults and header values applied. */
   readonly fields: Readonly<IndexFields>;
-  /** Host path of the binhost directory. */
-  readonly baseDir: string;
-  /** PORTAGE_BINHOST entry it came from. */
-  readonly uri: string;
+  /** Where its PATH is fetched from. */
+  readonly base: PackageBase;
+  /** The PORTAGE_BINHOST entry it came from. */
+  readonly binhost: Binhost;
 }
+
+/**
+ * `BASE_URI` of a binhost's packages (the index header's URI, else the binhost itself): a host folder (file:// or a
+ * path), an http(s) URL (credentials included), or something this fake cannot fetch from.
+ */
+export type PackageBase =
+  | { readonly kind: 'local'; readonly dir: string }
+  | { readonly kind: 'remote'; readonly uri: string }
+  | { readonly kind: 'unsupported'; readonly uri: string };
 
 export interface InstalledRef extends PackageRef {
   readonly buildId?: number;

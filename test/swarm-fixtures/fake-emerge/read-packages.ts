@@ -1,6 +1,7 @@
 /**
  * The three places packages come from: the ebuild repository's md5-cache, the installed-package database of
- * ROOT, and the binhosts' `Packages` indexes (Packages.gz first, as Portage 3.0.69+ asks for it first).
+ * ROOT, and the binhosts' `Packages` indexes (Packages.gz first, as Portage 3.0.69+ asks for it first), read from
+ * a folder or fetched over http(s).
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,9 +13,19 @@ import { parseVdbEntry, type VdbPackage } from '../../../src/core/gentoo/parse-v
 import { parsePackagesIndex } from '../../../src/core/gentoo/parse-packages-index.ts';
 import { gunzipPackagesIndex } from '../../../src/core/gentoo/packages-index-gzip.ts';
 import type { ParsedPackagesIndex } from '../../../src/core/gentoo/packages-index.ts';
-import type { BinhostPackage, RepoPackage } from './plan-merges.ts';
+import type { BinhostPackage, PackageBase, RepoPackage } from './plan-merges.ts';
 import type { Binhost } from './read-settings.ts';
 import { splitWords } from './package-metadata.ts';
+import { parseRemoteUrl } from './http-request.ts';
+import { urlopen } from './urlopen.ts';
+import {
+  binhostFetchErrorMessage,
+  binhostNoTimestampMessage,
+  binhostVersionMessage,
+  hideUrlPassword,
+  invalidBinhostMessage,
+  notGzippedMessage,
+} from './portage-messages.ts';
 
 function isErrno(error: unknown, ...codes: string[]): boolean {
   return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
@@ -172,17 +183,13 @@ export function highestInstalledCounter(root: string): number {
   return highest;
 }
 
-export interface BinhostIndexProblem {
-  readonly uri: string;
-  readonly message: string;
-}
-
 async function readIndexText(dir: string): Promise<{ text: string; file: string } | undefined> {
   const gz = posix.join(dir, 'Packages.gz');
   try {
     return { text: gunzipPackagesIndex(await readFile(gz), { file: gz }), file: gz };
   } catch {
-    // Portage ignores any failure on Packages.gz and falls back to Packages.
+    // Portage falls back to Packages when Packages.gz is missing; the fake also does when it is corrupt, where
+    // Portage would report the binhost's error (as fetchRemoteIndex does for http binhosts).
   }
   const plain = posix.join(dir, 'Packages');
   try {
@@ -193,17 +200,102 @@ async function readIndexText(dir: string): Promise<{ text: string; file: string 
   }
 }
 
-/** The binhosts' packages; a binhost without an index is reported and skipped, as Portage carries on. */
-export async function readBinhosts(binhosts: readonly Binhost[]): Promise<{ packages: BinhostPackage[]; problems: BinhostIndexProblem[] }> {
+type RemoteIndex =
+  | { readonly ok: true; readonly text: string; readonly file: string; readonly lastModified: boolean }
+  /** `str(err)` of the OSError Portage reports before going on without the binhost. */
+  | { readonly ok: false; readonly error: string }
+  /** urllib's ValueError: Portage's ParseError for this URL, fatal to the run. */
+  | { readonly ok: false; readonly invalidUrl: string };
+
+/**
+ * `_populate_remote_repo` for an http(s) binhost: `Packages.gz` first, `Packages` only when that is a 404 (any other
+ * failure, a corrupt gzip included, is the binhost's error), each through urllib.
+ */
+async function fetchRemoteIndex(binhost: Binhost): Promise<RemoteIndex> {
+  for (const name of ['Packages.gz', 'Packages'] as const) {
+    const url = `${binhost.syncUri}/${name}`;
+    const remote = parseRemoteUrl(url);
+    if (remote === undefined) return { ok: false, invalidUrl: url };
+    const result = await urlopen(remote);
+    if (!result.ok) {
+      if (result.kind === 'value-error') return { ok: false, invalidUrl: url };
+      if (name === 'Packages.gz' && result.status === 404) continue;
+      return { ok: false, error: result.message };
+    }
+    const file = hideUrlPassword(url);
+    if (name === 'Packages') return { ok: true, text: new TextDecoder('utf-8').decode(result.body), file, lastModified: result.lastModified };
+    if (result.body[0] !== 0x1f || result.body[1] !== 0x8b) return { ok: false, error: notGzippedMessage(result.body) };
+    try {
+      return { ok: true, text: gunzipPackagesIndex(result.body, { file }), file, lastModified: result.lastModified };
+    } catch {
+      return { ok: false, error: 'Compressed file ended before the end-of-stream marker was reached' };
+    }
+  }
+  throw new Error('unreachable: the Packages request always answers');
+}
+
+/** Python's `int()` on a string. */
+function pythonInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\s*[+-]?\d+(?:_\d+)*\s*$/.test(text)) return undefined;
+  return Number(text.trim().replaceAll('_', ''));
+}
+
+/** `BASE_URI` of a binhost's packages: the index header's URI, else the binhost's sync-uri. */
+function packageBase(binhost: Binhost, headerUri: string | undefined): PackageBase {
+  if (headerUri === undefined || headerUri === '') {
+    return binhost.kind === 'local' ? { kind: 'local', dir: binhost.dir } : { kind: 'remote', uri: binhost.syncUri };
+  }
+  if (headerUri.startsWith('/')) return { kind: 'local', dir: posix.normalize(headerUri) };
+  if (/^file:/i.test(headerUri) && URL.canParse(headerUri)) return { kind: 'local', dir: posix.normalize(decodeURIComponent(new URL(headerUri).pathname)) };
+  if (/^https?:\/\//i.test(headerUri)) return { kind: 'remote', uri: headerUri.replace(/\/+$/, '') };
+  return { kind: 'unsupported', uri: headerUri };
+}
+
+export interface BinhostReading {
+  readonly packages: BinhostPackage[];
+  /** What Portage prints on stderr about binhosts it goes on without, each message whole. */
+  readonly problems: string[];
+  /** Set when urllib's ValueError makes Portage stop: the message it prints before exiting 1. */
+  readonly fatal?: string;
+}
+
+/**
+ * The binhosts' packages, in PORTAGE_BINHOST order. A binhost whose index cannot be had (missing, refused,
+ * unreachable, without TIMESTAMP, of an unsupported VERSION) is reported and skipped, as Portage carries on.
+ */
+export async function readBinhosts(binhosts: readonly Binhost[]): Promise<BinhostReading> {
   const packages: BinhostPackage[] = [];
-  const problems: BinhostIndexProblem[] = [];
+  const problems: string[] = [];
   for (const binhost of binhosts) {
-    const index = await readIndexText(binhost.dir);
-    if (index === undefined) {
-      problems.push({ uri: binhost.uri, message: `[Errno 2] No such file or directory: '${posix.join(binhost.dir, 'Packages')}'` });
-      continue;
+    let index: { text: string; file: string; lastModified: boolean };
+    if (binhost.kind === 'local') {
+      const local = await readIndexText(binhost.dir);
+      if (local === undefined) {
+        problems.push(binhostFetchErrorMessage(binhost.name, binhost.syncUri, `[Errno 2] No such file or directory: '${posix.join(binhost.dir, 'Packages')}'`));
+        continue;
+      }
+      index = { ...local, lastModified: false };
+    } else {
+      const remote = await fetchRemoteIndex(binhost);
+      if (!remote.ok) {
+        if ('invalidUrl' in remote) return { packages, problems, fatal: invalidBinhostMessage(remote.invalidUrl) };
+        problems.push(binhostFetchErrorMessage(binhost.name, binhost.syncUri, remote.error));
+        continue;
+      }
+      index = remote;
     }
     const parsed: ParsedPackagesIndex = parsePackagesIndex(index.text, { file: index.file });
+    // A Last-Modified answer stands in for the TIMESTAMP header (`remote_timestamp`).
+    if (!index.lastModified && !parsed.header.TIMESTAMP) {
+      problems.push(binhostNoTimestampMessage(binhost.name));
+      continue;
+    }
+    const version = pythonInt(parsed.header.VERSION);
+    if (version === undefined || version > 0) {
+      problems.push(binhostVersionMessage(binhost.name, parsed.header.VERSION));
+      continue;
+    }
+    const base = packageBase(binhost, parsed.header.URI);
     for (const { fields } of parsed.packages) {
       const cpv = tryParseCpv(fields.CPV ?? '');
       if (!cpv.ok) continue;
@@ -211,8 +303,8 @@ export async function readBinhosts(binhosts: readonly Binhost[]): Promise<{ pack
         cpv: cpv.value.cpv,
         parsed: cpv.value,
         fields,
-        baseDir: binhost.dir,
-        uri: binhost.uri,
+        base,
+        binhost,
         ...slotParts(fields.SLOT),
         use: splitWords(fields.USE),
         iuse: splitWords(fields.IUSE),

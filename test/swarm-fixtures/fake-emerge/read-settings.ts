@@ -5,6 +5,7 @@
  * knobs from `$PORTAGE_CONFIGROOT/etc/argo-fake-emerge.conf`.
  */
 
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { MemberCompression } from '../../../src/core/gentoo/binpkg-compression.ts';
@@ -12,6 +13,8 @@ import { parseMakeConf } from '../../../src/core/gentoo/parse-make-conf.ts';
 import { readFileSync } from 'node:fs';
 import { parseFakeConfig, DEFAULT_FAKE_CONFIG, type FakeEmergeConfig } from './parse-fake-config.ts';
 import { splitWords, stackIncremental } from './package-metadata.ts';
+import { parseRemoteUrl } from './http-request.ts';
+import { hideUrlPassword } from './portage-messages.ts';
 
 /** cnf/make.globals FEATURES of Portage 3.0.82. */
 const MAKE_GLOBALS_FEATURES = splitWords(`assume-digests binpkg-docompress binpkg-dostrip binpkg-logs
@@ -20,12 +23,29 @@ const MAKE_GLOBALS_FEATURES = splitWords(`assume-digests binpkg-docompress binpk
   pkgdir-index-trusted pid-sandbox preserve-libs protect-owned qa-unresolved-soname-deps sandbox strict
   unknown-features-warn unmerge-logs unmerge-orphans userfetch userpriv usersandbox usersync`);
 
-export interface Binhost {
+/**
+ * A PORTAGE_BINHOST entry, as BinRepoConfigLoader turns it into an implicit binrepos.conf repository: its sync-uri
+ * is the entry without trailing slashes, its name the MD5 of that (messages say `[name]`).
+ */
+export type Binhost = {
   /** As written in PORTAGE_BINHOST. */
   readonly uri: string;
-  /** Host path of the directory holding `Packages`. */
-  readonly dir: string;
-}
+  /** `_normalize_uri`: the entry without trailing slashes. */
+  readonly syncUri: string;
+  /** `_digest_uri`: the MD5 of the sync-uri, in hex. */
+  readonly name: string;
+} & (
+  | {
+      /** A file:// URL or an absolute path. */
+      readonly kind: 'local';
+      /** Host path of the directory holding `Packages`. */
+      readonly dir: string;
+    }
+  | {
+      /** An http:// or https:// URL, possibly with `user:password@`. */
+      readonly kind: 'remote';
+    }
+);
 
 export interface TargetSettings {
   readonly configRoot: string;
@@ -85,18 +105,22 @@ async function readMakeConfText(path: string): Promise<string> {
 }
 
 function readBinhosts(value: string): Binhost[] {
-  return splitWords(value).map((uri) => {
-    if (uri.startsWith('/')) return { uri, dir: posix.normalize(uri) };
+  return splitWords(value).map((uri): Binhost => {
+    const syncUri = uri.replace(/\/+$/, '');
+    const named = { uri, syncUri, name: createHash('md5').update(syncUri, 'utf8').digest('hex') };
+    if (uri.startsWith('/')) return { ...named, kind: 'local', dir: posix.normalize(uri) };
     let url: URL;
     try {
       url = new URL(uri);
     } catch {
-      throw new SettingsProblem(`PORTAGE_BINHOST entry ${JSON.stringify(uri)} is not a URL or an absolute path`);
+      throw new SettingsProblem(`PORTAGE_BINHOST entry ${JSON.stringify(hideUrlPassword(uri))} is not a URL or an absolute path`);
     }
-    if (url.protocol !== 'file:') {
-      throw new SettingsProblem(`PORTAGE_BINHOST entry ${uri}: this fake emerge reads file:// binhosts and absolute paths only`);
+    if (url.protocol === 'file:') return { ...named, kind: 'local', dir: posix.normalize(decodeURIComponent(url.pathname)) };
+    if (url.protocol === 'http:' || url.protocol === 'https:') {
+      if (parseRemoteUrl(`${syncUri}/Packages`) === undefined) throw new SettingsProblem(`PORTAGE_BINHOST entry ${JSON.stringify(hideUrlPassword(uri))} is not a URL this fake emerge can fetch`);
+      return { ...named, kind: 'remote' };
     }
-    return { uri, dir: posix.normalize(decodeURIComponent(url.pathname)) };
+    throw new SettingsProblem(`PORTAGE_BINHOST entry ${hideUrlPassword(uri)}: this fake emerge reads http://, https:// and file:// binhosts and absolute paths only`);
   });
 }
 

@@ -6,7 +6,7 @@
  */
 
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,9 +26,15 @@ import { binpkgMetadata, stackIncremental, type BuildSettings, type SlotLookup }
 import { parseEmergeArgs, settleOptions, type EffectiveOptions } from './parse-emerge-args.ts';
 import { Pkgdir } from './pkgdir.ts';
 import { planMerges, type BinhostPackage, type PlannedMerge, type RepoPackage } from './plan-merges.ts';
+import { fetchBinpkg, verifyBinpkg } from './fetch-binpkg.ts';
 import {
   buildDirs,
   dieLines,
+  digestFailureLines,
+  digestSuccessLine,
+  hideUrlPassword,
+  malformedSizeMessage,
+  NO_BINHOST_MESSAGE,
   emergingMessage,
   failedPackageLines,
   mergeMessage,
@@ -38,7 +44,7 @@ import {
   startedEmergeOn,
   statusLines,
 } from './portage-messages.ts';
-import { installedLookup, readBinhosts, readMd5Entry, repositoryLookup, toRepoPackage } from './read-packages.ts';
+import { installedLookup, readBinhosts, readMd5Entry, repositoryLookup, toRepoPackage, type BinhostReading } from './read-packages.ts';
 import { readSettings, SettingsProblem, type TargetSettings } from './read-settings.ts';
 
 export interface RunEmergeOptions {
@@ -254,32 +260,38 @@ class Run {
       return false;
     };
     if (!isCleanRelativePath(fields.PATH)) {
-      this.err(`!!! The binhost index ${pkg.uri} gives ${pkg.cpv} no usable PATH: ${JSON.stringify(fields.PATH ?? '')}`);
+      this.err(`!!! The binhost index ${hideUrlPassword(pkg.binhost.uri)} gives ${pkg.cpv} no usable PATH: ${JSON.stringify(fields.PATH ?? '')}`);
       return failed();
     }
-    const source = posix.join(pkg.baseDir, fields.PATH);
-    const local = posix.join(this.settings.pkgdir, fields.PATH);
-    await this.log.write(` --- ${tag} Fetching Binary (${pkg.cpv}::${local})`);
-
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(source);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      this.err(`!!! File not found: ${source}`);
-      return failed();
-    }
-    const checks: [string, string | undefined, () => string][] = [
-      ['size', fields.SIZE, () => String(bytes.byteLength)],
-      ['MD5', fields.MD5, () => createHash('md5').update(bytes).digest('hex')],
-      ['SHA1', fields.SHA1, () => createHash('sha1').update(bytes).digest('hex')],
-    ];
-    for (const [name, expected, actual] of checks) {
-      if (expected === undefined || expected === '' || actual() === expected) continue;
-      for (const line of ['', '!!! Digest verification failed:', `!!! ${source}`, `!!! Reason: Failed on ${name} verification`, `!!! Got: ${actual()}`, `!!! Expected: ${expected}`]) this.err(line);
-      return failed();
-    }
-    const binpkg = await this.pkgdir.addFetchedPackage(source, fields);
+    const path = fields.PATH;
+    const local = posix.join(this.settings.pkgdir, path);
+    // BinpkgFetcher fetches to `<allocated path>.partial` and Binpkg logs that name.
+    const partial = `${local}.partial`;
+    await this.log.write(` --- ${tag} Fetching Binary (${pkg.cpv}::${partial})`);
+    await mkdir(posix.dirname(local), { recursive: true });
+    // distlocks: one fetcher per file at a time.
+    const lock = posix.join(posix.dirname(local), `.${posix.basename(partial)}.argo-fake-emerge.lock`);
+    const fetched = await withFileLock(lock, this.cleanup, async (): Promise<{ binpkg: string; bytes: Uint8Array } | undefined> => {
+      this.cleanup.add(partial);
+      try {
+        if (!(await fetchBinpkg(pkg.base, path, fields, partial, this.out))) return undefined;
+        const bytes = await readFile(partial);
+        const verdict = verifyBinpkg(fields, bytes);
+        if (verdict.kind === 'failed') {
+          for (const line of digestFailureLines(partial, verdict.digest, verdict.got, verdict.expected)) this.out(line);
+          return undefined;
+        }
+        if (verdict.kind === 'unchecked' && verdict.malformedSize) this.err(malformedSizeMessage(pkg.cpv).trimEnd());
+        if (verdict.kind === 'verified') this.out(digestSuccessLine(posix.basename(local), verdict.digests));
+        return { binpkg: await this.pkgdir.addFetchedPackage(partial, fields), bytes };
+      } finally {
+        // Gone once renamed; after a failure Portage keeps it (see README), the fake leaves nothing in PKGDIR.
+        await rm(partial, { force: true });
+        this.cleanup.forget(partial);
+      }
+    });
+    if (fetched === undefined) return failed();
+    const { binpkg, bytes } = fetched;
     await this.log.write(` === ${tag} Merging Binary (${pkg.cpv}::${binpkg})`);
     this.out('>>> Extracting info');
     let gpkg;
@@ -391,18 +403,19 @@ export async function runEmerge(run: RunEmergeOptions): Promise<number> {
     }
   }
   const options = settleOptions(args, settings.features);
+  // run_action populates the binary tree (fetching the binhosts' indexes) before it logs `Started emerge on`.
+  if (options.getbinpkg && settings.binhosts.length === 0) run.stderr(NO_BINHOST_MESSAGE);
+  const binhosts: BinhostReading = options.getbinpkg ? await readBinhosts(settings.binhosts) : { packages: [], problems: [] };
+  for (const problem of binhosts.problems) run.stderr(problem);
+  if (binhosts.fatal !== undefined) {
+    run.stderr(binhosts.fatal);
+    return 1;
+  }
+
   const log = new EmergeLog(settings.root, run.cleanup);
   await log.write(startedEmergeOn(new Date()));
   run.onLogOpened(log);
   await log.write(` *** emerge ${[...options.logWords, args.atom].join(' ')}`);
-
-  if (options.getbinpkg && settings.binhosts.length === 0) {
-    run.stderr('!!! binrepos.conf is missing (or PORTAGE_BINHOST is unset), but use is requested.\n');
-  }
-  const binhosts = options.getbinpkg ? await readBinhosts(settings.binhosts) : { packages: [], problems: [] };
-  for (const problem of binhosts.problems) {
-    run.stderr(`\n\n!!! Error fetching binhost package info from '${problem.uri}'\n!!! ${problem.message}\n`);
-  }
   const began = performance.now();
   run.stdout('Calculating dependencies ...');
   const merges = await planMerges(toRepoPackage(cpv, entry), {
