@@ -1,7 +1,7 @@
 import { runCanaryCommand, type CanaryArgs } from './commands/canary.ts';
 import { runPreflightCommand, type PreflightArgs } from './commands/preflight.ts';
 import { runRollbackCommand, runUpdateCommand, type RollbackArgs, type UpdateArgs } from './commands/update.ts';
-import { preflightOptions } from './preflight-options.ts';
+import { preflightOptions, swarmOptions } from './preflight-options.ts';
 import type { CliDefinition } from './run-cli.ts';
 
 export const apkgCli: CliDefinition = {
@@ -13,13 +13,17 @@ export const apkgCli: CliDefinition = {
         'update',
         'Preflight gate, snapshot, critical packages first, emerge from the binhost with progress, verify the login path, snapshot, report',
         (sub) =>
-          sub
+          swarmOptions(sub)
             .option('dry-run', { type: 'boolean', default: false, describe: 'run the gate and show what would be run; change nothing' })
             .option('allow-compile', { type: 'string', array: true, default: [] as string[], describe: 'a critical package that may be compiled in place (repeatable)' })
             .option('force', { type: 'string', describe: 'go on past a no-go checklist; the REASON is logged and reported' })
             .option('binhost', { type: 'string', describe: 'binhost URL (PORTAGE_BINHOST) or local PKGDIR' })
             .option('emerge-inactivity', { type: 'number', default: 1800, describe: 'seconds emerge may print nothing before it is stopped' })
-            .option('proc-root', { type: 'string', hidden: true }),
+            .option('request-builds', { type: 'boolean', default: false, describe: 'first ask the build swarm (--swarm) to build what its production binhost lacks, wait, publish through its verify, then update from it' })
+            .option('request-budget', { type: 'number', default: 4 * 3600, describe: 'seconds --request-builds waits for the swarm before giving up (the swarm goes on building)' })
+            .option('request-poll', { type: 'number', default: 3, hidden: true, describe: 'seconds between two looks at the swarm\'s cycle' })
+            .option('proc-root', { type: 'string', hidden: true })
+            .example('$0 update --request-builds --swarm https://swarm.lan:8470 --swarm-token-file /root/swarm-admin.token', 'have the swarm build what is missing, then update from its binaries'),
         bind<UpdateArgs>(runUpdateCommand),
       )
       .command(

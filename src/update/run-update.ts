@@ -6,7 +6,7 @@ import { createPivotLog, openRunLogDir } from '../logging/run-log-dir.ts';
 import { describeVerification, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import { runPhases, type RunProgress } from '../phases/run-phases.ts';
 import type { PhaseResult, RunResult } from '../phases/types.ts';
-import { DEFAULT_CRITICAL_PACKAGES, type TerminalInfo } from '../preflight/types.ts';
+import { DEFAULT_CRITICAL_PACKAGES, type SwarmAccess, type TerminalInfo } from '../preflight/types.ts';
 import { openSnapshotBackend } from '../snapshot/detect-backend.ts';
 import type { SnapshotBackend } from '../snapshot/types.ts';
 import { systemClock, type Clock } from '../system/clock.ts';
@@ -15,7 +15,9 @@ import { createProcessTable } from '../system/process-table.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
 import type { CriticalFirstOutput, RepairOutput } from './update-phases.ts';
 import { criticalFirstPhase, gatePhase, postSnapshotPhase, preSnapshotPhase, repairPhase, updatePhase, verifyPhase } from './update-phases.ts';
-import type { UpdateDeps, UpdateRecord } from './update-deps.ts';
+import type { BuildRequestRecord, UpdateDeps, UpdateRecord } from './update-deps.ts';
+import { requestBuildsPhase } from './request-builds.ts';
+import type { Phase } from '../phases/types.ts';
 import { compactTimestamp } from '../core/compact-timestamp.ts';
 
 export type UpdateOutcome = 'updated' | 'refused' | 'failed' | 'repaired';
@@ -40,6 +42,8 @@ export interface UpdateReport {
   /** The checks that passed after the update (or after its repair): `crypt`, `pam-modules`, `canary-login`. */
   readonly proof: readonly string[];
   readonly refusedBy: readonly { readonly id: string; readonly summary: string }[];
+  /** --request-builds: what was asked of the swarm and how it ended; undefined without it. */
+  readonly builds: BuildRequestRecord | undefined;
   readonly phases: readonly { readonly id: string; readonly status: string; readonly durationMs: number; readonly reason?: string; readonly error?: { code: string; message: string } }[];
   readonly logDir: string;
 }
@@ -60,6 +64,16 @@ export interface UpdateInput {
   readonly clock?: Clock;
   /** Where the run is (phase, step, what is left): the CLI's second Ctrl-C says it. */
   readonly onProgress?: (progress: RunProgress) => void;
+  /** --request-builds: the swarm that builds what its production binhost lacks before the gate. */
+  readonly requestBuilds?: { readonly swarm: SwarmAccess; readonly budgetMs: number; readonly pollMs?: number } | undefined;
+}
+
+const UPDATE_PHASES: readonly Phase<UpdateDeps>[] = [gatePhase, preSnapshotPhase, criticalFirstPhase, updatePhase, verifyPhase, repairPhase, postSnapshotPhase];
+
+/** With --request-builds the swarm is asked first, and the gate judges only once it has answered. */
+function phasesFor(input: UpdateInput): readonly Phase<UpdateDeps>[] {
+  if (input.requestBuilds === undefined) return UPDATE_PHASES;
+  return [requestBuildsPhase, { ...gatePhase, dependsOn: ['request-builds'] }, ...UPDATE_PHASES.slice(1)];
 }
 
 /**
@@ -81,7 +95,7 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
     if (input.force !== undefined) logger.warn({ force: input.force }, 'Update runs with --force');
     const system = openSystem({ root, logger, dryRun: input.dryRun ?? false, clock });
     let backend: Promise<SnapshotBackend> | undefined;
-    const record: UpdateRecord = { plan: undefined, progress: undefined, preSnapshot: undefined, postSnapshot: undefined, gateFailures: [] };
+    const record: UpdateRecord = { plan: undefined, progress: undefined, preSnapshot: undefined, postSnapshot: undefined, gateFailures: [], builds: undefined };
     const deps: UpdateDeps = {
       system,
       processes: createProcessTable(input.procRoot ?? '/proc'),
@@ -94,6 +108,7 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
         criticalPackages: DEFAULT_CRITICAL_PACKAGES.filter((name) => !(input.allowCompile ?? []).includes(name)),
         emergeBudgetMs: input.emergeBudgetMs ?? 12 * 60 * 60_000,
         emergeInactivityMs: input.emergeInactivityMs ?? 30 * 60_000,
+        requestBuilds: input.requestBuilds === undefined ? undefined : { swarm: input.requestBuilds.swarm, budgetMs: input.requestBuilds.budgetMs, pollMs: input.requestBuilds.pollMs ?? 3000 },
       },
       logs,
       snapshots: () => (backend ??= openSnapshotBackend(system, {}).then((opened) => opened.backend)),
@@ -105,7 +120,7 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
       result = await runPhases({
         runId: `update-${updateId}`,
         root,
-        phases: [gatePhase, preSnapshotPhase, criticalFirstPhase, updatePhase, verifyPhase, repairPhase, postSnapshotPhase],
+        phases: phasesFor(input),
         deps,
         logger,
         clock,
@@ -132,7 +147,10 @@ function phase(result: RunResult, id: string): PhaseResult | undefined {
 
 export function buildReport(result: RunResult, record: UpdateRecord, updateId: string, root: string, logDir: string): UpdateReport {
   const gate = phase(result, 'gate');
-  const refused = gate?.status === 'failed' && gate.error?.code === 'ARGO_UPDATE_REFUSED';
+  const requested = phase(result, 'request-builds');
+  // The swarm's verify refusing to publish the builds is a safety gate too: nothing was changed here either.
+  const swarmRefused = requested?.status === 'failed' && requested.error?.code === 'ARGO_UPDATE_REFUSED';
+  const refused = (gate?.status === 'failed' && gate.error?.code === 'ARGO_UPDATE_REFUSED') || swarmRefused;
   const verify = result.outputs.get('verify/login-path') as LoginPathVerification | undefined;
   const repaired = result.outputs.get('repair/restore-libcrypt') as RepairOutput | undefined;
   const verified = repaired?.after ?? verify;
@@ -156,7 +174,8 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
     repaired,
     loginOk,
     proof: verified?.proof ?? [],
-    refusedBy: refused ? record.gateFailures : [],
+    refusedBy: swarmRefused ? [{ id: 'request-builds', summary: requested.error?.message ?? 'the swarm refused to publish the builds' }] : refused ? record.gateFailures : [],
+    builds: record.builds === undefined ? undefined : { ...record.builds },
     phases: result.phases.map((entry) => ({
       id: entry.id,
       status: entry.status,
@@ -172,13 +191,17 @@ export function renderUpdateSummary(report: UpdateReport): string {
   const lines: string[] = [];
   const headline = {
     updated: `UPDATED: ${report.packages.merged} of ${report.packages.planned} packages merged; ${report.loginOk === true ? 'a real login was proven afterwards' : 'logins NOT proven (see below)'}.`,
-    refused: 'REFUSED: the pre-update checklist said no-go; nothing was changed and no snapshot taken.',
+    refused:
+      report.builds?.outcome === 'refused'
+        ? "REFUSED: the swarm built what was missing, but its verify refused to publish it; production is unchanged, nothing was changed here and no snapshot taken."
+        : 'REFUSED: the pre-update checklist said no-go; nothing was changed and no snapshot taken.',
     failed: `FAILED: ${report.packages.merged} of ${report.packages.planned} packages merged${report.packages.failed.length > 0 ? `, ${report.packages.failed.join(', ')} failed` : ''}${report.interrupted ? ' (interrupted)' : ''}.`,
     repaired: 'REPAIRED: the update broke the login path; libcrypt was restored from the pre-update snapshot.',
   }[report.outcome];
   lines.push(headline, `update id: ${report.updateId}   target: ${report.root}`);
   if (report.forced) lines.push(`forced past the checklist: ${report.forced}`);
   for (const check of report.refusedBy) lines.push(`  ✗ ${check.id}: ${check.summary}`);
+  if (report.builds !== undefined) lines.push(...describeBuilds(report.builds));
   const verified = report.repaired?.after ?? report.verify;
   const loginLine = { true: 'proven', false: 'BROKEN', null: report.outcome === 'refused' ? 'not checked (nothing was changed)' : 'NOT proven' }[String(report.loginOk) as 'true' | 'false' | 'null'];
   lines.push(`login: ${loginLine}${verified ? ` (${describeVerification(verified)})` : ''}`);
@@ -195,4 +218,27 @@ export function renderUpdateSummary(report: UpdateReport): string {
   }
   lines.push(`logs: ${report.logDir}`, '');
   return lines.join('\n');
+}
+
+/** What --request-builds asked of the swarm, how it ended, and what to do when it did not publish. */
+function describeBuilds(builds: BuildRequestRecord): string[] {
+  const where = `swarm ${builds.gateway}${builds.profile === undefined ? '' : `, profile ${builds.profile}`}`;
+  const asked = `${builds.requested.length} package${builds.requested.length === 1 ? '' : 's'}${builds.cycle === undefined ? '' : ` (cycle ${builds.cycle})`}`;
+  switch (builds.outcome) {
+    case 'nothing-missing':
+      return [`${where}: its production binhost already had every planned package`];
+    case 'dry-run':
+      return [`${where}: would ask it to build ${asked}: ${builds.requested.join(', ')}`];
+    case 'published':
+      return [`${where}: built ${asked}, published as release ${builds.release ?? '?'}`];
+    case 'refused':
+      return [
+        `${where}: built ${asked}; finalize refused, verify scores ${builds.verify?.score ?? '?'} (safe below ${builds.verify?.threshold ?? '?'}):`,
+        ...(builds.verify?.components ?? []).filter((component) => component.points > 0).map((component) => `    ${component.id} ${component.points}: ${component.detail}`),
+      ];
+    case 'stopped-waiting':
+      return [`${where}: asked for ${asked}; stopped waiting, the cycle goes on in the swarm.`, 'Follow it with build-swarm status, then run apkg update --request-builds again.'];
+    case 'asking':
+      return [`${where}: asking for ${asked} did not finish`];
+  }
 }

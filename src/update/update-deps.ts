@@ -1,7 +1,7 @@
 import type { ParsedEmergePlan } from '../core/gentoo/parse-emerge-plan.ts';
 import type { UpdateProgress } from '../core/update/progress.ts';
 import type { RunLogDir } from '../logging/run-log-dir.ts';
-import type { TerminalInfo } from '../preflight/types.ts';
+import type { SwarmAccess, TerminalInfo } from '../preflight/types.ts';
 import type { SnapshotBackend } from '../snapshot/types.ts';
 import type { System } from '../system/open-system.ts';
 import type { ProcessTable } from '../system/process-table.ts';
@@ -17,6 +17,30 @@ export interface UpdateOptions {
   /** Budget of the whole emerge run, and how long it may print nothing. */
   readonly emergeBudgetMs: number;
   readonly emergeInactivityMs: number;
+  /** --request-builds: ask the swarm for what its production binhost lacks, then update from that binhost. */
+  readonly requestBuilds: RequestBuildsOptions | undefined;
+}
+
+export interface RequestBuildsOptions {
+  readonly swarm: SwarmAccess;
+  /** --request-budget: how long to wait for the swarm (a busy profile's cycle, then ours) before giving up. */
+  readonly budgetMs: number;
+  /** How often to ask the gateway how the cycle is going. */
+  readonly pollMs: number;
+}
+
+/** What was asked of the swarm and how it ended, for the report even when the request failed or was stopped. */
+export interface BuildRequestRecord {
+  readonly gateway: string;
+  profile: string | undefined;
+  /** The planned packages production lacked, asked for as one cycle. */
+  requested: readonly string[];
+  cycle: string | undefined;
+  outcome: 'asking' | 'nothing-missing' | 'dry-run' | 'published' | 'refused' | 'stopped-waiting';
+  /** The verify finalize ran (refused: why). */
+  verify: { readonly score: number; readonly threshold: number; readonly safe: boolean; readonly components: readonly { readonly id: string; readonly points: number; readonly packages: readonly string[]; readonly detail: string }[] } | undefined;
+  /** The production release the builds were published as. */
+  release: string | undefined;
 }
 
 /** Shared, mutable record of the run, read by the always-phases even when the update step failed. */
@@ -27,6 +51,8 @@ export interface UpdateRecord {
   postSnapshot: number | undefined;
   /** The checks that failed the gate. */
   gateFailures: readonly { readonly id: string; readonly summary: string }[];
+  /** --request-builds: the request to the swarm. */
+  builds: BuildRequestRecord | undefined;
 }
 
 export interface UpdateDeps {

@@ -12,6 +12,8 @@ import type { PreflightReport } from '../preflight/types.ts';
 import { LOGIN_PATH_PACKAGES } from '../core/update/critical-packages.ts';
 import type { UpdateDeps } from './update-deps.ts';
 import { emergeEnv } from '../system/emerge-env.ts';
+import { productionBinhostUrl } from '../preflight/checks/swarm-binhost.ts';
+import type { RequestBuildsOutput } from './request-builds.ts';
 
 type Context = StepContext<UpdateDeps>;
 const MINUTE = 60_000;
@@ -33,7 +35,7 @@ export const gatePhase: Phase<UpdateDeps> = {
   id: 'gate',
   steps: [
     step('preflight', 10 * MINUTE, async (context): Promise<GateOutput> => {
-      const { system, processes, terminal, options, logs } = context.deps;
+      const { system, processes, terminal, options, logs, record } = context.deps;
       const plan = planProvider(system, context.signal);
       const report = await runChecklist({
         system,
@@ -41,9 +43,11 @@ export const gatePhase: Phase<UpdateDeps> = {
         terminal,
         signal: context.signal,
         logger: context.logger,
-        // The plan the gate judged is the plan the update carries out: computed once, kept in the record.
-        plan: () => plan().then((parsed) => (context.deps.record.plan = parsed)),
-        options: { binhost: options.binhost, takeSnapshot: false, stopGui: false, criticalPackages: options.criticalPackages },
+        // The plan the gate judged is the plan the update carries out: computed once (by --request-builds when
+        // it asked the swarm for it), kept in the record.
+        plan: async () => record.plan ?? plan().then((parsed) => (record.plan = parsed)),
+        // With --request-builds the gate judges the swarm's production binhost, the one emerge then uses.
+        options: { binhost: options.binhost, swarm: options.requestBuilds?.swarm, takeSnapshot: false, stopGui: false, criticalPackages: options.criticalPackages },
       });
       await logs.write('diagnostics', `${JSON.stringify(report, null, 2)}\n`);
       const failed = report.checks.filter((check) => check.status === 'fail').map((check) => ({ id: check.id, summary: check.summary }));
@@ -81,6 +85,13 @@ async function planUpdate(context: Context): Promise<EmergePlanPackage[]> {
   return plan.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary');
 }
 
+/** The binhost emerge installs from: the swarm's production binhost after --request-builds, else --binhost. */
+function binhostOf(context: Context): string | undefined {
+  const swarm = context.deps.options.requestBuilds?.swarm;
+  const requested = context.outputOf<RequestBuildsOutput>('request-builds/build-missing');
+  return swarm === undefined || requested === undefined ? context.deps.options.binhost : productionBinhostUrl(swarm, requested.profile);
+}
+
 /**
  * Runs `emerge --oneshot … =CPV…` for exactly the judged packages. emerge may still pull in what the plan did
  * not list (a dependency that changed since the gate): its first "(1 of N)" line shows that before anything
@@ -94,7 +105,7 @@ async function emergeJudged(context: Context, packages: readonly EmergePlanPacka
     signal: AbortSignal.any([context.signal, drift.signal]),
     budgetMs: context.deps.options.emergeBudgetMs,
     inactivityMs: context.deps.options.emergeInactivityMs,
-    env: emergeEnv(context.deps.options.binhost),
+    env: emergeEnv(binhostOf(context)),
     outputLevel: 'info',
     onLine: (line) => {
       const event = parseEmergeProgressLine(line);
@@ -180,11 +191,21 @@ export const updatePhase: Phase<UpdateDeps> = {
   ],
 };
 
+/**
+ * Why the phases that run even after Ctrl-C have nothing to do: the run stopped before the pre-update snapshot
+ * (during the gate or while waiting for the swarm), so nothing on the target changed.
+ */
+function stoppedBeforeChanges(context: Context): string | undefined {
+  const pre = context.finishedPhases().find((phase) => phase.id === 'pre-snapshot');
+  return pre?.status === 'skipped' ? 'nothing was changed: the run stopped before the pre-update snapshot' : undefined;
+}
+
 /** 5. The login path after the update: crypt, PAM modules, a real canary login. Runs even after Ctrl-C. */
 export const verifyPhase: Phase<UpdateDeps> = {
   id: 'verify',
   always: true,
   dependsOn: ['pre-snapshot'],
+  skip: stoppedBeforeChanges,
   steps: [step('login-path', 5 * MINUTE, async (context): Promise<LoginPathVerification> => verifyLoginPath(context.deps.system, context.signal))],
 };
 
@@ -206,6 +227,8 @@ export const repairPhase: Phase<UpdateDeps> = {
   always: true,
   dependsOn: ['pre-snapshot'],
   skip: (context) => {
+    const stopped = stoppedBeforeChanges(context);
+    if (stopped !== undefined) return stopped;
     const verification = context.outputOf<LoginPathVerification>('verify/login-path');
     if (verification === undefined) return 'the login path could not be verified';
     if (verification.cryptOk) {
@@ -243,6 +266,7 @@ export const postSnapshotPhase: Phase<UpdateDeps> = {
   id: 'post-snapshot',
   always: true,
   dependsOn: ['pre-snapshot'],
+  skip: stoppedBeforeChanges,
   steps: [
     step('create', 10 * MINUTE, async (context) => {
       const { record, options } = context.deps;

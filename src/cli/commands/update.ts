@@ -6,25 +6,61 @@ import { readTerminal } from '../../system/read-terminal.ts';
 import { rollbackUpdate } from '../../update/rollback.ts';
 import { askOnTerminal } from '../../system/ask-terminal.ts';
 import { renderRollback } from '../../update/rollback-render.ts';
-import { renderUpdateSummary, runUpdate } from '../../update/run-update.ts';
+import { renderUpdateSummary, runUpdate, type UpdateInput, type UpdateReport } from '../../update/run-update.ts';
 import { enterTarget } from '../enter-target.ts';
+import { resolveSwarm, type SwarmArgs } from '../preflight-options.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
-export interface UpdateArgs extends GlobalOptions {
+export interface UpdateArgs extends GlobalOptions, SwarmArgs {
   readonly dryRun: boolean;
   readonly allowCompile: readonly string[];
   readonly force: string | undefined;
   readonly binhost: string | undefined;
   readonly procRoot: string | undefined;
   readonly emergeInactivity: number;
+  readonly requestBuilds: boolean;
+  readonly requestBudget: number;
+  readonly requestPoll: number;
 }
 
-/** `apkg update`: exit 0 updated, 3 refused, 1 failed or repaired, 130 interrupted. */
+/**
+ * --request-builds and its swarm. The swarm options (and ARGO_SWARM_*) are read only with --request-builds, so
+ * that apkg update without it behaves as it always has, whatever the environment holds.
+ */
+async function requestBuildsOf(args: UpdateArgs, env: Readonly<Record<string, string | undefined>>): Promise<UpdateInput['requestBuilds']> {
+  if (!args.requestBuilds) {
+    if (args.swarm !== undefined || args.swarmProfile !== undefined || args.swarmTokenFile !== undefined) {
+      throw new ArgoError('ARGO_USAGE', 'The --swarm options of apkg update go with --request-builds', { hint: 'Add --request-builds, or check the swarm alone with argo preflight --swarm URL.' });
+    }
+    return undefined;
+  }
+  if (!(args.requestBudget > 0) || !(args.requestPoll > 0)) {
+    throw new ArgoError('ARGO_USAGE', '--request-budget and --request-poll are seconds above 0', { hint: 'For example --request-budget 14400 (4 hours).' });
+  }
+  const swarm = await resolveSwarm(args, env);
+  if (swarm === undefined) {
+    throw new ArgoError('ARGO_USAGE', '--request-builds needs the build swarm to ask', { hint: 'Give --swarm https://GATEWAY:8470 with --swarm-token-file (an admin token), or set ARGO_SWARM_GATEWAY.' });
+  }
+  return { swarm, budgetMs: args.requestBudget * 1000, pollMs: args.requestPoll * 1000 };
+}
+
+/** The exit code: 3 refused (the checklist, or the swarm's verify), 124 when the swarm took longer than --request-budget. */
+function exitCodeOfUpdate(report: UpdateReport): ExitCode {
+  if (report.interrupted) return EXIT.interrupted;
+  if (report.outcome === 'updated') return EXIT.ok;
+  if (report.outcome === 'refused') return EXIT.refused;
+  const requested = report.phases.find((entry) => entry.id === 'request-builds');
+  return requested?.status === 'timed-out' || requested?.error?.code === 'ARGO_STEP_TIMED_OUT' ? EXIT.timedOut : EXIT.failed;
+}
+
+/** `apkg update`: exit 0 updated, 3 refused, 1 failed or repaired, 124 swarm too slow, 130 interrupted. */
 export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext): Promise<CommandOutcome> {
   await using door = await enterTarget(args, { command: 'apkg update', gentoo: true, writable: !args.dryRun, lock: !args.dryRun }, context.logger);
   const { stderr, env } = context.process;
   const tty = stderr.isTTY === true;
+  const requestBuilds = await requestBuildsOf(args, env);
   const report = await runUpdate({
+    requestBuilds,
     root: door.root,
     binhost: args.binhost,
     allowCompile: args.allowCompile,
@@ -39,8 +75,7 @@ export async function runUpdateCommand(args: UpdateArgs, context: HandlerContext
     // On a terminal the bar redraws in place; in a log or a pipe each change is a line of its own.
     showProgress: args.json ? () => undefined : (line, final) => stderr.write(tty ? `\r\u001b[K${line}${final ? '\n' : ''}` : `${line}\n`),
   });
-  const exitCode: ExitCode = report.interrupted ? EXIT.interrupted : report.outcome === 'updated' ? EXIT.ok : report.outcome === 'refused' ? EXIT.refused : EXIT.failed;
-  return { exitCode, json: report, text: renderUpdateSummary(report) };
+  return { exitCode: exitCodeOfUpdate(report), json: report, text: renderUpdateSummary(report) };
 }
 
 export interface RollbackArgs extends GlobalOptions {
