@@ -193,7 +193,7 @@ export function renderUpdateSummary(report: UpdateReport): string {
     updated: `UPDATED: ${report.packages.merged} of ${report.packages.planned} packages merged; ${report.loginOk === true ? 'a real login was proven afterwards' : 'logins NOT proven (see below)'}.`,
     refused:
       report.builds?.outcome === 'refused'
-        ? "REFUSED: the swarm built what was missing, but its verify refused to publish it; production is unchanged, nothing was changed here and no snapshot taken."
+        ? 'REFUSED: the swarm built what was missing, but its verify refused to publish it; production is unchanged, nothing was changed here and no snapshot taken.'
         : 'REFUSED: the pre-update checklist said no-go; nothing was changed and no snapshot taken.',
     failed: `FAILED: ${report.packages.merged} of ${report.packages.planned} packages merged${report.packages.failed.length > 0 ? `, ${report.packages.failed.join(', ')} failed` : ''}${report.interrupted ? ' (interrupted)' : ''}.`,
     repaired: 'REPAIRED: the update broke the login path; libcrypt was restored from the pre-update snapshot.',

@@ -82,7 +82,7 @@ export function productionBinhostUrl(swarm: SwarmAccess, profile: string): strin
  */
 export function unreachableSwarm(error: unknown, swarm: SwarmAccess): CheckOutcome {
   if (!isArgoError(error, 'ARGO_SWARM_UNREACHABLE') && !isArgoError(error, 'ARGO_SWARM_UNAUTHORIZED')) throw error;
-  const what = error.code === 'ARGO_SWARM_UNREACHABLE' ? 'does not answer' : 'refused the token';
+  const what = error.code === 'ARGO_SWARM_UNREACHABLE' ? 'does not answer' : swarm.token === undefined ? 'wants a token (--swarm-token-file)' : 'refused the token';
   return {
     status: 'fail',
     summary: `could not be checked: the swarm gateway ${swarm.client.url} ${what}`,

@@ -5,9 +5,8 @@
  */
 
 import { isArgoError } from '../../core/errors.ts';
-import type { SwarmAccess } from '../types.ts';
-import type { Check } from '../types.ts';
 import type { VerifyReport } from '../../swarm-client/api.ts';
+import type { Check, SwarmAccess } from '../types.ts';
 import { readRepositoryDate } from './repository-date.ts';
 import { readSwarmIndex, swarmProfile, unreachableSwarm } from './swarm-binhost.ts';
 import { judgeSwarm } from './swarm-findings.ts';
