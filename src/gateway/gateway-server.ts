@@ -128,7 +128,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     if ((access === 'binhost' && options.publicBinhost) || (access === 'metrics' && options.publicMetrics)) return;
     const holder = authenticate(request, options.tokens);
     if (holder === undefined) {
-      void reply.header('www-authenticate', 'Bearer realm="argo"');
+      // Portage (Python's urllib) answers only a Basic challenge with a realm, with the credentials of a binhost URL.
+      void reply.header('www-authenticate', access === 'binhost' ? ['Basic realm="argo"', 'Bearer realm="argo"'] : 'Bearer realm="argo"');
       throw new ArgoError('ARGO_SWARM_UNAUTHORIZED', request.headers.authorization === undefined ? 'This request needs a token' : 'The token is not one this gateway knows', { hint: 'Send Authorization: Bearer TOKEN with a token from the gateway\'s tokens file.' });
     }
     // Any token may read the binhosts (drones fetch staging's dependencies); /metrics needs read.
@@ -251,7 +252,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       const text = await readBody(request, MAX_LOG_BYTES, 'build log');
       await mkdir(dirname(file), { recursive: true, mode: 0o755 });
       await writeFileAtomic(file, text, { mode: 0o644 });
-      return { path: `${API_PREFIX}/logs/${relative(join(options.data, 'logs'), file)}` };
+      const { cycle, category, pf, attempt, drone } = request.params;
+      return { path: `${API_PREFIX}/logs/${[cycle, category, pf, attempt, drone].map(encodeURIComponent).join('/')}` };
     },
   );
 

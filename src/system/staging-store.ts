@@ -233,6 +233,22 @@ export async function rebuildStagingIndex(binhost: string): Promise<void> {
   }
 }
 
+/**
+ * Stanzas already read, by file, with the inode and mtime they were read at: a stanza file is written once
+ * (atomically, under a name never reused), so a rebuild reads only the new ones.
+ */
+const stanzaCache = new Map<string, { readonly key: string; readonly fields: Record<string, string> }>();
+
+async function readStanza(file: string): Promise<Record<string, string>> {
+  const info = await stat(file);
+  const key = `${info.ino}:${info.mtimeMs}:${info.size}`;
+  const cached = stanzaCache.get(file);
+  if (cached?.key === key) return cached.fields;
+  const fields = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+  stanzaCache.set(file, { key, fields });
+  return fields;
+}
+
 async function readStanzas(binhost: string): Promise<Record<string, string>[]> {
   const stanzas: Record<string, string>[] = [];
   const walk = async (folder: string, depth: number): Promise<void> => {
@@ -243,13 +259,14 @@ async function readStanzas(binhost: string): Promise<Record<string, string>[]> {
       if (isMissing(error)) return;
       throw error;
     }
+    const names = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = join(folder, entry.name);
       if (entry.isDirectory() && depth < 2) await walk(full, depth + 1);
       else if (entry.isFile() && entry.name.endsWith('.gpkg.tar.stanza.json')) {
-        const gpkg = full.slice(0, -'.stanza.json'.length);
-        if ((await stat(gpkg).catch(() => undefined)) === undefined) continue;
-        stanzas.push(JSON.parse(await readFile(full, 'utf8')) as Record<string, string>);
+        // A stanza whose package is gone (removed by hand) is not listed.
+        if (!names.has(entry.name.slice(0, -'.stanza.json'.length))) continue;
+        stanzas.push(await readStanza(full));
       }
     }
   };

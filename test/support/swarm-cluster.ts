@@ -6,6 +6,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,19 @@ export interface ClusterOptions {
   readonly repository?: readonly string[];
   /** A folder with another `emerge` to put first on PATH (benchmarks of the orchestrator alone). */
   readonly emergeBin?: string;
+  /**
+   * Runs `build-swarm gateway` as its own process (data in `<dir>/gateway`, tokens of each scope, the clusterhq
+   * md5-cache so cycles can start through it); drones then upload over HTTP with a drone token.
+   */
+  readonly httpGateway?: boolean;
+}
+
+export interface HttpGateway {
+  readonly url: string;
+  readonly role: RoleProcess;
+  readonly tokens: { readonly admin: string; readonly drone: string; readonly read: string };
+  /** Root-only files holding each token, for --token-file. */
+  readonly tokenFiles: { readonly admin: string; readonly drone: string; readonly read: string };
 }
 
 export interface RoleProcess {
@@ -74,6 +88,8 @@ export interface SwarmCluster {
   readonly client: Redis;
   readonly orchestrators: Map<string, RoleProcess>;
   readonly drones: Map<string, RoleProcess>;
+  /** Set with `httpGateway`. */
+  readonly http: HttpGateway | undefined;
   droneRoot(id: string): string;
   startOrchestrator(id: string): Promise<RoleProcess>;
   startDrone(spec: DroneSpec): Promise<RoleProcess>;
@@ -132,6 +148,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
   };
 
   const droneRoot = (id: string): string => join(dir, 'drones', id);
+  let http: HttpGateway | undefined;
 
   const cluster: SwarmCluster = {
     dir,
@@ -141,6 +158,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
     client,
     orchestrators,
     drones,
+    get http() {
+      return http;
+    },
     droneRoot,
     async startOrchestrator(id) {
       const role = spawnRole(id, ['orchestrator']);
@@ -152,6 +172,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
       const profiles = spec.profiles ?? [PROFILE];
       for (const profile of profiles) await prepareProfileRoot(join(droneRoot(spec.id), profile), spec.fakeConf ?? [], options.repository);
       const args = ['drone', '--root', droneRoot(spec.id), '--cores', String(spec.cores), '--slots', String(spec.slots ?? 1), ...profiles.flatMap((profile) => ['--profile', profile])];
+      if (http !== undefined) args.push('--gateway', http.url, '--token-file', http.tokenFiles.drone);
       if (spec.sweeper === true) args.push('--sweeper');
       const role = spawnRole(spec.id, args);
       drones.set(spec.id, role);
@@ -206,19 +227,32 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
         });
     },
     async destroy() {
-      for (const role of [...orchestrators.values(), ...drones.values()]) await killTree(role.child.pid);
-      await Promise.all([...orchestrators.values(), ...drones.values()].map((role) => role.exited));
+      const roles = [...orchestrators.values(), ...drones.values(), ...(http === undefined ? [] : [http.role])];
+      for (const role of roles) await killTree(role.child.pid);
+      await Promise.all(roles.map((role) => role.exited));
       client.disconnect();
       await redis.destroy();
       // ARGO_TEST_KEEP=1 keeps the swarm's folder (logs, drone roots, staging) for a post-mortem.
       if (process.env.ARGO_TEST_KEEP !== '1') await rm(dir, { recursive: true, force: true });
     },
   };
+  if (options.httpGateway === true) {
+    const tokens = { admin: randomBytes(32).toString('hex'), drone: randomBytes(32).toString('hex'), read: randomBytes(32).toString('hex') };
+    const secrets = join(dir, 'secrets');
+    await mkdir(secrets, { mode: 0o700 });
+    const tokensFile = join(secrets, 'gateway-tokens');
+    await writeFile(tokensFile, `admin admin ${tokens.admin}\ndrones drone ${tokens.drone}\nreader read ${tokens.read}\n`, { mode: 0o600 });
+    const tokenFiles = { admin: join(secrets, 'admin.token'), drone: join(secrets, 'drone.token'), read: join(secrets, 'read.token') };
+    for (const scope of ['admin', 'drone', 'read'] as const) await writeFile(tokenFiles[scope], `${tokens[scope]}\n`, { mode: 0o600 });
+    const role = spawnRole('gateway', ['gateway', '--data', gateway, '--listen', '127.0.0.1:0', '--tokens', tokensFile, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--history', CLUSTERHQ_EMERGE_LOG]);
+    const listening = await cluster.waitForLog(role, (line) => line.event === 'gateway.listening', 'the gateway listening');
+    http = { url: String(listening.url), role, tokens, tokenFiles };
+  }
   return cluster;
 }
 
 /** A profile root: make.conf, the clusterhq md5-cache as the repository, the fake emerge's configuration. */
-async function prepareProfileRoot(root: string, fakeConf: readonly string[], repository: readonly string[] | undefined): Promise<void> {
+export async function prepareProfileRoot(root: string, fakeConf: readonly string[], repository: readonly string[] | undefined): Promise<void> {
   await mkdir(join(root, 'etc/portage'), { recursive: true });
   await writeFile(join(root, 'etc/portage/make.conf'), ['CHOST="x86_64-pc-linux-gnu"', 'CFLAGS="-O2 -pipe"', 'PKGDIR="/var/cache/binpkgs"', 'FEATURES="buildpkg binpkg-multi-instance"', ''].join('\n'));
   const cache = join(root, 'var/db/repos/gentoo/metadata/md5-cache');
