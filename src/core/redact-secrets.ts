@@ -9,14 +9,17 @@ const CRYPT_HASH = /\$(?:1|2[abxy]?|3|5|6|7|y|gy|sha1|md5)\$[./0-9A-Za-z$=,]{2,}
 /** `key=value` / `key: value` pairs whose key names a secret. */
 const SECRET_ASSIGNMENT = /\b(password|passwd|token|secret|api[-_]?key)(\s*[=:]\s*)(\S+)/gi;
 
+/** The password of a URL's userinfo (`https://client:TOKEN@swarm/binhost/…`, as Portage binhost URLs carry tokens). */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)([^\s/@]+)@/gi;
+
 export const REDACTED = '[redacted]';
 
 /** Field names whose values are always secret, whatever they look like. */
 export const SECRET_KEYS: readonly string[] = ['password', 'passwordHash', 'hash', 'token', 'secret', 'apiKey'];
 
 export function redactSecretsInText(text: string): string {
-  if (!text.includes('$') && !/pass|token|secret|key/i.test(text)) return text;
-  return text.replace(CRYPT_HASH, REDACTED).replace(SECRET_ASSIGNMENT, `$1$2${REDACTED}`);
+  if (!text.includes('$') && !text.includes('@') && !/pass|token|secret|key/i.test(text)) return text;
+  return text.replace(CRYPT_HASH, REDACTED).replace(SECRET_ASSIGNMENT, `$1$2${REDACTED}`).replace(URL_PASSWORD, `$1${REDACTED}@`);
 }
 
 /** A deep copy of `value` with secret keys replaced and secrets inside strings redacted. */

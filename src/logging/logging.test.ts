@@ -28,6 +28,14 @@ describe('createLogger', () => {
     expect(output).toContain('alice:[redacted]:19000');
   });
 
+  it('redacts the password of a URL (a binhost URL carrying a gateway token)', () => {
+    const { logger, text } = createMemoryLogger();
+    logger.info({ line: 'PORTAGE_BINHOST=https://client:0f3a9c77e1d2b4a5@swarm.lan:8470/binhost/desktop emerge -g' }, 'Example');
+    const output = text();
+    expect(output).not.toContain('0f3a9c77e1d2b4a5');
+    expect(output).toContain('https://client:[redacted]@swarm.lan:8470/binhost/desktop');
+  });
+
   it('keeps the last line on disk when the process is killed right after logging', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'argo-log-'));
     const file = join(dir, 'main.log');

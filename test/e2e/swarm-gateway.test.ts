@@ -4,10 +4,11 @@
  * request writes nothing.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -386,8 +387,8 @@ describe('publishing through the gateway', { timeout: 300_000 }, () => {
   });
 });
 
-async function runBuildSwarm(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SWARM_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+async function runBuildSwarm(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SWARM_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -416,5 +417,34 @@ describe('cycles started over the API', { timeout: 120_000 }, () => {
     const reader = createSwarmClient({ url: client.url, token: starter.tokens.read });
     await expect(reader.startCycle('server', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
     expect(await starter.client.zcard(KEYS.cycles)).toBe(1);
+  });
+});
+
+describe('TLS', { timeout: 120_000 }, () => {
+  it('serves the API over TLS to a client that trusts its certificate, and to no other', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'argo-tls-'));
+    try {
+      const cert = join(folder, 'cert.pem');
+      const key = join(folder, 'key.pem');
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=argo-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+      expect(made.status, made.stderr).toBe(0);
+      const secure = await startTestGateway({ https: { cert: await readFile(cert), key: await readFile(key) } });
+      try {
+        const url = await secure.listen();
+        expect(url.startsWith('https://')).toBe(true);
+        const tokenFile = join(folder, 'read.token');
+        await writeFile(tokenFile, `${secure.tokens.read}\n`, { mode: 0o600 });
+        const trusted = await runBuildSwarm(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json'], { NODE_EXTRA_CA_CERTS: cert });
+        expect(trusted.code, trusted.stderr + trusted.stdout).toBe(0);
+        expect(JSON.parse(trusted.stdout)).toMatchObject({ profile: 'desktop', releases: [] });
+        const untrusted = await runBuildSwarm(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
+        expect(untrusted.code).toBe(1);
+        expect(JSON.parse(untrusted.stdout)).toMatchObject({ error: { code: 'ARGO_SWARM_UNREACHABLE', message: expect.stringContaining(url) } });
+      } finally {
+        await secure.destroy();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -46,6 +46,7 @@ export interface TestGatewayOptions {
   readonly publicBinhost?: boolean;
   /** Lets clients start cycles: the repository (md5-cache) and emerge.log files the gateway reads. */
   readonly cycles?: { readonly md5Cache: string; readonly history: readonly string[] };
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -76,6 +77,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     verify: profileVerifier({ redis: client, keys: KEYS, data, world: undefined, pins: [] }),
     logger,
     ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
+    ...(options.https === undefined ? {} : { https: options.https }),
   });
   return {
     redis,
