@@ -13,7 +13,7 @@ describe('the executables', () => {
   it.each([
     ['argo', ['recover', 'preflight', 'snapshot', 'chroot']],
     ['apkg', ['update', 'rollback', 'preflight', 'canary']],
-    ['build-swarm', ['simulate', 'orchestrator', 'drone', 'fresh', 'status', 'monitor', 'verify', 'finalize', 'fix-blocked', 'sync', 'reset', 'gateway', 'local']],
+    ['build-swarm', ['simulate', 'orchestrator', 'drone', 'fresh', 'status', 'monitor', 'verify', 'finalize', 'rollback', 'releases', 'fix-blocked', 'sync', 'reset', 'gateway', 'local']],
   ] as const)('%s --help exits 0 and lists its commands', async (name, commands) => {
     const run = await runBuiltCli(name, ['--help']);
     expect(run.code).toBe(0);
@@ -37,9 +37,9 @@ describe('the executables', () => {
   });
 
   it('says plainly when a command of the contract has not landed, in JSON too', async () => {
-    const run = await runBuiltCli('build-swarm', ['finalize', '--json']);
+    const run = await runBuiltCli('build-swarm', ['fix-blocked', '--json']);
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('build-swarm finalize') } });
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('build-swarm fix-blocked') } });
   });
 });
 
