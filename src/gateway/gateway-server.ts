@@ -147,7 +147,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     if (error instanceof ArgoError) {
       const status = reply.statusCode === 403 ? 403 : (STATUS[error.code] ?? 500);
       if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-      const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) } };
+      const details = Object.keys(error.details).length > 0 && error.code !== 'ARGO_SECRET_FILE_UNSAFE' ? error.details : undefined;
+      const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }), ...(details === undefined ? {} : { details }) } };
       return reply.code(status).send(body);
     }
     const fastifyError = error as { statusCode?: number; message?: string };

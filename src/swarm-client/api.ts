@@ -14,6 +14,8 @@ export const errorBodySchema = z.object({
     code: z.string(),
     message: z.string(),
     hint: z.string().optional(),
+    /** Facts a caller acts on (the running cycle of ARGO_CYCLE_ACTIVE, the file and line of a bad input). */
+    details: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -239,7 +239,7 @@ async function refusal(url: string, response: Response): Promise<ArgoError> {
   }
   const message = body === undefined ? `${response.status} ${response.statusText}` : `${body.error.code}: ${body.error.message}`;
   const code = response.status === 401 || response.status === 403 ? 'ARGO_SWARM_UNAUTHORIZED' : (PASSED_ON.find((known) => known === body?.error.code) ?? 'ARGO_SWARM_REQUEST_FAILED');
-  return new ArgoError(code, `The swarm gateway refused ${url}: ${message}`, { hint: body?.error.hint ?? 'The gateway\'s log says more.', details: { status: response.status } });
+  return new ArgoError(code, `The swarm gateway refused ${url}: ${message}`, { hint: body?.error.hint ?? 'The gateway\'s log says more.', details: { ...body?.error.details, status: response.status } });
 }
 
 function parseAnswer<T>(url: string, schema: z.ZodType<T>, value: unknown): T {
