@@ -4,9 +4,8 @@
  * request writes nothing.
  */
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.t
 import { readTokens } from '../../src/gateway/gateway-tokens.ts';
 import { appendSwarmEvent } from '../../src/swarm/swarm-events.ts';
 import { createSwarmClient } from '../../src/swarm-client/swarm-client.ts';
-import { clusterhqPlanPrefix, SWARM_BIN } from '../support/swarm-cluster.ts';
+import { clusterhqPlanPrefix, runSwarmCli } from '../support/swarm-cluster.ts';
 import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE } from '../support/swarm-plan.ts';
 import { readRecords } from '../../src/swarm/cycle-store.ts';
 import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, markBuilt, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
@@ -322,12 +321,12 @@ describe('publishing through the gateway', { timeout: 300_000 }, () => {
 
     const tokenFile = join(publisher.data, '..', `admin-token-${process.pid}`);
     await writeFile(tokenFile, `${publisher.tokens.admin}\n`, { mode: 0o600 });
-    const refused = await runBuildSwarm(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
+    const refused = await runSwarmCli(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
     expect(refused.code).toBe(3);
     expect(JSON.parse(refused.stdout)).toMatchObject({ refused: true, verify: { safe: false } });
     expect(await readdir(join(publisher.data, 'production')).catch(() => [])).toEqual([]);
 
-    const forced = await runBuildSwarm(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--force', 'first release of a partial set', '--json']);
+    const forced = await runSwarmCli(['finalize', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--force', 'first release of a partial set', '--json']);
     expect(forced.code, forced.stderr).toBe(0);
     const releases = await admin.releases('desktop');
     expect(releases.releases).toHaveLength(1);
@@ -387,15 +386,6 @@ describe('publishing through the gateway', { timeout: 300_000 }, () => {
   });
 });
 
-async function runBuildSwarm(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SWARM_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
 
 describe('cycles started over the API', { timeout: 120_000 }, () => {
   let starter: TestGateway;
@@ -434,10 +424,10 @@ describe('TLS', { timeout: 120_000 }, () => {
         expect(url.startsWith('https://')).toBe(true);
         const tokenFile = join(folder, 'read.token');
         await writeFile(tokenFile, `${secure.tokens.read}\n`, { mode: 0o600 });
-        const trusted = await runBuildSwarm(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json'], { NODE_EXTRA_CA_CERTS: cert });
+        const trusted = await runSwarmCli(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json'], { ...process.env, NO_COLOR: '1', NODE_EXTRA_CA_CERTS: cert });
         expect(trusted.code, trusted.stderr + trusted.stdout).toBe(0);
         expect(JSON.parse(trusted.stdout)).toMatchObject({ profile: 'desktop', releases: [] });
-        const untrusted = await runBuildSwarm(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
+        const untrusted = await runSwarmCli(['releases', '--profile', 'desktop', '--gateway', url, '--token-file', tokenFile, '--json']);
         expect(untrusted.code).toBe(1);
         expect(JSON.parse(untrusted.stdout)).toMatchObject({ error: { code: 'ARGO_SWARM_UNREACHABLE', message: expect.stringContaining(url) } });
       } finally {

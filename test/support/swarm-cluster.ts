@@ -179,15 +179,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SwarmC
       await cluster.waitForLog(role, (line) => line.event === 'swarm.drone-started', `${spec.id} started`);
       return role;
     },
-    async run(args) {
-      const child = spawn(process.execPath, [SWARM_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const [code] = (await once(child, 'exit')) as [number | null];
-      return { code, stdout, stderr };
-    },
+    run: (args) => runSwarmCli(args, env),
     status: () => readSwarmState(client, swarmKeys('argo'), { cycles: 10 }),
     async waitForStatus(predicate, what) {
       for (;;) {
@@ -284,6 +276,17 @@ export async function killTree(pid: number | undefined, signal: NodeJS.Signals =
 export async function waitUntilGone(pid: number): Promise<void> {
   const table = createProcessTable();
   while (await table.isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Runs the built `build-swarm` to its end with `env` (default: this process's, without colour). */
+export async function runSwarmCli(args: readonly string[], env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SWARM_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
 }
 
 /** One JSON object per merge the fake emerge did in a drone's profile root (its own log, not the orchestrator's). */
