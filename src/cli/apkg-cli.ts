@@ -21,9 +21,10 @@ export const apkgCli: CliDefinition = {
             .option('emerge-inactivity', { type: 'number', default: 1800, describe: 'seconds emerge may print nothing before it is stopped' })
             .option('request-builds', { type: 'boolean', default: false, describe: 'first ask the build swarm (--swarm) to build what its production binhost lacks, wait, publish through its verify, then update from it' })
             .option('request-budget', { type: 'number', default: 4 * 3600, describe: 'seconds --request-builds waits for the swarm before giving up (the swarm goes on building)' })
+            .option('swarm-request-token-file', { type: 'string', describe: 'with --request-builds: a root-only file holding a token of the request scope (start a cycle, publish through verify); never put in a URL (env ARGO_SWARM_REQUEST_TOKEN_FILE)' })
             .option('request-poll', { type: 'number', default: 3, hidden: true, describe: 'seconds between two looks at the swarm\'s cycle' })
             .option('proc-root', { type: 'string', hidden: true })
-            .example('$0 update --request-builds --swarm https://swarm.lan:8470 --swarm-token-file /root/swarm-admin.token', 'have the swarm build what is missing, then update from its binaries'),
+            .example('$0 update --request-builds --swarm https://swarm.lan:8470 --swarm-token-file /root/swarm-read.token --swarm-request-token-file /root/swarm-request.token', 'have the swarm build what is missing, then update from its binaries'),
         bind<UpdateArgs>(runUpdateCommand),
       )
       .command(

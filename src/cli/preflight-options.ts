@@ -19,7 +19,7 @@ export function swarmOptions<T>(cli: Argv<T>) {
   return cli
     .option('swarm', { type: 'string', describe: 'the build swarm\'s gateway URL: coverage against its production binhost, and the swarm check (env ARGO_SWARM_GATEWAY)' })
     .option('swarm-profile', { type: 'string', describe: 'the swarm profile this system uses (default: the gateway\'s only one; env ARGO_SWARM_PROFILE)' })
-    .option('swarm-token-file', { type: 'string', describe: 'a root-only file holding a gateway token (read scope; admin for --request-builds; env ARGO_SWARM_TOKEN_FILE)' });
+    .option('swarm-token-file', { type: 'string', describe: 'a root-only file holding a gateway token of the read scope; it also goes into the binhost URL emerge fetches with (env ARGO_SWARM_TOKEN_FILE)' });
 }
 
 export interface SwarmArgs {
@@ -27,6 +27,8 @@ export interface SwarmArgs {
   readonly swarmProfile: string | undefined;
   readonly swarmTokenFile: string | undefined;
   readonly binhost: string | undefined;
+  /** apkg update --request-builds: a token of the request scope, never put in a URL. */
+  readonly swarmRequestTokenFile?: string | undefined;
 }
 
 /**
@@ -42,8 +44,11 @@ export async function resolveSwarm(args: SwarmArgs, env: Readonly<Record<string,
   }
   const tokenFile = nonEmpty(args.swarmTokenFile) ?? nonEmpty(env['ARGO_SWARM_TOKEN_FILE']);
   const token = tokenFile === undefined ? undefined : (await readPrivateFile(tokenFile, 4096, 'swarm token file')).trim();
+  const requestFile = nonEmpty(args.swarmRequestTokenFile) ?? nonEmpty(env['ARGO_SWARM_REQUEST_TOKEN_FILE']);
+  const requestToken = requestFile === undefined ? undefined : (await readPrivateFile(requestFile, 4096, 'swarm request token file')).trim();
   return {
     client: createSwarmClient({ url, ...(token === undefined || token === '' ? {} : { token }) }),
+    ...(requestToken === undefined || requestToken === '' ? {} : { requester: createSwarmClient({ url, token: requestToken }) }),
     profile: nonEmpty(args.swarmProfile) ?? nonEmpty(env['ARGO_SWARM_PROFILE']),
     token: token === '' ? undefined : token,
   };

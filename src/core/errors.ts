@@ -95,6 +95,7 @@ export const ERROR_CODES = {
   ARGO_SWARM_UNREACHABLE: { exit: EXIT.failed, summary: "the swarm's gateway does not answer at the configured URL" },
   ARGO_SWARM_UNAUTHORIZED: { exit: EXIT.refused, summary: "the swarm's gateway refused the request: no token, a wrong token, or a token without the scope" },
   ARGO_SWARM_REQUEST_FAILED: { exit: EXIT.failed, summary: "the swarm's gateway answered a request with an error" },
+  ARGO_SWARM_BUSY: { exit: EXIT.failed, summary: 'the gateway serves as many live event streams as it allows' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -87,7 +87,7 @@ export interface EventFields {
   'swarm.drone-stopped': { drone: string };
   'swarm.stop-forced': { drone: string };
   'swarm.id-taken': { drone: string };
-  'swarm.command-applied': { id: string; by: string; command: string };
+  'swarm.command-applied': { id: string; by: string; command: string; outcome: string };
   'swarm.command-invalid': { id: string; by: string };
   'swarm.cycle-cancelled': { cycle: string; by: string; skipped: number };
   'gateway.command-queued': { command: string; id: string; token: string };
@@ -182,7 +182,7 @@ export const EVENTS = {
   'swarm.id-taken': { level: 'error', message: 'Another drone holds this drone id now; stopping', fields: ['drone'] },
   'swarm.stop-forced': { level: 'warn', message: 'Drone stops without BullMQ letting go of its jobs', fields: ['drone'] },
   'swarm.drone-stopped': { level: 'info', message: 'Drone stopped', fields: ['drone'] },
-  'swarm.command-applied': { level: 'info', message: 'Operator command applied', fields: ['id', 'by', 'command'] },
+  'swarm.command-applied': { level: 'info', message: 'Operator command applied', fields: ['id', 'by', 'command', 'outcome'] },
   'swarm.command-invalid': { level: 'warn', message: 'An entry of the command stream is not a command; skipped', fields: ['id', 'by'] },
   'swarm.cycle-cancelled': { level: 'warn', message: 'Cycle cancelled: every package not built yet is skipped', fields: ['cycle', 'by', 'skipped'] },
   'gateway.command-queued': { level: 'info', message: 'Operator command queued for the leader', fields: ['command', 'id', 'token'] },

@@ -22,7 +22,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ArgoError, type ErrorCode } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
-import type { ProfileSettings } from '../core/swarm/swarm-config.ts';
+import { SWARM_ID_PATTERN, type ProfileSettings } from '../core/swarm/swarm-config.ts';
+import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import {
   API_PREFIX,
   finalizeRequestSchema,
@@ -32,7 +33,8 @@ import {
   startCycleRequestSchema,
   type ErrorBody,
 } from '../swarm-client/api.ts';
-import type { VerifyReport } from '../core/swarm/verify-score.ts';
+import { DEFAULT_VERIFY_THRESHOLD, type VerifyReport } from '../core/swarm/verify-score.ts';
+import type { ReleaseMeta, ReleasePlan } from '../system/binhost-releases.ts';
 import { isLeaseCurrent } from '../swarm/job-lease.ts';
 import type { SwarmKeys } from '../swarm/swarm-keys.ts';
 import { readSwarmState } from '../swarm/swarm-state.ts';
@@ -41,14 +43,24 @@ import { sendOperatorCommand, type OperatorCommand } from '../swarm/operator-com
 import { writeFileAtomic } from '../system/atomic-write.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
-import { checkPackageName, publishPackage, stagingFolder } from '../system/staging-store.ts';
+import { checkPackageName, publishPackage, rebuildStagingIndex, stagingFolder, type LeaseToken } from '../system/staging-store.ts';
 import { createGatewayMetrics } from './gateway-metrics.ts';
 import { allows, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
-import { streamSwarmEvents } from './swarm-event-stream.ts';
+import { MAX_EVENT_STREAMS, streamSwarmEvents, type EventStreams } from './swarm-event-stream.ts';
+
+/** Thrown by finalize's gate: verify says the release is not safe and nobody forced it. */
+class FinalizeRefused extends Error {
+  readonly report: VerifyReport;
+  constructor(report: VerifyReport) {
+    super(`verify scored ${report.score}`);
+    this.report = report;
+  }
+}
 
 /** What the gateway needs of the release store (src/system/binhost-releases.ts), per binhost path. */
 export interface ReleaseStore {
-  finalize(binhost: string, meta: { readonly score: number; readonly forced?: string; readonly cycle?: string }): Promise<{ release: string; previous?: string; packages: number; pruned: readonly string[] }>;
+  /** Publishes staging; `gate` judges the exact release under the store's lock (throws to refuse) and gives what to record. */
+  finalize(binhost: string, gate: (plan: ReleasePlan) => Promise<ReleaseMeta>): Promise<{ release: string; previous?: string; packages: number; pruned: readonly string[] }>;
   rollback(binhost: string, to?: string): Promise<{ release: string; previous?: string }>;
   list(binhost: string): Promise<{ current?: string; releases: readonly Record<string, unknown>[] }>;
   /** Host path of a file a client asks for under the production binhost (current release first, then the kept ones). */
@@ -68,7 +80,8 @@ export interface GatewayOptions {
   readonly publicMetrics: boolean;
   readonly maxPackageBytes: number;
   readonly releases: ReleaseStore;
-  readonly verify: (profile: ProfileSettings, threshold?: number) => Promise<VerifyReport>;
+  /** Verify of a profile: of `plan` when given (finalize's), else of the release finalize would publish now. */
+  readonly verify: (profile: ProfileSettings, threshold?: number, plan?: ReleasePlan) => Promise<VerifyReport>;
   readonly logger: Logger;
   /** TLS, for drones across sites. */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
@@ -79,6 +92,7 @@ export interface GatewayOptions {
 const MAX_LOG_BYTES = 64 * 1024 ** 2;
 const PATH_SEGMENT = /^[A-Za-z0-9+_][A-Za-z0-9+_.@-]*$/;
 const CATEGORY = /^[A-Za-z0-9_][A-Za-z0-9+_.-]*$/;
+const CYCLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** HTTP status of each error a request can end in; anything else is a 500 (and logged as a bug). */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -93,6 +107,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ARGO_CYCLE_ACTIVE: 409,
   ARGO_TARGET_LOCKED: 409,
   ARGO_UPLOAD_TOO_LARGE: 413,
+  ARGO_SWARM_BUSY: 503,
   ARGO_REDIS_UNREACHABLE: 503,
 };
 
@@ -117,10 +132,17 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   }) as unknown as FastifyInstance;
   await app.register(fastifyStatic, { root: options.data, serve: false, dotfiles: 'deny', index: false, redirect: false, acceptRanges: true });
   const metrics = createGatewayMetrics(options.redis, options.keys);
+  const streams: EventStreams = new Set();
+  // Stopping ends the live streams (each would hold the server open) before the server waits for its requests.
+  app.addHook('preClose', async () => {
+    for (const close of [...streams]) close();
+  });
   app.addHook('onClose', async () => metrics.close());
 
   // Uploads are streamed to disk by their handler, never buffered by Fastify.
-  app.addContentTypeParser(['application/octet-stream', 'text/plain'], (_request, _payload, done) => done(null));
+  app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
+  // Build logs: whole, within the route's bodyLimit.
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;
@@ -151,9 +173,14 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }), ...(details === undefined ? {} : { details }) } };
       return reply.code(status).send(body);
     }
-    const fastifyError = error as { statusCode?: number; message?: string };
+    const fastifyError = error as { statusCode?: number; message?: string; code?: string };
     if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
-      return reply.code(fastifyError.statusCode).send({ error: { code: 'ARGO_INVALID_INPUT', message: fastifyError.message ?? 'bad request' } } satisfies ErrorBody);
+      const code = fastifyError.statusCode === 413 ? 'ARGO_UPLOAD_TOO_LARGE' : 'ARGO_INVALID_INPUT';
+      return reply.code(fastifyError.statusCode).send({ error: { code, message: fastifyError.message ?? 'bad request' } } satisfies ErrorBody);
+    }
+    if (fastifyError.code === 'ENOSPC' || fastifyError.code === 'EDQUOT') {
+      request.log.error({ err: error, url: request.url }, 'data folder full');
+      return reply.code(507).send({ error: { code: 'ARGO_FILE_WRITE_FAILED', message: `The gateway's data folder ${options.data} is full; nothing was kept`, hint: 'Free space there (old releases, logs of old cycles), then send again.' } } satisfies ErrorBody);
     }
     request.log.error({ err: error, url: request.url }, 'request failed');
     return reply.code(500).send({ error: { code: 'ARGO_INTERNAL', message: 'The gateway failed to answer; its log says why.' } } satisfies ErrorBody);
@@ -200,14 +227,17 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     { config: { access: 'read' } },
     async (request, reply) => {
       const file = logPath(options.data, logParams(request.params));
-      return sendFrom(reply, dirname(file), basename(file));
+      return sendFrom(reply, dirname(file), basename(file), `No log of ${request.params.category}/${request.params.pf} attempt ${request.params.attempt} on ${request.params.drone} in cycle ${request.params.cycle}`);
     },
   );
   app.get<{ Querystring: { since?: string } }>(`${API_PREFIX}/events`, { config: { access: 'read' } }, async (request, reply) => {
     const since = request.query.since ?? (typeof request.headers['last-event-id'] === 'string' ? request.headers['last-event-id'] : '$');
     if (since !== '$' && since !== '0' && !/^\d+-\d+$/.test(since)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a stream position: ${JSON.stringify(since)}`, { hint: 'since is $ (new events), 0 (all kept) or an event id.' });
+    if (streams.size >= MAX_EVENT_STREAMS) {
+      throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_EVENT_STREAMS} live event streams`, { hint: 'Close a dashboard or monitor, or poll /api/v1/status instead.' });
+    }
     reply.hijack();
-    await streamSwarmEvents(options.redis, options.keys, request.raw, reply.raw, since, logger);
+    await streamSwarmEvents(options.redis, options.keys, request.raw, reply.raw, since, logger, streams);
   });
   app.get('/metrics', { config: { access: 'metrics' } }, async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
@@ -229,6 +259,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       if (declared !== undefined && Number(declared) > options.maxPackageBytes) {
         throw new ArgoError('ARGO_UPLOAD_TOO_LARGE', `${file} is ${declared} bytes, more than the gateway's limit of ${options.maxPackageBytes}`, { hint: 'Raise the gateway\'s --max-package-mb if the package is genuine.' });
       }
+      await requireLeaseOf(options, lease, profile);
       const expected = headerOf(request, LEASE_HEADERS.sha256);
       const uploaded = await publishPackage({
         root: options.data,
@@ -245,34 +276,59 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       return uploaded;
     },
   );
-  app.put<{ Params: { cycle: string; category: string; pf: string; attempt: string; drone: string } }>(
+  app.put<{ Params: { cycle: string; category: string; pf: string; attempt: string; drone: string }; Body: Buffer }>(
     `${API_PREFIX}/logs/:cycle/:category/:pf/:attempt/:drone`,
-    { config: { access: 'drone' } },
+    { config: { access: 'drone' }, bodyLimit: MAX_LOG_BYTES },
     async (request) => {
-      const file = logPath(options.data, logParams(request.params));
-      const text = await readBody(request, MAX_LOG_BYTES, 'build log');
+      const wanted = logParams(request.params);
+      const file = logPath(options.data, wanted);
+      const lease = leaseOf(request);
+      if (lease.cycle !== wanted.cycle || lease.cpv !== wanted.cpv || lease.attempt !== wanted.attempt || lease.drone !== wanted.drone) {
+        throw new ArgoError('ARGO_INVALID_INPUT', `The log of ${wanted.cpv} attempt ${wanted.attempt} on ${wanted.drone} does not match the lease of job ${lease.jobId} on ${lease.queue}`, { hint: 'A drone keeps the log of the attempt it holds.' });
+      }
+      await requireLeaseOf(options, lease, undefined);
       await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-      await writeFileAtomic(file, text, { mode: 0o644 });
+      await writeFileAtomic(file, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), { mode: 0o644 });
       const { cycle, category, pf, attempt, drone } = request.params;
       return { path: `${API_PREFIX}/logs/${[cycle, category, pf, attempt, drone].map(encodeURIComponent).join('/')}` };
     },
   );
 
   // --- admin ----------------------------------------------------------------------------------------------
-  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/finalize`, { config: { access: 'admin' } }, async (request, reply) => {
+  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/finalize`, { config: { access: 'request' } }, async (request, reply) => {
     const profile = profileOf(request.params.profile);
     const body = parseWith(finalizeRequestSchema, request.body ?? {}, 'request body');
-    const verify = await options.verify(profile, body.threshold);
-    if (!verify.safe && body.force === undefined) {
-      logEvent(logger, 'gateway.finalize-refused', { profile: profile.name, score: verify.score, token: request.holder?.name ?? '' });
-      return reply.code(409).send({ verify, refused: true });
+    if ((body.force !== undefined || body.threshold !== undefined) && (request.holder === undefined || !allows(request.holder, 'admin'))) {
+      void reply.code(403);
+      throw new ArgoError('ARGO_SWARM_UNAUTHORIZED', `The token ${request.holder?.name ?? ''} may publish only what verify passes`, { hint: 'force and threshold need a token with the admin scope.' });
     }
-    const cycle = verify.cycle;
-    const release = await options.releases.finalize(profile.binhostPath, { score: verify.score, ...(body.force === undefined ? {} : { forced: body.force }), cycle });
-    logEvent(logger, 'gateway.finalized', { profile: profile.name, release: release.release, previous: release.previous ?? '', score: verify.score, forced: body.force ?? '', token: request.holder?.name ?? '' });
-    return { verify, refused: false, release: { profile: profile.name, ...release, pruned: [...release.pruned] } };
+    if (body.threshold !== undefined && body.threshold > DEFAULT_VERIFY_THRESHOLD && body.force === undefined) {
+      throw new ArgoError('ARGO_USAGE', `A threshold above ${DEFAULT_VERIFY_THRESHOLD} publishes what verify calls unsafe: it needs a reason`, { hint: 'Give force with the reason; it is kept in the release.' });
+    }
+    // A stanza written by an upload the gateway was killed in the middle of is listed before anything is judged.
+    await rebuildStagingIndex(stagingFolder(options.data, profile.binhostPath));
+    // Verify judges the very release finalize is about to publish, under its lock: no upload lands in between.
+    let verify: VerifyReport | undefined;
+    try {
+      const release = await options.releases.finalize(profile.binhostPath, async (plan) => {
+        verify = await options.verify(profile, body.threshold, plan);
+        if (!verify.safe && body.force === undefined) throw new FinalizeRefused(verify);
+        const forced = body.force === undefined ? undefined : `${body.force}${verify.safe ? '' : ` (score ${verify.score}, threshold ${verify.threshold})`}`;
+        return { score: verify.score, cycle: verify.cycle, ...(forced === undefined ? {} : { forced }) };
+      });
+      if (verify === undefined) {
+        // Nothing was staged since the current release: finalize did nothing, and says so.
+        return { verify: await options.verify(profile, body.threshold), refused: false, release: { profile: profile.name, ...release, pruned: [...release.pruned] } };
+      }
+      logEvent(logger, 'gateway.finalized', { profile: profile.name, release: release.release, previous: release.previous ?? '', score: verify.score, forced: body.force ?? '', token: request.holder?.name ?? '' });
+      return { verify, refused: false, release: { profile: profile.name, ...release, pruned: [...release.pruned] } };
+    } catch (error) {
+      if (!(error instanceof FinalizeRefused)) throw error;
+      logEvent(logger, 'gateway.finalize-refused', { profile: profile.name, score: error.report.score, token: request.holder?.name ?? '' });
+      return reply.code(409).send({ verify: error.report, refused: true });
+    }
   });
-  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/cycles`, { config: { access: 'admin' }, bodyLimit: 9 * 1024 * 1024 }, async (request) => {
+  app.post<{ Params: { profile: string } }>(`${API_PREFIX}/profiles/:profile/cycles`, { config: { access: 'request' }, bodyLimit: 9 * 1024 * 1024 }, async (request) => {
     const profile = profileOf(request.params.profile);
     const body = parseWith(startCycleRequestSchema, request.body ?? {}, 'request body');
     if (options.cycles === undefined) {
@@ -297,12 +353,19 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     void reply.code(202);
     return { command: command.type, queued: id };
   };
+  /** A drone that registered with the swarm; anything else is refused before it could reach a restart command. */
+  const knownDrone = async (id: string): Promise<string> => {
+    if (!SWARM_ID_PATTERN.test(id)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a drone id: ${JSON.stringify(id)}`, { hint: 'A drone id is 1-63 letters, digits, dot, dash and underscore.' });
+    if ((await options.redis.sismember(options.keys.drones, id)) === 1) return id;
+    const known = (await options.redis.smembers(options.keys.drones)).sort();
+    throw new ArgoError('ARGO_FILE_NOT_FOUND', `No drone ${id} ever registered with this swarm`, { hint: known.length === 0 ? 'No drone has registered yet.' : `Drones: ${known.join(', ')}.` });
+  };
   app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/ground`, { config: { access: 'admin' } }, async (request, reply) => {
     const body = parseWith(groundRequestSchema, request.body ?? {}, 'request body');
-    return queueCommand({ type: 'ground', drone: checkId(request.params.drone, 'drone'), minutes: body.minutes ?? 60, reason: body.reason ?? 'no reason given' }, request, reply);
+    return queueCommand({ type: 'ground', drone: await knownDrone(request.params.drone), minutes: body.minutes ?? 60, reason: body.reason ?? 'no reason given' }, request, reply);
   });
-  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/unground`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'unground', drone: checkId(request.params.drone, 'drone') }, request, reply));
-  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/restart`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'restart', drone: checkId(request.params.drone, 'drone') }, request, reply));
+  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/unground`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'unground', drone: await knownDrone(request.params.drone) }, request, reply));
+  app.post<{ Params: { drone: string } }>(`${API_PREFIX}/drones/:drone/restart`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'restart', drone: await knownDrone(request.params.drone) }, request, reply));
   app.delete<{ Params: { cycle: string } }>(`${API_PREFIX}/cycles/:cycle`, { config: { access: 'admin' } }, async (request, reply) => {
     const cycle = checkId(request.params.cycle, 'cycle');
     if ((await options.redis.sismember(options.keys.activeCycles, cycle)) === 0) throw new ArgoError('ARGO_FILE_NOT_FOUND', `No running cycle ${cycle}`, { hint: 'build-swarm status lists the running cycles.' });
@@ -341,27 +404,31 @@ function authenticate(request: FastifyRequest, tokens: TokenTable): TokenHolder 
   return undefined;
 }
 
+/** What a binhost serves: its index and its packages; nothing else the folder holds (stanzas, release.json). */
+const BINHOST_FILE = /^(?:Packages|Packages\.gz|[^/]+\/[^/]+\/[^/]+\.gpkg\.tar|[^/]+\/[^/]+\.gpkg\.tar)$/;
+
 /** A path below a binhost: plain segments only (no `..`, `.`, empty, NUL, backslash, or a leading dot). */
 function checkRelativePath(path: string): string {
   const segments = path.split('/');
-  if (path === '' || path.length > 1024 || segments.some((segment) => !PATH_SEGMENT.test(segment))) {
+  if (path === '' || path.length > 1024 || segments.some((segment) => !PATH_SEGMENT.test(segment)) || !BINHOST_FILE.test(path)) {
     throw new ArgoError('ARGO_INVALID_INPUT', `Not a binhost path: ${JSON.stringify(path)}`, { hint: 'Ask for Packages, Packages.gz or CATEGORY/PN/PF-N.gpkg.tar.' });
   }
   return path;
 }
 
 /** Sends `root/path` when it is a regular file inside root (no symlink leading out of it). */
-async function sendFrom(reply: FastifyReply, root: string, path: string): Promise<FastifyReply> {
+async function sendFrom(reply: FastifyReply, root: string, path: string, missing?: string): Promise<FastifyReply> {
+  const notHere = (): ArgoError => (missing === undefined ? notFound(path) : new ArgoError('ARGO_FILE_NOT_FOUND', missing, { hint: 'The package record (GET /api/v1/cycles/C/packages/CAT/PF) lists the logs each attempt kept.' }));
   const full = join(root, path);
   let real: string;
   let realRoot: string;
   try {
     [real, realRoot] = await Promise.all([realpath(full), realpath(root)]);
   } catch (error) {
-    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') throw notFound(path);
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') throw notHere();
     throw error;
   }
-  if (!real.startsWith(`${realRoot}/`) || !(await stat(real)).isFile()) throw notFound(path);
+  if (!real.startsWith(`${realRoot}/`) || !(await stat(real)).isFile()) throw notHere();
   return reply.sendFile(relative(realRoot, real), realRoot, { dotfiles: 'deny', cacheControl: false });
 }
 
@@ -379,7 +446,11 @@ function headerOf(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function leaseOf(request: FastifyRequest): { queue: string; jobId: string; token: string; cycle: string; cpv: string } {
+/**
+ * The lease an upload carries, checked for shape before anything reads Redis with it: the queue is a drone's,
+ * the job id is the one the leader gives the CPV's attempt in that cycle (`<cycle>:<cpv>:<attempt>`).
+ */
+function leaseOf(request: FastifyRequest): LeaseToken & { readonly attempt: number; readonly drone: string } {
   const values = {
     cpv: headerOf(request, LEASE_HEADERS.cpv),
     queue: headerOf(request, LEASE_HEADERS.queue),
@@ -388,8 +459,25 @@ function leaseOf(request: FastifyRequest): { queue: string; jobId: string; token
     cycle: headerOf(request, LEASE_HEADERS.cycle),
   };
   const missing = Object.entries(values).filter(([, value]) => value === undefined).map(([key]) => key);
-  if (missing.length > 0) throw new ArgoError('ARGO_INVALID_INPUT', `The upload carries no lease (${missing.join(', ')} missing)`, { hint: 'Uploads come from a drone holding the job: it sends the job\'s lease in x-argo-* headers.' });
-  return values as { queue: string; jobId: string; token: string; cycle: string; cpv: string };
+  if (missing.length > 0) throw new ArgoError('ARGO_INVALID_INPUT', `The request carries no lease (${missing.join(', ')} missing)`, { hint: 'Uploads come from a drone holding the job: it sends the job\'s lease in x-argo-* headers.' });
+  const { cpv, queue, jobId, token, cycle } = values as Record<keyof typeof values, string>;
+  const drone = queue.startsWith('build-') ? queue.slice('build-'.length) : '';
+  const attempt = jobId.startsWith(`${cycle}:${cpv}:`) ? jobId.slice(`${cycle}:${cpv}:`.length) : '';
+  if (!tryParseCpv(cpv).ok || !SWARM_ID_PATTERN.test(drone) || !CYCLE_ID.test(cycle) || !/^[1-9]\d{0,5}$/.test(attempt) || !/^[A-Za-z0-9:_-]{1,128}$/.test(token)) {
+    throw new ArgoError('ARGO_INVALID_INPUT', 'The lease headers are malformed', { hint: 'x-argo-queue is build-<drone>, x-argo-job is <cycle>:<cpv>:<attempt>, as the drone\'s BullMQ job names them.' });
+  }
+  return { cpv, queue, jobId, token, cycle, attempt: Number(attempt), drone };
+}
+
+/** The lease must be current and its cycle the profile's: a drone holds a job of one profile's cycle. */
+async function requireLeaseOf(options: GatewayOptions, lease: LeaseToken, profile: ProfileSettings | undefined): Promise<void> {
+  const [cycleProfile, current] = await Promise.all([options.redis.hget(options.keys.cycle(lease.cycle), 'profile'), isLeaseCurrent(options.redis, options.keys, lease)]);
+  if (cycleProfile === null || (profile !== undefined && cycleProfile !== profile.name)) {
+    throw new ArgoError('ARGO_INVALID_INPUT', `Cycle ${lease.cycle} is ${cycleProfile === null ? 'not one of this swarm' : `of profile ${cycleProfile}`}${profile === undefined ? '' : `, not ${profile.name}`}`, { hint: 'A drone publishes a job\'s package into the staging binhost of the job\'s profile.' });
+  }
+  if (!current) {
+    throw new ArgoError('ARGO_LEASE_LOST', `Job ${lease.jobId} is not this drone's (its lock token is not the drone's, or the cycle's record names another job)`, { hint: 'Nothing to do when the build was handed to another drone; otherwise the drone is sending a lease it never held.' });
+  }
 }
 
 function logParams(params: { cycle: string; category: string; pf: string; attempt: string; drone: string }): { cycle: string; cpv: string; attempt: number; drone: string } {
@@ -397,16 +485,6 @@ function logParams(params: { cycle: string; category: string; pf: string; attemp
   return { cycle: params.cycle, cpv: `${params.category}/${params.pf}`, attempt: Number(params.attempt), drone: params.drone };
 }
 
-async function readBody(request: FastifyRequest, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new ArgoError('ARGO_UPLOAD_TOO_LARGE', `The ${what} is larger than ${limit} bytes`, { hint: 'Keep the tail of the log.' });
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);

@@ -6,8 +6,9 @@
  *     drone-a  drone           9a0b…
  *     grafana  read            77e1…
  *
- * Scopes: `read` (status, logs, verify, events, metrics), `drone` (uploads and logs of builds), `admin`
- * (cycles, drones, finalize, rollback; implies `read`). Tokens are compared by their SHA-256 digests with
+ * Scopes: `read` (status, logs, verify, events, metrics), `drone` (uploads and logs of builds), `request` (a
+ * client asking for builds: start a cycle, finalize through verify without force; implies `read`), `admin`
+ * (cycles, drones, finalize, force, rollback; implies the others but `drone`). Tokens are compared by their SHA-256 digests with
  * `timingSafeEqual`, every token each time, and never logged: only the name of the token that matched is.
  */
 
@@ -15,7 +16,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgoError } from '../core/errors.ts';
 import { readPrivateFile } from '../system/read-private-file.ts';
 
-export const SCOPES = ['read', 'drone', 'admin'] as const;
+export const SCOPES = ['read', 'drone', 'request', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface TokenHolder {
@@ -37,7 +38,9 @@ const MIN_TOKEN_LENGTH = 32;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function allows(holder: TokenHolder, scope: Scope): boolean {
-  return holder.scopes.has(scope) || (scope === 'read' && holder.scopes.has('admin'));
+  if (holder.scopes.has(scope)) return true;
+  if (scope === 'read') return holder.scopes.has('admin') || holder.scopes.has('request');
+  return scope === 'request' && holder.scopes.has('admin');
 }
 
 export function parseTokens(text: string, file: string): TokenTable {
@@ -86,5 +89,5 @@ function digestOf(token: string): Buffer {
 }
 
 function invalid(where: string, problem: string): ArgoError {
-  return new ArgoError('ARGO_CONFIG_INVALID', `${where}: ${problem}`, { hint: 'Each line of the tokens file is NAME SCOPES TOKEN, scopes comma-separated from read, drone, admin; lines starting with # are comments.' });
+  return new ArgoError('ARGO_CONFIG_INVALID', `${where}: ${problem}`, { hint: 'Each line of the tokens file is NAME SCOPES TOKEN, scopes comma-separated from read, drone, request, admin; lines starting with # are comments.' });
 }

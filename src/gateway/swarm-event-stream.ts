@@ -13,13 +13,23 @@ import type { SwarmKeys } from '../swarm/swarm-keys.ts';
 
 const BLOCK_MS = 15_000;
 
-export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: IncomingMessage, response: ServerResponse, since: string, logger: Logger): Promise<void> {
+/** Live streams, each one Redis connection: a cap keeps readers from starving drones of Redis connections. */
+export const MAX_EVENT_STREAMS = 32;
+
+/** The live streams of one gateway, so it can end them all when it stops. */
+export type EventStreams = Set<() => void>;
+
+export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: IncomingMessage, response: ServerResponse, since: string, logger: Logger, streams: EventStreams): Promise<void> {
   const reader = redis.duplicate({ maxRetriesPerRequest: null, lazyConnect: false });
   let open = true;
   const close = (): void => {
+    if (!open) return;
     open = false;
+    streams.delete(close);
     reader.disconnect();
+    if (!response.writableEnded) response.end();
   };
+  streams.add(close);
   request.on('close', close);
   response.on('close', close);
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -46,7 +46,13 @@ export interface CheckResult extends CheckOutcome {
  * production binhost the target uses, and the token (for the binhost URL emerge is given; never logged).
  */
 export interface SwarmAccess {
+  /** With the read token (which also goes into the binhost URL emerge is given). */
   readonly client: SwarmClient;
+  /**
+   * With the request token (start a cycle, finalize through verify), for apkg update --request-builds. Never
+   * put in a URL: Portage hands binhost URLs to wget on its command line, which every local user can read.
+   */
+  readonly requester?: SwarmClient | undefined;
   /** Undefined: the gateway's only profile (a gateway with several asks for --swarm-profile). */
   readonly profile: string | undefined;
   readonly token: string | undefined;

@@ -29,7 +29,8 @@ import {
   verifyReportSchema,
   type VerifyReport,
 } from './api.ts';
-import type { ArtifactGateway, LogInput, UploadInput } from '../system/file-gateway.ts';
+import type { ArtifactGateway, LeaseToken, LogInput, UploadInput } from '../system/file-gateway.ts';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
 export interface SwarmClientOptions {
@@ -61,6 +62,8 @@ export interface SwarmClient {
 }
 
 const RETRIED_STATUS = new Set([502, 503, 504]);
+/** Finalize, rollback and a new cycle's DAG can take minutes on a large staging; 15 min before saying "unknown". */
+const WRITE_TIMEOUT_MS = 15 * 60_000;
 /** Codes of the gateway's answers a caller acts on, kept as they are; others become ARGO_SWARM_REQUEST_FAILED. */
 const PASSED_ON = ['ARGO_LEASE_LOST', 'ARGO_INVALID_INPUT', 'ARGO_GPKG_INVALID', 'ARGO_CYCLE_ACTIVE', 'ARGO_UPLOAD_TOO_LARGE', 'ARGO_FILE_NOT_FOUND', 'ARGO_INDEX_INVALID'] as const;
 
@@ -74,7 +77,7 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
     ...extra,
   });
 
-  const send = async (method: string, path: string, init: { body?: string; retry: boolean; allow?: readonly number[] }): Promise<Response> => {
+  const send = async (method: string, path: string, init: { body?: string; retry: boolean; allow?: readonly number[]; timeoutMs?: number }): Promise<Response> => {
     const url = `${base}${path}`;
     for (let attempt = 1; ; attempt += 1) {
       let response: Response;
@@ -83,12 +86,16 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
           method,
           headers: headers(init.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(init.body === undefined ? {} : { body: init.body }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(init.timeoutMs ?? timeoutMs),
         });
       } catch (error) {
         if (init.retry && attempt < attempts) {
           await delay(250 * 2 ** (attempt - 1));
           continue;
+        }
+        if (!init.retry && error instanceof Error && error.name === 'TimeoutError') {
+          // A write the gateway may still be carrying out: say so rather than "does not answer".
+          throw new ArgoError('ARGO_SWARM_REQUEST_FAILED', `${method} ${url} got no answer within ${Math.round((init.timeoutMs ?? timeoutMs) / 1000)} s; the gateway may still be carrying it out`, { hint: 'Look before trying again: build-swarm releases and build-swarm status show what happened.', cause: error });
         }
         throw unreachable(url, error);
       }
@@ -115,12 +122,13 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
     verify: (profile, threshold) => read(`${API_PREFIX}/profiles/${encodeURIComponent(profile)}/verify${threshold === undefined ? '' : `?threshold=${threshold}`}`, verifyReportSchema),
     async finalize(profile, request) {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/finalize`;
-      const response = await send('POST', path, { body: JSON.stringify(request), retry: false, allow: [409] });
+      // Finalize may wait for another finalize's lock (5 min) and then hashes and links every staged file.
+      const response = await send('POST', path, { body: JSON.stringify(request), retry: false, allow: [409], timeoutMs: WRITE_TIMEOUT_MS });
       return parseAnswer(`${base}${path}`, finalizedSchema, await response.json());
     },
     async rollback(profile, to) {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/rollback`;
-      const response = await send('POST', path, { body: JSON.stringify(to === undefined ? {} : { to }), retry: false });
+      const response = await send('POST', path, { body: JSON.stringify(to === undefined ? {} : { to }), retry: false, timeoutMs: WRITE_TIMEOUT_MS });
       return parseAnswer(`${base}${path}`, switchedSchema, await response.json());
     },
     ground: (drone, request) => command('POST', `${API_PREFIX}/drones/${encodeURIComponent(drone)}/ground`, request),
@@ -129,7 +137,7 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
     cancelCycle: (cycle) => command('DELETE', `${API_PREFIX}/cycles/${encodeURIComponent(cycle)}`, undefined),
     async startCycle(profile, request) {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/cycles`;
-      const response = await send('POST', path, { body: JSON.stringify(request), retry: false });
+      const response = await send('POST', path, { body: JSON.stringify(request), retry: false, timeoutMs: WRITE_TIMEOUT_MS });
       return parseAnswer(`${base}${path}`, startedCycleSchema, await response.json());
     },
     async fetchText(path) {
@@ -189,15 +197,7 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
       const answer = await put(
         `${API_PREFIX}/profiles/${encodeURIComponent(profileOf(input.binhost))}/packages/${encodeURIComponent(category)}/${encodeURIComponent(name)}`,
         createReadStream(input.file) as unknown as NonNullable<RequestInit["body"]>,
-        {
-          'content-type': 'application/octet-stream',
-          'content-length': String(size),
-          [LEASE_HEADERS.cpv]: input.cpv,
-          [LEASE_HEADERS.queue]: input.lease.queue,
-          [LEASE_HEADERS.job]: input.lease.jobId,
-          [LEASE_HEADERS.lock]: input.lease.token,
-          [LEASE_HEADERS.cycle]: input.lease.cycle,
-        },
+        { 'content-type': 'application/octet-stream', 'content-length': String(size), ...leaseHeaders(input.lease), [LEASE_HEADERS.sha256]: await sha256Of(input.file) },
         options.uploadTimeoutMs ?? 600_000,
       );
       return parseAnswer(base, uploadedSchema, answer);
@@ -205,10 +205,21 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
     async storeLog(input: LogInput) {
       const [category, pf] = input.cpv.split('/');
       const path = `${API_PREFIX}/logs/${[input.cycle, category ?? '', pf ?? '', String(input.attempt), input.drone].map(encodeURIComponent).join('/')}`;
-      const answer = await put(path, await readFile(input.file), { 'content-type': 'text/plain' }, options.timeoutMs ?? 60_000);
+      const answer = await put(path, await readFile(input.file), { 'content-type': 'text/plain', ...leaseHeaders(input.lease) }, options.timeoutMs ?? 60_000);
       return `${base}${parseAnswer(base, logStoredSchema, answer).path}`;
     },
   };
+}
+
+function leaseHeaders(lease: LeaseToken): Record<string, string> {
+  return { [LEASE_HEADERS.cpv]: lease.cpv, [LEASE_HEADERS.queue]: lease.queue, [LEASE_HEADERS.job]: lease.jobId, [LEASE_HEADERS.lock]: lease.token, [LEASE_HEADERS.cycle]: lease.cycle };
+}
+
+/** The file's SHA-256, sent with an upload: the gateway refuses bytes damaged on the way. */
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 function normalizeBase(url: string): string {

@@ -19,11 +19,12 @@ import type { Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { redactSecretsInText } from '../core/redact-secrets.ts';
 import { ArgoError } from '../core/errors.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import { logEvent } from '../core/log-events.ts';
 import { findBuiltPackage, openBuildLog, profilePkgdir, type BuildLog } from '../system/drone-files.ts';
-import type { ArtifactGateway, UploadInput, Uploaded } from '../system/file-gateway.ts';
+import type { ArtifactGateway, LeaseToken, UploadInput, Uploaded } from '../system/file-gateway.ts';
 import type { CommandRunner } from '../system/run-command.ts';
 import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
 import { heartbeat, markDraining, registerDrone, signOff } from './drone-registry.ts';
@@ -175,6 +176,7 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
   const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
   if (!data.success || cpv === undefined || !cpv.ok) throw interrupted('ARGO_JOB_INVALID', { reason: `job ${job.id ?? ''} carries invalid data; refused` });
   const { cycle, cpv: atom, attempt } = data.data;
+  const lease: LeaseToken = { queue: queueName, jobId: job.id ?? '', token: token ?? '', cycle, cpv: atom };
   const profile = options.profiles.find((candidate) => candidate.name === data.data.profile);
   if (profile === undefined) throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `drone ${id} does not build profile ${data.data.profile}` });
   const root = join(options.root, profile.name);
@@ -223,7 +225,10 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
         budgetMs: options.buildBudgetMs,
         inactivityMs: options.inactivityMs,
         env,
-        onLine: (line) => {
+        onLine: (raw) => {
+          // The staging URL carries the drone's token; a line that prints it (Portage's "Invalid Portage BINHOST
+          // value" does) must not reach the log the gateway keeps and serves.
+          const line = redactSecretsInText(raw);
           buildLog.append(line);
           pending.push(line);
         },
@@ -234,7 +239,7 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
       if (signal?.aborted === true || code === 'ARGO_INTERRUPTED') {
         throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `the build was stopped: ${String(signal?.reason ?? 'interrupted')}`, seconds: seconds() });
       }
-      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
+      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path, lease }, buildLog);
       throw new UnrecoverableError(failureReason('ARGO_BUILD_FAILED', { reason: error instanceof Error ? error.message : String(error), log: kept, seconds: seconds() }));
     }
     const binary = await findBuiltPackage(pkgdir, atom, started);
@@ -244,16 +249,16 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
           ? `no binary package of ${atom} in ${pkgdir} after the build (is FEATURES=buildpkg honoured?)`
           : `${binary.file} is not listed in ${join(pkgdir, 'Packages')}, so no client could find it`;
       buildLog.append(`>>> argo drone ${id}: ${reason}`);
-      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
+      const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path, lease }, buildLog);
       throw new UnrecoverableError(failureReason('ARGO_NO_BINARY', { reason, log: kept, seconds: seconds() }));
     }
     const uploaded = await uploadWithRetry(options, gateway, {
       binhost: profile.binhostPath,
       cpv: atom,
       file: binary.file,
-      lease: { queue: queueName, jobId: job.id ?? '', token: token ?? '', cycle, cpv: atom },
+      lease,
     }, seconds, signal);
-    const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path }, buildLog);
+    const kept = await keepLog(options, gateway, { cycle, cpv: atom, attempt, file: buildLog.path, lease }, buildLog);
     logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
     return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: kept };
   } finally {
@@ -284,7 +289,7 @@ async function uploadWithRetry(options: DroneOptions, gateway: ArtifactGateway, 
 }
 
 /** Copies the attempt's log to the gateway; the local path when that fails (it is kept either way). */
-async function keepLog(options: DroneOptions, gateway: ArtifactGateway, input: { cycle: string; cpv: string; attempt: number; file: string }, log: BuildLog): Promise<string> {
+async function keepLog(options: DroneOptions, gateway: ArtifactGateway, input: { cycle: string; cpv: string; attempt: number; file: string; lease: LeaseToken }, log: BuildLog): Promise<string> {
   await log.close();
   try {
     return await gateway.storeLog({ ...input, drone: options.id });

@@ -229,7 +229,6 @@ class Leadership {
   };
 
   async #step(): Promise<void> {
-    await this.#applyCommands();
     const now = Date.now();
     // Drones and new cycles change slowly; read them at most every REFRESH_MS, and on every full pass.
     const full = this.#dirty.size === 0 || now >= this.#nextFullReconcile;
@@ -238,6 +237,8 @@ class Leadership {
       await this.#refreshDrones();
       await this.#loadCycles();
     }
+    // After drones, breakers and cycles are loaded: a command acts on what Redis holds now.
+    await this.#applyCommands();
     // After events, only the jobs they named; a full pass at least every FULL_RECONCILE_MS (and whenever idle).
     const dirty = new Set(this.#dirty);
     this.#dirty.clear();
@@ -488,19 +489,21 @@ class Leadership {
     const commands = await readOperatorCommands(this.#redis, this.#keys, this.#commandsCursor);
     for (const queued of commands) {
       const { command } = queued;
+      const outcome = command === undefined ? 'invalid' : await this.#applyCommand(command, queued.by);
       if (command === undefined) logEvent(this.#logger, 'swarm.command-invalid', { id: queued.id, by: queued.by });
-      else await this.#applyCommand(command, queued.by);
       await fencedHset(this.#redis, this.#keys, this.#lease.epoch, new Map([[this.#keys.leaderState, { commands: queued.id }]]));
       this.#commandsCursor = queued.id;
       if (command !== undefined) {
-        logEvent(this.#logger, 'swarm.command-applied', { id: queued.id, by: queued.by, command: command.type });
-        await appendSwarmEvent(this.#redis, this.#keys, { type: 'command-applied', command: command.type, commandId: queued.id, by: queued.by }).catch(() => undefined);
+        logEvent(this.#logger, 'swarm.command-applied', { id: queued.id, by: queued.by, command: command.type, outcome });
+        await appendSwarmEvent(this.#redis, this.#keys, { type: 'command-applied', command: command.type, commandId: queued.id, by: queued.by, outcome }).catch(() => undefined);
       }
     }
   }
 
-  async #applyCommand(command: OperatorCommand, by: string): Promise<void> {
+  /** Applies one command; says what came of it (`applied`, or why not) for the event operators wait on. */
+  async #applyCommand(command: OperatorCommand, by: string): Promise<'applied' | 'unknown-drone' | 'no-such-running-cycle'> {
     const now = Date.now();
+    if (command.type !== 'cancel-cycle' && !this.#drones.has(command.drone)) return 'unknown-drone';
     switch (command.type) {
       case 'ground': {
         const reason = `grounded by ${by}: ${command.reason}`;
@@ -509,19 +512,21 @@ class Leadership {
         this.#breakers.set(command.drone, state);
         logEvent(this.#logger, 'swarm.grounded', { drone: command.drone, reason, until: new Date(state.groundedUntil ?? now).toISOString() });
         await appendSwarmEvent(this.#redis, this.#keys, { type: 'grounded', drone: command.drone, reason }).catch(() => undefined);
-        return;
+        return 'applied';
       }
       case 'unground':
         await writeBreaker(this.#redis, this.#keys, this.#lease.epoch, command.drone, CLOSED_BREAKER);
         this.#breakers.set(command.drone, CLOSED_BREAKER);
         logEvent(this.#logger, 'swarm.drone-recovered', { drone: command.drone, cpv: `(ungrounded by ${by})` });
-        return;
+        return 'applied';
       case 'restart':
-        await this.#restart(command.drone);
-        return;
+        // Within its budget, beside the leader's work: dispatch does not wait for a restart.
+        void this.#restart(command.drone);
+        return 'applied';
       case 'cancel-cycle': {
+        if (!this.#cycles.has(command.cycle)) await this.#loadCycles();
         const cycle = this.#cycles.get(command.cycle);
-        if (cycle === undefined) return;
+        if (cycle === undefined) return 'no-such-running-cycle';
         const open = [...cycle.records.values()].filter((record) => !['built', 'failed', 'blocked', 'skipped'].includes(record.state));
         const reason = `cancelled by ${by}`;
         // Waiting jobs go now; a running build finishes on its drone and its upload is refused (its record is no longer building).
@@ -530,7 +535,7 @@ class Leadership {
         }
         await this.#write(cycle, open.map((record) => ({ ...record, state: 'skipped', since: now, reason })));
         logEvent(this.#logger, 'swarm.cycle-cancelled', { cycle: command.cycle, by, skipped: open.length });
-        return;
+        return 'applied';
       }
     }
   }

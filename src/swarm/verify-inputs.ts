@@ -24,6 +24,7 @@ import type { ProfileSettings } from '../core/swarm/swarm-config.ts';
 import { scoreVerify, type IndexStanza, type VerifyCycle, type VerifyReport } from '../core/swarm/verify-score.ts';
 import type { PackageConfigEntry } from '../core/gentoo/parse-package-use.ts';
 import { isMissing } from '../system/fs-errors.ts';
+import { planNextRelease, type ReleasePlan } from '../system/binhost-releases.ts';
 import { readCycle, readRecords } from './cycle-store.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
 
@@ -71,16 +72,24 @@ export interface VerifyProfileRequest extends VerifyInputsRequest {
   /** Parsed with parseUsePins: DEFAULT_USE_PINS first, then the operator's. */
   readonly pins: readonly PackageConfigEntry[];
   readonly threshold: number;
+  /** The release to judge (finalize passes the one it is about to publish); default: what finalize would publish now. */
+  readonly plan?: ReleasePlan;
 }
 
-/** Reads the profile's inputs and scores them: what `build-swarm verify` and the gateway's finalize both run. */
+/**
+ * Scores the release finalize would publish (staging's newest build per slot and what the current release keeps),
+ * every package's dependencies against that release itself: what `build-swarm verify` and the gateway's finalize
+ * both run, so the score judges exactly what is published.
+ */
 export async function verifyProfile(request: VerifyProfileRequest): Promise<VerifyReport> {
   const inputs = await readVerifyInputs(request);
+  const plan = request.plan ?? (await planNextRelease({ data: request.dataDir, binhost: request.profile.binhostPath }));
   return scoreVerify({
     profile: { name: request.profile.name, use: request.profile.use },
     cycle: inputs.cycle,
-    staging: inputs.staging.stanzas,
-    production: inputs.production?.stanzas,
+    // The plan holds what production keeps; production is named in the details only when there is one.
+    staging: plan.packages.map((entry) => entry.fields),
+    production: inputs.production === undefined ? undefined : [],
     pins: request.pins,
     world: inputs.world?.atoms,
     threshold: request.threshold,

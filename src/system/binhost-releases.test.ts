@@ -59,14 +59,17 @@ interface Staged {
  * under a name staging has not used (a second build of a CPV gets the next `-N`), its `.stanza.json`, and
  * `Packages` + `Packages.gz` rebuilt from every stanza. The store checks sizes and hashes, not GPKG validity.
  */
-async function stage(cpv: string, slot = '0', binhost = BINHOST): Promise<Staged> {
+async function stage(cpv: string, slot = '0', binhost = BINHOST, options: { readonly ignoreReleases?: boolean } = {}): Promise<Staged> {
   uploads += 1;
   const [category, pf] = cpv.split('/') as [string, string];
   const pn = pf.replace(/-\d.*$/, '');
   const staging = join(data, 'staging', binhost);
   const folder = join(staging, category, pn);
   await mkdir(folder, { recursive: true });
-  const taken = new Set(await readdir(folder));
+  // As the staging store names them: never a name staging or a kept release already uses.
+  const releases = options.ignoreReleases === true ? [] : await readdir(join(data, 'releases', binhost)).catch(() => [] as string[]);
+  const released = (await Promise.all(releases.map((release) => readdir(join(data, 'releases', binhost, release, category, pn)).catch(() => [] as string[])))).flat();
+  const taken = new Set([...(await readdir(folder)), ...released]);
   let buildId = 0;
   while (taken.has(buildId === 0 ? `${pf}.gpkg.tar` : `${pf}-${buildId}.gpkg.tar`)) buildId += 1;
   const path = `${category}/${pn}/${buildId === 0 ? `${pf}.gpkg.tar` : `${pf}-${buildId}.gpkg.tar`}`;
@@ -146,6 +149,7 @@ describe('finalizeRelease', () => {
   it('makes the first release and points production at it with a relative symlink', async () => {
     await stage('app-misc/foo-1.0');
     await stage('dev-libs/bar-2.1', '2');
+    const stagedInode = (await lstat(join(data, 'staging', BINHOST, 'app-misc/foo/foo-1.0.gpkg.tar'))).ino;
     const now = new Date('2026-11-29T22:15:00.456Z');
     const result = await finalize({ now: () => now, meta: { cycle: 'c1', score: 4 } });
 
@@ -164,10 +168,9 @@ describe('finalizeRelease', () => {
       score: 4,
       packages: 2,
     });
-    // Hard links: the release holds the very files staging has, and staging is left as it was.
-    const staged = await lstat(join(data, 'staging', BINHOST, 'app-misc/foo/foo-1.0.gpkg.tar'));
-    expect((await lstat(join(data, 'production', BINHOST, 'app-misc/foo/foo-1.0.gpkg.tar'))).ino).toBe(staged.ino);
-    expect(await filesUnder(join(data, 'staging', BINHOST))).toContain('Packages');
+    // Hard links: the release holds the very file staging had; once published, it leaves staging.
+    expect((await lstat(join(data, 'production', BINHOST, 'app-misc/foo/foo-1.0.gpkg.tar'))).ino).toBe(stagedInode);
+    expect((await filesUnder(join(data, 'staging', BINHOST))).sort()).toEqual(['Packages', 'Packages.gz']);
   });
 
   it('supersedes a released package by a staged build in the same slot and keeps the other slots', async () => {
@@ -196,7 +199,6 @@ describe('finalizeRelease', () => {
     await finalize();
     const rebuilt = await stage('app-misc/foo-1.0');
     expect(rebuilt.path).toBe('app-misc/foo/foo-1.0-1.gpkg.tar');
-    await rm(join(data, 'staging', BINHOST, 'app-misc/foo/foo-1.0.gpkg.tar.stanza.json'));
     await stage('dev-libs/bar-1.0');
     await finalize();
     const index = await expectCompleteProduction();
@@ -210,8 +212,8 @@ describe('finalizeRelease', () => {
     await stage('app-misc/foo-1.0');
     const first = await finalize();
     await clearStaging();
-    // Staging emptied after the release: the gateway no longer sees the old name, and reuses it.
-    expect((await stage('app-misc/foo-1.0')).path).toBe('app-misc/foo/foo-1.0.gpkg.tar');
+    // A stager that looked at staging alone (the staging store also skips the releases' names) reuses the name.
+    expect((await stage('app-misc/foo-1.0', '0', BINHOST, { ignoreReleases: true })).path).toBe('app-misc/foo/foo-1.0.gpkg.tar');
     await expect(finalize()).rejects.toMatchObject({ code: 'ARGO_INDEX_INVALID', message: expect.stringContaining(`release ${first.release} uses`) });
     expect(await currentRelease()).toBe(first.release);
     expect(await leftovers()).toEqual([]);
@@ -349,11 +351,13 @@ describe('finalizeRelease', () => {
     };
     const [a, b] = await Promise.all([finalize({ afterStep: record('a') }), finalize({ afterStep: record('b') })]);
 
-    const [firstRun, secondRun] = steps[0]?.startsWith('a') ? ['a', 'b'] : ['b', 'a'];
-    expect(steps).toEqual([...FINALIZE_STEPS.map((step) => `${firstRun}:${step}`), ...FINALIZE_STEPS.map((step) => `${secondRun}:${step}`)]);
+    // The second waited for the first: it found staging published and production on the first's release,
+    // and did nothing (a finalize with nothing new staged is a no-op).
+    const firstRun = steps[0]?.startsWith('a') ? 'a' : 'b';
+    expect(steps).toEqual(FINALIZE_STEPS.map((step) => `${firstRun}:${step}`));
     const [earlier, later] = firstRun === 'a' ? [a, b] : [b, a];
-    expect(later.previous).toBe(earlier.release);
-    expect(await currentRelease()).toBe(later.release);
+    expect(later).toEqual({ release: earlier.release, previous: earlier.release, packages: earlier.packages, pruned: [] });
+    expect(await currentRelease()).toBe(earlier.release);
   });
 });
 

@@ -32,6 +32,7 @@ import { compareVersions } from '../core/gentoo/compare-versions.ts';
 import { removeStaleTemporaries, temporaryNamePattern } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
 import { lockTarget, type TargetLock } from './target-lock.ts';
+import { rebuildStagingIndex } from './staging-store.ts';
 
 /** Releases kept by default: the current one and the two before it. */
 export const DEFAULT_KEEP = 3;
@@ -94,6 +95,19 @@ export interface FinalizeOptions extends LockedRunOptions {
   readonly meta?: ReleaseMeta;
   readonly now?: () => Date;
   readonly afterStep?: (step: FinalizeStep) => void | Promise<void>;
+  /**
+   * Judges the exact release before anything is linked, under the lock (so no upload lands between the judgement
+   * and the switch): throws to refuse, returns what to record. `meta` is used when there is no gate.
+   */
+  readonly gate?: (plan: ReleasePlan) => Promise<ReleaseMeta>;
+}
+
+/** The packages a finalize would publish: every entry of the new index, and which of them come from staging. */
+export interface ReleasePlan {
+  readonly packages: readonly PackagesIndexEntry[];
+  readonly staged: readonly PackagesIndexEntry[];
+  /** Packages of the current release kept (staging provides nothing in their slot). */
+  readonly carried: readonly PackagesIndexEntry[];
 }
 
 export interface Finalized {
@@ -161,7 +175,11 @@ export async function finalizeRelease(options: FinalizeOptions): Promise<Finaliz
   await removeLeftovers(layout);
   const releases = await readReleases(layout);
   const previous = await readCurrent(layout);
-  const { header, packages } = await planRelease(layout, previous);
+  const { header, packages, stagedIndex } = await planRelease(layout, previous);
+  // Nothing built since the current release: finalize again is a no-op (a script re-running it after a lost
+  // answer must not make a copy that prunes a real rollback target).
+  if (previous !== undefined && stagedIndex.length === 0) return { release: previous, previous, packages: packages.length, pruned: [] };
+  const meta = options.gate === undefined ? options.meta : await options.gate(releasePlanOf(packages));
   await afterStep('planned');
 
   const createdAt = (options.now ?? (() => new Date()))();
@@ -172,7 +190,7 @@ export async function finalizeRelease(options: FinalizeOptions): Promise<Finaliz
     createdAt: createdAt.toISOString(),
     binhost: layout.binhost,
     staging: relative(layout.data, layout.staging),
-    ...definedMeta(options.meta),
+    ...definedMeta(meta),
     packages: packages.length,
     ...(previous === undefined ? {} : { previous }),
   };
@@ -196,9 +214,39 @@ export async function finalizeRelease(options: FinalizeOptions): Promise<Finaliz
     await discardUnpublished(layout, renamed ? built : building, id);
     throw error;
   }
+  await consumeStaging(layout, stagedIndex);
   const pruned = await pruneReleases(layout, keep, id, previous);
   await afterStep('pruned');
   return { release: id, previous, packages: packages.length, pruned };
+}
+
+/** What finalize would publish now, without publishing it (the preview verify judges). */
+export async function planNextRelease(target: BinhostTarget): Promise<ReleasePlan> {
+  const layout = layoutOf(target);
+  return releasePlanOf((await planRelease(layout, await readCurrent(layout))).packages);
+}
+
+function releasePlanOf(packages: readonly PlannedPackage[]): ReleasePlan {
+  return {
+    packages: packages.map((item) => item.entry),
+    staged: packages.filter((item) => item.from === 'staging').map((item) => item.entry),
+    carried: packages.filter((item) => item.from === 'production').map((item) => item.entry),
+  };
+}
+
+/**
+ * Once published, staging's builds are the release's (hard links): they leave staging, so the next finalize
+ * publishes only what was built since, a rollback is not undone by the builds it rolled back, and old builds
+ * do not pile up. Only what this finalize read is removed: an upload that landed meanwhile stays.
+ */
+async function consumeStaging(layout: Layout, stagedIndex: readonly PackagesIndexEntry[]): Promise<void> {
+  for (const entry of stagedIndex) {
+    const path = entry.fields['PATH'] ?? '';
+    if (!isRelativeFilePath(path)) continue;
+    await rm(join(layout.staging, `${path}.stanza.json`), { force: true });
+    await rm(join(layout.staging, path), { force: true });
+  }
+  await rebuildStagingIndex(layout.staging);
 }
 
 /**
@@ -369,7 +417,7 @@ function notAReleaseLink(layout: Layout, reason: string): ArgoError {
 }
 
 /** Staging's packages, then the current release's packages in a (category/pn, SLOT) that staging does not provide. */
-async function planRelease(layout: Layout, current: string | undefined): Promise<{ header: PackagesIndex['header']; packages: PlannedPackage[] }> {
+async function planRelease(layout: Layout, current: string | undefined): Promise<{ header: PackagesIndex['header']; packages: PlannedPackage[]; stagedIndex: readonly PackagesIndexEntry[] }> {
   const staged = await readIndex(join(layout.staging, 'Packages'), 'Nothing is staged: run a build cycle for this profile first.');
   const planned = newestPerSlot(staged.packages).map((entry) => planPackage(entry, 'staging', layout.staging));
   if (current !== undefined) {
@@ -384,7 +432,7 @@ async function planRelease(layout: Layout, current: string | undefined): Promise
     if (paths.has(item.path)) throw invalidEntry(item.entry, layout.staging, `PATH ${item.path} is listed twice`);
     paths.add(item.path);
   }
-  return { header: staged.header, packages: planned };
+  return { header: staged.header, packages: planned, stagedIndex: staged.packages };
 }
 
 async function readIndex(file: string, hintWhenMissing: string): Promise<PackagesIndex> {

@@ -28,6 +28,8 @@ export interface LogInput {
   readonly attempt: number;
   readonly drone: string;
   readonly file: string;
+  /** The job's lease: a log is kept only from the drone that holds the attempt's job. */
+  readonly lease: LeaseToken;
 }
 
 export interface ArtifactGateway {
@@ -41,7 +43,7 @@ export interface ArtifactGateway {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Where a build log is kept under the gateway's root; ARGO_INVALID_INPUT for a name that could leave it. */
-export function logPath(root: string, input: Omit<LogInput, 'file'>): string {
+export function logPath(root: string, input: Omit<LogInput, 'file' | 'lease'>): string {
   const parsed = tryParseCpv(input.cpv);
   if (!parsed.ok || !NAME.test(input.cycle) || !NAME.test(input.drone) || !Number.isSafeInteger(input.attempt) || input.attempt < 1) {
     throw new ArgoError('ARGO_INVALID_INPUT', `Refusing a log for ${JSON.stringify(input.cpv)} in cycle ${JSON.stringify(input.cycle)}`, { hint: 'Cycle, drone and CPV must be valid names and the attempt a positive integer.' });

@@ -282,3 +282,34 @@ async function syncPath(path: string, flags = 'r'): Promise<void> {
     await handle.close();
   }
 }
+
+/**
+ * Removes temporaries of uploads that never finished (a gateway killed mid-upload leaves `.PF.gpkg.tar.argo-XXXX`,
+ * up to the size limit each) older than `maxAgeMs`: a younger one may belong to an upload running right now in
+ * another process (drones writing through the shared folder). Returns what it removed.
+ */
+export async function sweepStagingTemporaries(root: string, maxAgeMs: number, now = Date.now()): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (folder: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const full = join(folder, entry.name);
+      if (entry.isDirectory() && depth < 6) await walk(full, depth + 1);
+      else if (entry.isFile() && /^\..+\.gpkg\.tar\.argo-[0-9a-f]{12}$/.test(entry.name)) {
+        const info = await stat(full).catch(() => undefined);
+        if (info !== undefined && now - info.mtimeMs > maxAgeMs) {
+          await rm(full, { force: true });
+          removed.push(full);
+        }
+      }
+    }
+  };
+  await walk(join(root, 'staging'), 0);
+  return removed;
+}

@@ -16,6 +16,7 @@ import { readSwarmIndex, swarmProfile } from '../preflight/checks/swarm-binhost.
 import { describeComponents, formatSeconds } from '../preflight/checks/swarm-findings.ts';
 import { readUpdatePlan, type UpdatePlan } from '../preflight/run-checklist.ts';
 import type { BuildRequestRecord, RequestBuildsOptions, UpdateDeps } from './update-deps.ts';
+import type { SwarmClient } from '../swarm-client/swarm-client.ts';
 
 type Context = StepContext<UpdateDeps>;
 const MINUTE = 60_000;
@@ -102,7 +103,7 @@ function planLinesOf(plan: UpdatePlan, cpvs: readonly string[]): string {
 async function startCycleWhenFree(context: Context, request: RequestBuildsOptions, profile: string, plan: string, deadline: number): Promise<string> {
   for (;;) {
     try {
-      return (await request.swarm.client.startCycle(profile, { plan })).cycle;
+      return (await requesterOf(request).startCycle(profile, { plan })).cycle;
     } catch (error) {
       if (!isArgoError(error, 'ARGO_CYCLE_ACTIVE')) throw error;
     }
@@ -166,9 +167,15 @@ async function pause(context: Context, request: RequestBuildsOptions, deadline: 
   await delay(Math.min(request.pollMs, left), undefined, { signal: context.signal });
 }
 
+/** The client with the request token (apkg update refuses --request-builds without one). */
+function requesterOf(request: RequestBuildsOptions): SwarmClient {
+  if (request.swarm.requester === undefined) throw new Error('--request-builds without a request token');
+  return request.swarm.requester;
+}
+
 /** Finalize through the swarm's gate: published, or refused with verify's reasons (production unchanged). */
 async function publish(context: Context, request: RequestBuildsOptions, profile: string, record: BuildRequestRecord): Promise<void> {
-  const answer = await request.swarm.client.finalize(profile, {});
+  const answer = await requesterOf(request).finalize(profile, {});
   const { score, threshold, safe, components } = answer.verify;
   record.verify = { score, threshold, safe, components };
   if (answer.refused) {

@@ -330,7 +330,9 @@ describe('publishing through the gateway', { timeout: 300_000 }, () => {
     expect(forced.code, forced.stderr).toBe(0);
     const releases = await admin.releases('desktop');
     expect(releases.releases).toHaveLength(1);
-    expect(releases.releases[0]).toMatchObject({ current: true, forced: 'first release of a partial set', packages: chosen.length });
+    expect(releases.releases[0]).toMatchObject({ current: true, forced: expect.stringMatching(/^first release of a partial set \(score \d+, threshold 15\)$/), packages: chosen.length });
+    // Published builds leave staging: the next finalize publishes only what is built after.
+    expect(parsePackagesIndex(await readFile(join(publisher.data, 'staging/desktop/Packages'), 'utf8')).packages).toEqual([]);
     await rm(tokenFile);
   });
 
@@ -407,6 +409,17 @@ describe('cycles started over the API', { timeout: 120_000 }, () => {
     const reader = createSwarmClient({ url: client.url, token: starter.tokens.read });
     await expect(reader.startCycle('server', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
     expect(await starter.client.zcard(KEYS.cycles)).toBe(1);
+  });
+
+  it('lets a request token start cycles and publish what verify passes, and nothing more', async () => {
+    const url = `http://127.0.0.1:${(starter.app.server.address() as { port: number }).port}`;
+    const requester = createSwarmClient({ url, token: starter.tokens.request });
+    await expect(requester.startCycle('desktop', { plan: (await clusterhqPlanPrefix(2)).text })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE' });
+    await expect(requester.finalize('desktop', { force: 'I know better' })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
+    await expect(requester.finalize('desktop', { threshold: 90 })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
+    await expect(requester.rollback('desktop')).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
+    await expect(requester.ground('d1', { reason: 'x' })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
+    expect((await requester.status()).cycles).toHaveLength(1);
   });
 });
 

@@ -93,7 +93,13 @@ async function writeStaging(binhost: string, stanzas: readonly IndexFields[]): P
   const folder = join(data, 'staging', binhost);
   await mkdir(folder, { recursive: true });
   const file = join(folder, 'Packages');
-  await writeFile(file, formatPackagesIndex({ header: { VERSION: '0' }, packages: stanzas.map((fields) => ({ fields, droppedFields: {} })) }));
+  // As the staging store writes them: each stanza names its file, with its size and SHA-256 (verify judges the
+  // release finalize would make from them, and finalize refuses an entry without them).
+  const located = stanzas.map((fields) => {
+    const [category, pf] = (fields.CPV ?? '').split('/') as [string, string];
+    return { PATH: `${category}/${pf.replace(/-\d.*$/, '')}/${pf}.gpkg.tar`, SIZE: '10240', SHA256: 'f'.repeat(64), ...fields };
+  });
+  await writeFile(file, formatPackagesIndex({ header: { VERSION: '0' }, packages: located.map((fields) => ({ fields, droppedFields: {} })) }));
   return file;
 }
 

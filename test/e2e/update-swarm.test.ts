@@ -48,7 +48,7 @@ async function setUp(name: string, cpvs: readonly string[]): Promise<{ swarm: Cl
 }
 
 function requestBuilds(swarm: ClientSwarm, root: string, extra: readonly string[], onStart?: (pid: number) => void): Promise<CliRun> {
-  const args = ['update', '--root', root, '--request-builds', '--swarm', swarm.url, '--swarm-profile', 'desktop', '--swarm-token-file', swarm.tokenFiles.admin, '--request-poll', '0.1', ...extra];
+  const args = ['update', '--root', root, '--request-builds', '--swarm', swarm.url, '--swarm-profile', 'desktop', '--swarm-token-file', swarm.tokenFiles.read, '--swarm-request-token-file', swarm.tokenFiles.request, '--request-poll', '0.1', ...extra];
   return runBuiltCli('apkg', args, onStart === undefined ? {} : { during: onStart });
 }
 
@@ -113,7 +113,9 @@ describe('apkg update --request-builds', { timeout: 300_000 }, () => {
       const trace = await readFile(join(root, 'var/log/argo-fake-emerge.log'), 'utf8');
       const merges = trace.split('\n').filter((line) => line.includes("'--oneshot'"));
       expect(merges.length).toBeGreaterThan(0);
-      for (const line of merges) expect(line).toContain(`PORTAGE_BINHOST=http://argo:${swarm.gateway.tokens.admin}@${new URL(swarm.url).host}/binhost/desktop/ `);
+      // The read token goes into the URL (wget's command line); the request token never does.
+      for (const line of merges) expect(line).not.toContain(swarm.gateway.tokens.request);
+      for (const line of merges) expect(line).toContain(`PORTAGE_BINHOST=http://argo:${swarm.gateway.tokens.read}@${new URL(swarm.url).host}/binhost/desktop/ `);
     } finally {
       await swarm.destroy();
     }

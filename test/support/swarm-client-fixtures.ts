@@ -35,7 +35,7 @@ export interface ClientSwarm {
   readonly gateway: TestGateway;
   readonly url: string;
   /** Root-only files holding the read and the admin token. */
-  readonly tokenFiles: { readonly read: string; readonly admin: string };
+  readonly tokenFiles: { readonly read: string; readonly admin: string; readonly request: string };
   destroy(): Promise<void>;
 }
 
@@ -44,9 +44,10 @@ export async function startClientSwarm(): Promise<ClientSwarm> {
   const gateway = await startTestGateway({ cycles: { md5Cache: CLUSTERHQ_MD5_CACHE, history: [CLUSTERHQ_EMERGE_LOG] } });
   const url = await gateway.listen();
   const dir = await mkdtemp(join(tmpdir(), 'argo-swarm-tokens-'));
-  const tokenFiles = { read: join(dir, 'read.token'), admin: join(dir, 'admin.token') };
+  const tokenFiles = { read: join(dir, 'read.token'), admin: join(dir, 'admin.token'), request: join(dir, 'request.token') };
   await writeFile(tokenFiles.read, `${gateway.tokens.read}\n`, { mode: 0o600 });
   await writeFile(tokenFiles.admin, `${gateway.tokens.admin}\n`, { mode: 0o600 });
+  await writeFile(tokenFiles.request, `${gateway.tokens.request}\n`, { mode: 0o600 });
   return {
     gateway,
     url,

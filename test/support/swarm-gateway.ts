@@ -33,7 +33,7 @@ export interface TestGateway {
   readonly client: Redis;
   readonly data: string;
   readonly app: FastifyInstance;
-  readonly tokens: { readonly admin: string; readonly drone: string; readonly read: string };
+  readonly tokens: { readonly admin: string; readonly drone: string; readonly read: string; readonly request: string };
   /** Everything the gateway logged, as text. */
   logText(): string;
   /** Listens on 127.0.0.1 and a free port; returns the base URL. */
@@ -53,7 +53,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const redis = await startRedis();
   const client = redis.client();
   const data = await mkdtemp(join(tmpdir(), 'argo-gateway-'));
-  const tokens = { admin: randomBytes(32).toString('hex'), drone: randomBytes(32).toString('hex'), read: randomBytes(32).toString('hex') };
+  const tokens = { admin: randomBytes(32).toString('hex'), drone: randomBytes(32).toString('hex'), read: randomBytes(32).toString('hex'), request: randomBytes(32).toString('hex') };
   let logged = '';
   const logger = pino(
     { level: 'debug' },
@@ -69,7 +69,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     redis: client,
     keys: KEYS,
     profiles: { desktop: DESKTOP, server: SERVER },
-    tokens: parseTokens(`# test tokens\nadmin admin ${tokens.admin}\ndrone-a drone ${tokens.drone}\ngrafana read ${tokens.read}\n`, 'tokens'),
+    tokens: parseTokens(`# test tokens\nadmin admin ${tokens.admin}\ndrone-a drone ${tokens.drone}\ngrafana read ${tokens.read}\ndesktop-1 request ${tokens.request}\n`, 'tokens'),
     publicBinhost: options.publicBinhost ?? false,
     publicMetrics: false,
     maxPackageBytes: options.maxPackageBytes ?? 16 * 1024 ** 2,

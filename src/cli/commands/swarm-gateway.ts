@@ -1,6 +1,6 @@
 /** `build-swarm gateway`: serves the binhosts, the API and the events until SIGTERM. */
 
-import { readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import { logEvent } from '../../core/log-events.ts';
 import { DEFAULT_USE_PINS, DEFAULT_VERIFY_THRESHOLD, parseUsePins, type VerifyReport } from '../../core/swarm/verify-score.ts';
@@ -10,8 +10,8 @@ import { readTokens } from '../../gateway/gateway-tokens.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
 import { swarmKeys, type SwarmKeys } from '../../swarm/swarm-keys.ts';
 import { verifyProfile } from '../../swarm/verify-inputs.ts';
-import { finalizeRelease, listReleases, resolveReleaseFile, rollbackRelease } from '../../system/binhost-releases.ts';
-import { DEFAULT_MAX_PACKAGE_BYTES } from '../../system/staging-store.ts';
+import { finalizeRelease, listReleases, resolveReleaseFile, rollbackRelease, type ReleasePlan } from '../../system/binhost-releases.ts';
+import { DEFAULT_MAX_PACKAGE_BYTES, sweepStagingTemporaries } from '../../system/staging-store.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
@@ -42,6 +42,9 @@ export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: Ha
     throw new ArgoError('ARGO_USAGE', 'TLS needs both --tls-cert and --tls-key', { hint: 'Give both files, or neither for plain HTTP.' });
   }
   const tokens = await readTokens(args.tokens);
+  await checkDataFolder(args.data);
+  const swept = await sweepStagingTemporaries(args.data, STALE_UPLOAD_MS);
+  if (swept.length > 0) context.logger.warn({ removed: swept.length }, 'Removed temporaries of uploads that never finished');
   const https = args.tlsCert === undefined || args.tlsKey === undefined ? undefined : { cert: await readFile(args.tlsCert), key: await readFile(args.tlsKey) };
   const keys = swarmKeys(config.redis.prefix);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-gateway');
@@ -77,7 +80,7 @@ export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: Ha
 /** The release store of a data folder (src/system/binhost-releases.ts), as the gateway calls it. */
 export function releaseStore(data: string, keep: number, logger: Logger): ReleaseStore {
   return {
-    finalize: (binhost, meta) => finalizeRelease({ data, binhost, keep, meta, logger }),
+    finalize: (binhost, gate) => finalizeRelease({ data, binhost, keep, gate, logger }),
     rollback: (binhost, to) => rollbackRelease({ data, binhost, logger, ...(to === undefined ? {} : { to }) }),
     async list(binhost) {
       const releases = await listReleases({ data, binhost });
@@ -89,10 +92,35 @@ export function releaseStore(data: string, keep: number, logger: Logger): Releas
 }
 
 /** Verify of a profile from Redis and the data folder, with the gateway's world file and pins. */
-export function profileVerifier(options: { readonly redis: Redis; readonly keys: SwarmKeys; readonly data: string; readonly world: string | undefined; readonly pins: readonly string[] }): (profile: ProfileSettings, threshold?: number) => Promise<VerifyReport> {
+export function profileVerifier(options: { readonly redis: Redis; readonly keys: SwarmKeys; readonly data: string; readonly world: string | undefined; readonly pins: readonly string[] }): (profile: ProfileSettings, threshold?: number, plan?: ReleasePlan) => Promise<VerifyReport> {
   const pins = [...parseUsePins(DEFAULT_USE_PINS, 'built-in pins'), ...parseUsePins(options.pins, '--pin')];
-  return (profile, threshold) =>
-    verifyProfile({ redis: options.redis, keys: options.keys, profile, dataDir: options.data, worldFile: options.world, pins, threshold: threshold ?? DEFAULT_VERIFY_THRESHOLD });
+  return (profile, threshold, plan) =>
+    verifyProfile({ redis: options.redis, keys: options.keys, profile, dataDir: options.data, worldFile: options.world, pins, threshold: threshold ?? DEFAULT_VERIFY_THRESHOLD, ...(plan === undefined ? {} : { plan }) });
+}
+
+/** A temporary older than this belongs to an upload that will not finish (a drone's upload budget is 10 min). */
+const STALE_UPLOAD_MS = 60 * 60_000;
+
+/**
+ * The data folder is written as root and served to the world: it must be root's own (not a symlink, not writable
+ * by group or others), so nobody else can plant a symlink the gateway would write through. Created when missing.
+ */
+async function checkDataFolder(data: string): Promise<void> {
+  await mkdir(data, { recursive: true, mode: 0o755 });
+  const info = await lstat(data);
+  const euid = process.geteuid?.() ?? 0;
+  const problem = info.isSymbolicLink()
+    ? 'it is a symbolic link'
+    : !info.isDirectory()
+      ? 'it is not a folder'
+      : info.uid !== 0 && info.uid !== euid
+        ? `it is owned by uid ${info.uid}`
+        : (info.mode & 0o022) !== 0
+          ? `its mode ${(info.mode & 0o777).toString(8)} lets group or others write in it`
+          : undefined;
+  if (problem !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The gateway's data folder ${data} is refused: ${problem}`, { hint: `Give a folder of root's own: chown root:root ${data} && chmod 755 ${data} (and give drones uploads over HTTP rather than write access).` });
+  }
 }
 
 function parseListen(listen: string): { host: string; port: number } {

@@ -29,7 +29,7 @@ export interface UpdateArgs extends GlobalOptions, SwarmArgs {
  */
 async function requestBuildsOf(args: UpdateArgs, env: Readonly<Record<string, string | undefined>>): Promise<UpdateInput['requestBuilds']> {
   if (!args.requestBuilds) {
-    if (args.swarm !== undefined || args.swarmProfile !== undefined || args.swarmTokenFile !== undefined) {
+    if (args.swarm !== undefined || args.swarmProfile !== undefined || args.swarmTokenFile !== undefined || args.swarmRequestTokenFile !== undefined) {
       throw new ArgoError('ARGO_USAGE', 'The --swarm options of apkg update go with --request-builds', { hint: 'Add --request-builds, or check the swarm alone with argo preflight --swarm URL.' });
     }
     return undefined;
@@ -39,7 +39,10 @@ async function requestBuildsOf(args: UpdateArgs, env: Readonly<Record<string, st
   }
   const swarm = await resolveSwarm(args, env);
   if (swarm === undefined) {
-    throw new ArgoError('ARGO_USAGE', '--request-builds needs the build swarm to ask', { hint: 'Give --swarm https://GATEWAY:8470 with --swarm-token-file (an admin token), or set ARGO_SWARM_GATEWAY.' });
+    throw new ArgoError('ARGO_USAGE', '--request-builds needs the build swarm to ask', { hint: 'Give --swarm https://GATEWAY:8470 with --swarm-token-file (read) and --swarm-request-token-file (request), or set ARGO_SWARM_GATEWAY.' });
+  }
+  if (swarm.requester === undefined) {
+    throw new ArgoError('ARGO_USAGE', '--request-builds needs a token of the request scope', { hint: 'Give --swarm-request-token-file FILE (or ARGO_SWARM_REQUEST_TOKEN_FILE): a root-only file with a token of the request scope. It is never put in a URL.' });
   }
   return { swarm, budgetMs: args.requestBudget * 1000, pollMs: args.requestPoll * 1000 };
 }
