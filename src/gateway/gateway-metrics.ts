@@ -7,7 +7,7 @@
 
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { readCycle, readRecords } from '../swarm/cycle-store.ts';
 import { droneQueueName, type SwarmKeys } from '../swarm/swarm-keys.ts';
 import { readSwarmState } from '../swarm/swarm-state.ts';
@@ -18,11 +18,8 @@ export interface GatewayMetrics {
   close(): Promise<void>;
 }
 
-/** Build seconds (wall, on the drone that built it): from a minute to LLVM and Chromium. */
 /** Scrapes closer together than this share one read of the swarm. */
 const SNAPSHOT_MS = 1_000;
-
-const BUILD_SECONDS_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14_400];
 
 export function createGatewayMetrics(redis: Redis, keys: SwarmKeys): GatewayMetrics {
   const registry = new Registry();
@@ -99,27 +96,35 @@ export function createGatewayMetrics(redis: Redis, keys: SwarmKeys): GatewayMetr
     },
   });
 
-  const buildSeconds = new Histogram({ name: 'argo_swarm_build_seconds', help: 'Wall seconds of the builds of the active cycles, by profile', labelNames: ['profile'], buckets: BUILD_SECONDS_BUCKETS, registers: [registry] });
+  // The records of the active cycles, read once per scrape too: queue depth by class and build seconds.
+  let active: { at: number; records: Promise<ActiveFigures> } | undefined;
+  const activeFigures = (): Promise<ActiveFigures> => {
+    if (active === undefined || Date.now() - active.at > SNAPSHOT_MS) active = { at: Date.now(), records: readActiveFigures(redis, keys) };
+    return active.records;
+  };
   new Gauge({
     name: 'argo_swarm_ready_packages',
     help: 'Packages dispatched and waiting for a drone in the active cycles, by class (heavy: the sweepers\' LLVM, Rust, GCC…)',
     labelNames: ['class'],
     registers: [registry],
     async collect() {
+      const figures = await activeFigures();
+      this.set({ class: 'heavy' }, figures.queued.heavy);
+      this.set({ class: 'normal' }, figures.queued.normal);
+    },
+  });
+  new Gauge({
+    name: 'argo_swarm_cycle_build_seconds',
+    help: 'Wall seconds of the builds of the active cycles, by profile: their sum, count and longest (a gauge: cycles end)',
+    labelNames: ['profile', 'stat'],
+    registers: [registry],
+    async collect() {
       this.reset();
-      buildSeconds.reset();
-      const depth = { heavy: 0, normal: 0 };
-      for (const id of await redis.smembers(keys.activeCycles)) {
-        const cycle = await readCycle(redis, keys, id);
-        if (cycle === undefined) continue;
-        const heavy = new Set(cycle.definition.nodes.filter((node) => node.heavy).map((node) => node.cpv));
-        for (const record of (await readRecords(redis, keys, id)).values()) {
-          if (record.state === 'queued') depth[heavy.has(record.cpv) ? 'heavy' : 'normal'] += 1;
-          if (record.state === 'built' && record.built !== undefined) buildSeconds.observe({ profile: cycle.definition.profile }, record.built.seconds);
-        }
+      for (const [profile, seconds] of (await activeFigures()).seconds) {
+        this.set({ profile, stat: 'sum' }, seconds.reduce((total, value) => total + value, 0));
+        this.set({ profile, stat: 'count' }, seconds.length);
+        this.set({ profile, stat: 'max' }, Math.max(0, ...seconds));
       }
-      this.set({ class: 'heavy' }, depth.heavy);
-      this.set({ class: 'normal' }, depth.normal);
     },
   });
   new Gauge({
@@ -153,4 +158,27 @@ export function createGatewayMetrics(redis: Redis, keys: SwarmKeys): GatewayMetr
       await Promise.all([...queues.values()].map((queue) => queue.close()));
     },
   };
+}
+
+interface ActiveFigures {
+  readonly queued: { heavy: number; normal: number };
+  /** Profile → seconds of each built package. */
+  readonly seconds: ReadonlyMap<string, number[]>;
+}
+
+async function readActiveFigures(redis: Redis, keys: SwarmKeys): Promise<ActiveFigures> {
+  const queued = { heavy: 0, normal: 0 };
+  const seconds = new Map<string, number[]>();
+  for (const id of await redis.smembers(keys.activeCycles)) {
+    const cycle = await readCycle(redis, keys, id);
+    if (cycle === undefined) continue;
+    const heavy = new Set(cycle.definition.nodes.filter((node) => node.heavy).map((node) => node.cpv));
+    const list = seconds.get(cycle.definition.profile) ?? [];
+    seconds.set(cycle.definition.profile, list);
+    for (const record of (await readRecords(redis, keys, id)).values()) {
+      if (record.state === 'queued') queued[heavy.has(record.cpv) ? 'heavy' : 'normal'] += 1;
+      if (record.state === 'built' && record.built !== undefined) list.push(record.built.seconds);
+    }
+  }
+  return { queued, seconds };
 }

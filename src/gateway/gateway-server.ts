@@ -128,6 +128,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     // Our own events name who did what; per-request lines would only repeat URLs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // A whole upload must arrive within this (1 GiB at ~0.6 MB/s): a slow sender cannot hold a connection forever.
+    requestTimeout: 30 * 60_000,
     ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
   }) as unknown as FastifyInstance;
   await app.register(fastifyStatic, { root: options.data, serve: false, dotfiles: 'deny', index: false, redirect: false, acceptRanges: true });

@@ -154,7 +154,7 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
 export interface HttpGatewayOptions extends SwarmClientOptions {
   /** Profile name of each binhost path the drone builds (uploads and staging URLs are by profile). */
   readonly profiles: readonly { readonly name: string; readonly binhostPath: string }[];
-  /** Budget of one upload (default 10 min). */
+  /** Budget of one upload (default 30 min, as the gateway's request timeout). */
   readonly uploadTimeoutMs?: number;
 }
 
@@ -198,7 +198,7 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
         `${API_PREFIX}/profiles/${encodeURIComponent(profileOf(input.binhost))}/packages/${encodeURIComponent(category)}/${encodeURIComponent(name)}`,
         createReadStream(input.file) as unknown as NonNullable<RequestInit["body"]>,
         { 'content-type': 'application/octet-stream', 'content-length': String(size), ...leaseHeaders(input.lease), [LEASE_HEADERS.sha256]: await sha256Of(input.file) },
-        options.uploadTimeoutMs ?? 600_000,
+        options.uploadTimeoutMs ?? 30 * 60_000,
       );
       return parseAnswer(base, uploadedSchema, answer);
     },

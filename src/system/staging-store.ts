@@ -63,6 +63,9 @@ export interface PublishInput {
 /** 1 GiB: larger than any binary package of a desktop (LLVM, Rust and Chromium stay under 500 MB). */
 export const DEFAULT_MAX_PACKAGE_BYTES = 1024 ** 3;
 
+/** Portage's metadata of one package (environment.bz2 included) is a few hundred kB; more is not a package. */
+const MAX_METADATA_BYTES = 64 * 1024 ** 2;
+
 const GPKG_NAME = /^[A-Za-z0-9+_][A-Za-z0-9+_.-]*\.gpkg\.tar$/;
 
 /** As the configuration allows (`profiles.NAME.binhost_path`): relative, no `.` or `..` segment. */
@@ -97,7 +100,8 @@ export async function publishPackage(input: PublishInput): Promise<Uploaded> {
     if (input.expectedSha256 !== undefined && input.expectedSha256 !== received.sha256) {
       throw new ArgoError('ARGO_INVALID_INPUT', `${input.name}: received ${received.size} bytes with SHA-256 ${received.sha256}, the sender said ${input.expectedSha256}`, { hint: 'The upload was damaged on the way; the drone retries it.' });
     }
-    const gpkg = await readGpkg(await readFile(temporary), { strict: true });
+    // The Manifest checked over every member; the metadata alone unpacked, within 64 MiB (never the image).
+    const gpkg = await readGpkg(await readFile(temporary), { strict: true, image: false, maxUnpackedBytes: MAX_METADATA_BYTES });
     const entry = gpkgIndexEntry(gpkg.metadata, { path: '', size: 0, md5: '', sha1: '', sha256: '', mtime: 0 }, input.name);
     if (entry.cpv !== input.cpv) {
       throw new ArgoError('ARGO_INVALID_INPUT', `${input.name} holds ${entry.cpv}, not the job's ${input.cpv}`, { hint: 'The drone built or sent another package than its job; nothing was published.' });

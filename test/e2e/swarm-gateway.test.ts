@@ -208,16 +208,24 @@ describe('the gateway', { timeout: 120_000 }, () => {
   it('survives random upload paths and bodies: never a 5xx, never a file outside staging, no temporary left', async () => {
     const lease = await grantLease(gateway.client, CYCLE, BASH);
     const before = await filesUnder(gateway.data);
-    const segment = fc.oneof(fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', 'app-shells', 'bash-5.0.gpkg.tar', '', '%5C..'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+    const bash = packages.get(BASH);
+    if (bash === undefined) throw new Error('fixture');
+    // A real GPKG of the job's package half the time, so only the path can be what refuses it.
+    const valid = await gpkgOf(bash);
+    const segment = fc.oneof(fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', 'app-shells', `${bash.pf}.gpkg.tar`, `..%2F${bash.pf}.gpkg.tar`, '', '%5C..', '%252e%252e'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
     await fc.assert(
-      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.uint8Array({ maxLength: 4096 }), async (segments, body) => {
-        const answer = await upload(BASH, body, { ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) }, `/api/v1/profiles/desktop/packages/${segments.join('/')}`);
-        expect(answer.statusCode, `${segments.join('/')}: ${answer.body}`).toBeLessThan(500);
-        expect(answer.statusCode).not.toBe(200);
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.oneof(fc.uint8Array({ maxLength: 4096 }), fc.constant(valid)), async (segments, body) => {
+        const path = segments.join('/');
+        const answer = await upload(BASH, body, { ...bearer(gateway.tokens.drone), ...leaseHeaders(lease) }, `/api/v1/profiles/desktop/packages/${path}`);
+        expect(answer.statusCode, `${path}: ${answer.body}`).toBeLessThan(500);
+        if (path !== `app-shells/${bash.pf}.gpkg.tar` || body !== valid) expect(answer.statusCode, path).not.toBe(200);
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
-    expect(await filesUnder(gateway.data)).toEqual(before);
+    // Nothing landed outside the job's own folder, and no temporary was left anywhere.
+    const after = await filesUnder(gateway.data);
+    expect(after.filter((file) => !before.includes(file) && !file.includes(`/staging/desktop/app-shells/bash/${bash.pf}`) && !file.endsWith('/Packages') && !file.endsWith('/Packages.gz'))).toEqual([]);
+    expect(after.filter((file) => /\.argo-[0-9a-f]+$/.test(file))).toEqual([]);
   });
 
   it('refuses a tokens file others can read, and a malformed one naming the line', async () => {
@@ -265,7 +273,7 @@ describe('the gateway', { timeout: 120_000 }, () => {
   it('answers /metrics in Prometheus format to a read token', async () => {
     const answer = await gateway.app.inject({ method: 'GET', url: '/metrics', headers: bearer(gateway.tokens.read) });
     expect(answer.statusCode).toBe(200);
-    for (const name of ['argo_swarm_leader_epoch', 'argo_swarm_drones', 'argo_swarm_cycle_packages', 'argo_swarm_build_seconds', 'argo_swarm_ready_packages', 'argo_swarm_events', 'argo_swarm_cycle_makespan_ratio']) {
+    for (const name of ['argo_swarm_leader_epoch', 'argo_swarm_drones', 'argo_swarm_cycle_packages', 'argo_swarm_cycle_build_seconds', 'argo_swarm_ready_packages', 'argo_swarm_events', 'argo_swarm_cycle_makespan_ratio']) {
       expect(answer.body).toContain(`# TYPE ${name}`);
     }
     expect(answer.body).toMatch(/argo_swarm_events\{type="grounded"\} [1-9]/);
@@ -330,6 +338,12 @@ describe('publishing through the gateway', { timeout: 300_000 }, () => {
     expect(forced.code, forced.stderr).toBe(0);
     const releases = await admin.releases('desktop');
     expect(releases.releases).toHaveLength(1);
+    // With a release to serve, traversal out of it is still refused.
+    for (const path of ['/binhost/desktop/..%2F..%2Fstaging%2Fdesktop%2FPackages', '/binhost/desktop/release.json', '/binhost/desktop/%2e%2e/%2e%2e/locks', '/binhost/desktop/sys-libs/zlib/.hidden', '/staging/desktop/sys-libs/zlib/x.gpkg.tar.stanza.json']) {
+      const answer = await publisher.app.inject({ method: 'GET', url: path, headers: bearer(publisher.tokens.read) });
+      expect([400, 404], `${path}: ${answer.statusCode}`).toContain(answer.statusCode);
+    }
+    expect((await publisher.app.inject({ method: 'GET', url: '/binhost/desktop/Packages', headers: bearer(publisher.tokens.read) })).statusCode).toBe(200);
     expect(releases.releases[0]).toMatchObject({ current: true, forced: expect.stringMatching(/^first release of a partial set \(score \d+, threshold 15\)$/), packages: chosen.length });
     // Published builds leave staging: the next finalize publishes only what is built after.
     expect(parsePackagesIndex(await readFile(join(publisher.data, 'staging/desktop/Packages'), 'utf8')).packages).toEqual([]);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isArgoError } from '../errors.ts';
 import { digestMember, formatGpkgManifest, parseGpkgManifest } from './gpkg-manifest.ts';
+import { writeGpkg } from './write-gpkg.ts';
 import { readGpkg } from './read-gpkg.ts';
 import { writeTarArchive, type TarEntryInput } from './tar-archive.ts';
 
@@ -116,6 +117,16 @@ describe('readGpkg on real Portage GPKGs', () => {
       expect(result.verification.members.find((check) => !check.ok)?.member).toBe('image.tar.zst');
     }
     await expect(readGpkg(tampered, { strict: true })).rejects.toMatchObject({ code: 'ARGO_GPKG_INVALID' });
+    // Reading the metadata alone still checks the image by its Manifest hash, without unpacking it.
+    await expect(readGpkg(tampered, { strict: true, image: false })).rejects.toMatchObject({ code: 'ARGO_GPKG_INVALID', message: expect.stringContaining('image.tar.zst') });
+  });
+
+  it('reads the metadata alone without unpacking the image: a decompression bomb is never inflated', async () => {
+    const bomb = await writeGpkg({ basename: 'bomb-1', metadata: { CATEGORY: 'app-misc\n', PF: 'bomb-1\n' }, image: [{ path: '/zeros', mode: 0o644, data: new Uint8Array(256 * 1024 ** 2) }], compression: 'zst', mtime: 1_700_000_000 });
+    expect(bomb.length).toBeLessThan(1024 ** 2);
+    const gpkg = await readGpkg(bomb, { strict: true, image: false, maxUnpackedBytes: 1024 ** 2 });
+    expect([gpkg.metadata.get('PF'), gpkg.image]).toEqual(['bomb-1\n', []]);
+    await expect(readGpkg(bomb, { maxUnpackedBytes: 1024 ** 2 })).rejects.toMatchObject({ code: expect.stringMatching(/^ARGO_/) });
   });
 });
 

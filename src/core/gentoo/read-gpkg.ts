@@ -88,6 +88,12 @@ export interface ReadGpkgOptions {
   readonly imageData?: boolean;
   /** Throw ARGO_GPKG_INVALID when any Manifest check fails (default false: report in `verification`). */
   readonly strict?: boolean;
+  /**
+   * Decompress and list the image (default true). False reads the metadata alone (the Manifest still checks
+   * every member, image included, by its compressed bytes): what a gateway needs of an upload, without
+   * unpacking gigabytes, or a decompression bomb, in memory.
+   */
+  readonly image?: boolean;
   /** Largest decompressed inner archive accepted (default 4 GiB). */
   readonly maxUnpackedBytes?: number;
 }
@@ -128,9 +134,12 @@ export async function readGpkg(bytes: Uint8Array, options: ReadGpkgOptions = {})
     if (key !== '') metadata.set(key, decodeMetadataFile(key, entry.data));
   }
 
-  const imageTar = decompressMember((byName.get(imageMember.name) as TarEntry).data, imageCompression, imageMember.name, limits);
-  const imageEntries = await readTarArchive(imageTar, innerContext(imageMember.name));
-  const image = imageEntries.flatMap((entry) => toImageEntry(entry, imageMember.name, options.imageData === true));
+  let image: GpkgImageEntry[] = [];
+  if (options.image !== false) {
+    const imageTar = decompressMember((byName.get(imageMember.name) as TarEntry).data, imageCompression, imageMember.name, limits);
+    const imageEntries = await readTarArchive(imageTar, innerContext(imageMember.name));
+    image = imageEntries.flatMap((entry) => toImageEntry(entry, imageMember.name, options.imageData === true));
+  }
 
   const signatures = members
     .filter((member) => member.name.endsWith('.sig'))
