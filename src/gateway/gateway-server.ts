@@ -13,7 +13,6 @@
  * and nowhere else.
  */
 
-import { mkdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -40,7 +39,7 @@ import type { SwarmKeys } from '../swarm/swarm-keys.ts';
 import { readSwarmState } from '../swarm/swarm-state.ts';
 import { startCycle } from '../swarm/start-cycle.ts';
 import { sendOperatorCommand, type OperatorCommand } from '../swarm/operator-commands.ts';
-import { writeFileAtomic } from '../system/atomic-write.ts';
+import { keepLogFile, servedFile } from '../system/gateway-files.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
 import { checkPackageName, publishPackage, rebuildStagingIndex, stagingFolder, type LeaseToken } from '../system/staging-store.ts';
@@ -289,8 +288,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         throw new ArgoError('ARGO_INVALID_INPUT', `The log of ${wanted.cpv} attempt ${wanted.attempt} on ${wanted.drone} does not match the lease of job ${lease.jobId} on ${lease.queue}`, { hint: 'A drone keeps the log of the attempt it holds.' });
       }
       await requireLeaseOf(options, lease, undefined);
-      await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-      await writeFileAtomic(file, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), { mode: 0o644 });
+      await keepLogFile(file, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
       const { cycle, category, pf, attempt, drone } = request.params;
       return { path: `${API_PREFIX}/logs/${[cycle, category, pf, attempt, drone].map(encodeURIComponent).join('/')}` };
     },
@@ -421,17 +419,9 @@ function checkRelativePath(path: string): string {
 /** Sends `root/path` when it is a regular file inside root (no symlink leading out of it). */
 async function sendFrom(reply: FastifyReply, root: string, path: string, missing?: string): Promise<FastifyReply> {
   const notHere = (): ArgoError => (missing === undefined ? notFound(path) : new ArgoError('ARGO_FILE_NOT_FOUND', missing, { hint: 'The package record (GET /api/v1/cycles/C/packages/CAT/PF) lists the logs each attempt kept.' }));
-  const full = join(root, path);
-  let real: string;
-  let realRoot: string;
-  try {
-    [real, realRoot] = await Promise.all([realpath(full), realpath(root)]);
-  } catch (error) {
-    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') throw notHere();
-    throw error;
-  }
-  if (!real.startsWith(`${realRoot}/`) || !(await stat(real)).isFile()) throw notHere();
-  return reply.sendFile(relative(realRoot, real), realRoot, { dotfiles: 'deny', cacheControl: false });
+  const served = await servedFile(root, path);
+  if (served === undefined) throw notHere();
+  return reply.sendFile(served.path, served.root, { dotfiles: 'deny', cacheControl: false });
 }
 
 function checkId(value: string, what: string): string {

@@ -5,8 +5,6 @@
  * once, and the caller decides (a drone's upload is retried by the drone, which holds the lease).
  */
 
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { ArgoError } from '../core/errors.ts';
@@ -30,8 +28,7 @@ import {
   type VerifyReport,
 } from './api.ts';
 import type { ArtifactGateway, LeaseToken, LogInput, UploadInput } from '../system/file-gateway.ts';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readBytes, uploadSource } from '../system/gateway-files.ts';
 
 export interface SwarmClientOptions {
   /** The gateway's base URL, e.g. `https://swarm.lan:8470`. */
@@ -193,11 +190,11 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
     async upload(input: UploadInput) {
       const name = input.file.split('/').pop() ?? '';
       const category = input.cpv.split('/')[0] ?? '';
-      const size = (await stat(input.file)).size;
+      const source = await uploadSource(input.file);
       const answer = await put(
         `${API_PREFIX}/profiles/${encodeURIComponent(profileOf(input.binhost))}/packages/${encodeURIComponent(category)}/${encodeURIComponent(name)}`,
-        createReadStream(input.file) as unknown as NonNullable<RequestInit["body"]>,
-        { 'content-type': 'application/octet-stream', 'content-length': String(size), ...leaseHeaders(input.lease), [LEASE_HEADERS.sha256]: await sha256Of(input.file) },
+        source.stream() as unknown as NonNullable<RequestInit["body"]>,
+        { 'content-type': 'application/octet-stream', 'content-length': String(source.size), ...leaseHeaders(input.lease), [LEASE_HEADERS.sha256]: source.sha256 },
         options.uploadTimeoutMs ?? 30 * 60_000,
       );
       return parseAnswer(base, uploadedSchema, answer);
@@ -205,7 +202,7 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
     async storeLog(input: LogInput) {
       const [category, pf] = input.cpv.split('/');
       const path = `${API_PREFIX}/logs/${[input.cycle, category ?? '', pf ?? '', String(input.attempt), input.drone].map(encodeURIComponent).join('/')}`;
-      const answer = await put(path, await readFile(input.file), { 'content-type': 'text/plain', ...leaseHeaders(input.lease) }, options.timeoutMs ?? 60_000);
+      const answer = await put(path, await readBytes(input.file), { 'content-type': 'text/plain', ...leaseHeaders(input.lease) }, options.timeoutMs ?? 60_000);
       return `${base}${parseAnswer(base, logStoredSchema, answer).path}`;
     },
   };
@@ -213,13 +210,6 @@ export function createHttpGateway(options: HttpGatewayOptions): ArtifactGateway 
 
 function leaseHeaders(lease: LeaseToken): Record<string, string> {
   return { [LEASE_HEADERS.cpv]: lease.cpv, [LEASE_HEADERS.queue]: lease.queue, [LEASE_HEADERS.job]: lease.jobId, [LEASE_HEADERS.lock]: lease.token, [LEASE_HEADERS.cycle]: lease.cycle };
-}
-
-/** The file's SHA-256, sent with an upload: the gateway refuses bytes damaged on the way. */
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 function normalizeBase(url: string): string {

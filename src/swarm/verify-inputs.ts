@@ -10,7 +10,6 @@
  * drops are fine.
  */
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -23,7 +22,7 @@ import { PACKAGE_STATES, type PackageState } from '../core/swarm/cycle-model.ts'
 import type { ProfileSettings } from '../core/swarm/swarm-config.ts';
 import { scoreVerify, type IndexStanza, type VerifyCycle, type VerifyReport } from '../core/swarm/verify-score.ts';
 import type { PackageConfigEntry } from '../core/gentoo/parse-package-use.ts';
-import { isMissing } from '../system/fs-errors.ts';
+import { readTextIfPresent } from '../system/gateway-files.ts';
 import { planNextRelease, type ReleasePlan } from '../system/binhost-releases.ts';
 import { readCycle, readRecords } from './cycle-store.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
@@ -146,13 +145,13 @@ function badRecord(key: string, error: z.ZodError | undefined): ArgoError {
 
 /** A binhost's `Packages`, or undefined when the file (or a folder on the way) does not exist. */
 export async function readBinhostIndex(file: string): Promise<ReadIndex | undefined> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextIfPresent(file);
   } catch (error) {
-    if (isMissing(error)) return undefined;
     throw new ArgoError('ARGO_INVALID_INPUT', `Cannot read the Packages index ${file}`, { cause: error, hint: 'Check that it is a readable file.', details: { path: file } });
   }
+  if (text === undefined) return undefined;
   const index = parsePackagesIndex(text, { file });
   const fatal = index.diagnostics.find((diagnostic) => diagnostic.action !== 'dropped');
   if (fatal !== undefined) throw invalidIndex(file, fatal.line, `${fatal.message}${fatal.field === undefined ? '' : ` (${fatal.field})`}`);
@@ -179,12 +178,16 @@ function lineOf(text: string, wanted: string): number | undefined {
 
 /** The world file's atoms; a line Portage would drop is refused, so that coverage counts what the file says. */
 export async function readWorld(file: string): Promise<readonly WorldAtom[]> {
-  let text: string;
+  let text: string | undefined;
+  let failure: unknown;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextIfPresent(file);
   } catch (error) {
-    throw new ArgoError(isMissing(error) ? 'ARGO_FILE_NOT_FOUND' : 'ARGO_INVALID_INPUT', `Cannot read the world file ${file}`, {
-      cause: error,
+    failure = error;
+  }
+  if (text === undefined) {
+    throw new ArgoError(failure === undefined ? 'ARGO_FILE_NOT_FOUND' : 'ARGO_INVALID_INPUT', `Cannot read the world file ${file}`, {
+      ...(failure === undefined ? {} : { cause: failure }),
       hint: 'Give --world a Portage world file (/var/lib/portage/world of a client of the profile).',
       details: { path: file },
     });

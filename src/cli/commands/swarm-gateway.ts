@@ -1,6 +1,5 @@
 /** `build-swarm gateway`: serves the binhosts, the API and the events until SIGTERM. */
 
-import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import { logEvent } from '../../core/log-events.ts';
 import { DEFAULT_USE_PINS, DEFAULT_VERIFY_THRESHOLD, parseUsePins, type VerifyReport } from '../../core/swarm/verify-score.ts';
@@ -12,6 +11,8 @@ import { swarmKeys, type SwarmKeys } from '../../swarm/swarm-keys.ts';
 import { verifyProfile } from '../../swarm/verify-inputs.ts';
 import { finalizeRelease, listReleases, resolveReleaseFile, rollbackRelease, type ReleasePlan } from '../../system/binhost-releases.ts';
 import { DEFAULT_MAX_PACKAGE_BYTES, sweepStagingTemporaries } from '../../system/staging-store.ts';
+import { checkDataFolder, readBytes } from '../../system/gateway-files.ts';
+import { readPrivateFile } from '../../system/read-private-file.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
@@ -45,7 +46,7 @@ export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: Ha
   await checkDataFolder(args.data);
   const swept = await sweepStagingTemporaries(args.data, STALE_UPLOAD_MS);
   if (swept.length > 0) context.logger.warn({ removed: swept.length }, 'Removed temporaries of uploads that never finished');
-  const https = args.tlsCert === undefined || args.tlsKey === undefined ? undefined : { cert: await readFile(args.tlsCert), key: await readFile(args.tlsKey) };
+  const https = args.tlsCert === undefined || args.tlsKey === undefined ? undefined : { cert: await readBytes(args.tlsCert), key: Buffer.from(await readPrivateFile(args.tlsKey, 1024 * 1024, 'TLS private key')) };
   const keys = swarmKeys(config.redis.prefix);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-gateway');
   const app = await buildGateway({
@@ -100,28 +101,6 @@ export function profileVerifier(options: { readonly redis: Redis; readonly keys:
 
 /** A temporary older than this belongs to an upload that will not finish (a drone's upload budget is 10 min). */
 const STALE_UPLOAD_MS = 60 * 60_000;
-
-/**
- * The data folder is written as root and served to the world: it must be root's own (not a symlink, not writable
- * by group or others), so nobody else can plant a symlink the gateway would write through. Created when missing.
- */
-async function checkDataFolder(data: string): Promise<void> {
-  await mkdir(data, { recursive: true, mode: 0o755 });
-  const info = await lstat(data);
-  const euid = process.geteuid?.() ?? 0;
-  const problem = info.isSymbolicLink()
-    ? 'it is a symbolic link'
-    : !info.isDirectory()
-      ? 'it is not a folder'
-      : info.uid !== 0 && info.uid !== euid
-        ? `it is owned by uid ${info.uid}`
-        : (info.mode & 0o022) !== 0
-          ? `its mode ${(info.mode & 0o777).toString(8)} lets group or others write in it`
-          : undefined;
-  if (problem !== undefined) {
-    throw new ArgoError('ARGO_UNSAFE_PATH', `The gateway's data folder ${data} is refused: ${problem}`, { hint: `Give a folder of root's own: chown root:root ${data} && chmod 755 ${data} (and give drones uploads over HTTP rather than write access).` });
-  }
-}
 
 function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen);
