@@ -28,7 +28,7 @@ import { gzipPackagesIndex } from '../core/gentoo/packages-index-gzip.ts';
 import type { PackagesIndex, PackagesIndexEntry } from '../core/gentoo/packages-index.ts';
 import { parsePackagesIndex } from '../core/gentoo/parse-packages-index.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
-import { compareVersions } from '../core/gentoo/compare-versions.ts';
+import { newestPerSlot, slotKeyOf } from '../core/swarm/release-selection.ts';
 import { removeStaleTemporaries, temporaryNamePattern } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
 import { lockTarget, type TargetLock } from './target-lock.ts';
@@ -467,41 +467,6 @@ function planPackage(entry: PackagesIndexEntry, from: PlannedPackage['from'], fo
   return { entry, path, size: Number(size), sha256, from };
 }
 
-/**
- * Staging keeps every build a cycle published (an index a drone read may still list an older one); a release
- * holds one per slot: the highest version, then the newest BUILD_TIME, then the highest BUILD_ID.
- */
-function newestPerSlot(entries: readonly PackagesIndexEntry[]): PackagesIndexEntry[] {
-  const best = new Map<string, PackagesIndexEntry>();
-  for (const entry of entries) {
-    const key = slotKeyOf(entry);
-    const held = best.get(key);
-    if (held === undefined || isNewerBuild(entry, held)) best.set(key, entry);
-  }
-  const kept = new Set(best.values());
-  return entries.filter((entry) => kept.has(entry));
-}
-
-function isNewerBuild(a: PackagesIndexEntry, b: PackagesIndexEntry): boolean {
-  const versionOf = (entry: PackagesIndexEntry): string | undefined => {
-    const cpv = tryParseCpv(entry.fields['CPV'] ?? '');
-    return cpv.ok ? cpv.value.pvr : undefined;
-  };
-  const [va, vb] = [versionOf(a), versionOf(b)];
-  if (va !== undefined && vb !== undefined) {
-    const order = compareVersions(va, vb);
-    if (order !== 0) return order > 0;
-  }
-  const number = (entry: PackagesIndexEntry, key: string): number => Number(entry.fields[key] ?? 0) || 0;
-  return number(a, 'BUILD_TIME') !== number(b, 'BUILD_TIME') ? number(a, 'BUILD_TIME') > number(b, 'BUILD_TIME') : number(a, 'BUILD_ID') > number(b, 'BUILD_ID');
-}
-
-/** Two packages with the same key cannot both be installed; the staged build supersedes the released one. */
-function slotKeyOf(entry: PackagesIndexEntry): string {
-  const cpv = tryParseCpv(entry.fields['CPV'] ?? '');
-  const slot = (entry.fields['SLOT'] ?? '0').split('/')[0];
-  return `${cpv.ok ? cpv.value.cp : ''}:${slot}`;
-}
 
 function invalidEntry(entry: PackagesIndexEntry, folder: string, reason: string): ArgoError {
   const cpv = entry.fields['CPV'] ?? '?';

@@ -255,6 +255,15 @@ async function readStanza(file: string): Promise<Record<string, string>> {
 
 async function readStanzas(binhost: string): Promise<Record<string, string>[]> {
   const stanzas: Record<string, string>[] = [];
+  await walkFiles(binhost, 2, async (folder, name, siblings) => {
+    // A stanza whose package is gone (removed by hand) is not listed.
+    if (name.endsWith('.gpkg.tar.stanza.json') && siblings.has(name.slice(0, -'.stanza.json'.length))) stanzas.push(await readStanza(join(folder, name)));
+  });
+  return stanzas.sort((a, b) => ((a.PATH ?? '') < (b.PATH ?? '') ? -1 : 1));
+}
+
+/** Calls `visit` for every file below `root` (folders `maxDepth` deep at most, in name order); a missing folder is empty. */
+async function walkFiles(root: string, maxDepth: number, visit: (folder: string, name: string, siblings: ReadonlySet<string>) => Promise<void>): Promise<void> {
   const walk = async (folder: string, depth: number): Promise<void> => {
     let entries;
     try {
@@ -263,19 +272,13 @@ async function readStanzas(binhost: string): Promise<Record<string, string>[]> {
       if (isMissing(error)) return;
       throw error;
     }
-    const names = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
+    const files = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = join(folder, entry.name);
-      if (entry.isDirectory() && depth < 2) await walk(full, depth + 1);
-      else if (entry.isFile() && entry.name.endsWith('.gpkg.tar.stanza.json')) {
-        // A stanza whose package is gone (removed by hand) is not listed.
-        if (!names.has(entry.name.slice(0, -'.stanza.json'.length))) continue;
-        stanzas.push(await readStanza(full));
-      }
+      if (entry.isDirectory() && depth < maxDepth) await walk(join(folder, entry.name), depth + 1);
+      else if (entry.isFile()) await visit(folder, entry.name, files);
     }
   };
-  await walk(binhost, 0);
-  return stanzas.sort((a, b) => ((a.PATH ?? '') < (b.PATH ?? '') ? -1 : 1));
+  await walk(root, 0);
 }
 
 async function syncPath(path: string, flags = 'r'): Promise<void> {
@@ -294,26 +297,14 @@ async function syncPath(path: string, flags = 'r'): Promise<void> {
  */
 export async function sweepStagingTemporaries(root: string, maxAgeMs: number, now = Date.now()): Promise<string[]> {
   const removed: string[] = [];
-  const walk = async (folder: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(folder, { withFileTypes: true });
-    } catch (error) {
-      if (isMissing(error)) return;
-      throw error;
+  await walkFiles(join(root, 'staging'), 6, async (folder, name) => {
+    if (!/^\..+\.gpkg\.tar\.argo-[0-9a-f]{12}$/.test(name)) return;
+    const full = join(folder, name);
+    const info = await stat(full).catch(() => undefined);
+    if (info !== undefined && now - info.mtimeMs > maxAgeMs) {
+      await rm(full, { force: true });
+      removed.push(full);
     }
-    for (const entry of entries) {
-      const full = join(folder, entry.name);
-      if (entry.isDirectory() && depth < 6) await walk(full, depth + 1);
-      else if (entry.isFile() && /^\..+\.gpkg\.tar\.argo-[0-9a-f]{12}$/.test(entry.name)) {
-        const info = await stat(full).catch(() => undefined);
-        if (info !== undefined && now - info.mtimeMs > maxAgeMs) {
-          await rm(full, { force: true });
-          removed.push(full);
-        }
-      }
-    }
-  };
-  await walk(join(root, 'staging'), 0);
+  });
   return removed;
 }

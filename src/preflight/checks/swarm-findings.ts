@@ -9,9 +9,8 @@
  *   published); the repository date or the verify could not be read.
  */
 
-import { compareVersions } from '../../core/gentoo/compare-versions.ts';
 import type { PackagesIndexEntry } from '../../core/gentoo/packages-index.ts';
-import { tryParseCpv } from '../../core/gentoo/parse-cpv.ts';
+import { newestPerSlot } from '../../core/swarm/release-selection.ts';
 import type { CycleStatus } from '../../core/swarm/swarm-status.ts';
 import type { VerifyReport } from '../../swarm-client/api.ts';
 import type { CheckOutcome } from '../types.ts';
@@ -122,28 +121,6 @@ export function unpublishedBuilds(staging: readonly PackagesIndexEntry[], produc
 
 function buildKey(entry: PackagesIndexEntry): string {
   return [entry.fields['CPV'] ?? '', entry.fields['BUILD_ID'] ?? '', entry.fields['PATH'] ?? ''].join('\n');
-}
-
-function newestPerSlot(entries: readonly PackagesIndexEntry[]): PackagesIndexEntry[] {
-  const best = new Map<string, PackagesIndexEntry>();
-  for (const entry of entries) {
-    const cpv = tryParseCpv(entry.fields['CPV'] ?? '');
-    const key = `${cpv.ok ? cpv.value.cp : (entry.fields['CPV'] ?? '')}:${(entry.fields['SLOT'] ?? '0').split('/')[0]}`;
-    const held = best.get(key);
-    if (held === undefined || isNewerBuild(entry, held)) best.set(key, entry);
-  }
-  return [...best.values()];
-}
-
-/** The order a release chooses by: the higher version, then the newer BUILD_TIME, then the higher BUILD_ID. */
-function isNewerBuild(a: PackagesIndexEntry, b: PackagesIndexEntry): boolean {
-  const [va, vb] = [tryParseCpv(a.fields['CPV'] ?? ''), tryParseCpv(b.fields['CPV'] ?? '')];
-  if (va.ok && vb.ok) {
-    const order = compareVersions(va.value.pvr, vb.value.pvr);
-    if (order !== 0) return order > 0;
-  }
-  const number = (entry: PackagesIndexEntry, key: string): number => Number(entry.fields[key] ?? 0) || 0;
-  return number(a, 'BUILD_TIME') !== number(b, 'BUILD_TIME') ? number(a, 'BUILD_TIME') > number(b, 'BUILD_TIME') : number(a, 'BUILD_ID') > number(b, 'BUILD_ID');
 }
 
 /** `failed 25 (sys-libs/zlib-1.2.8-r1 failed), coverage 3` : the components that scored, as verify lists them. */
