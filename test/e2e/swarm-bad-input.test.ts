@@ -72,8 +72,6 @@ describe('build-swarm with bad input', { timeout: 180_000 }, () => {
     const prefix = await clusterhqPlanPrefix(6);
     // The first package of the merge order: later ones need it.
     const victim = prefix.cpvs[0] as string;
-    await cluster.startOrchestrator('orch-1');
-    await cluster.startDrone({ id: 'drone-1', cores: 8, fakeConf: [`NO_BINARY_CPVS=${victim}`] });
     const plan = join(cluster.dir, 'plan.txt');
     await writeFile(plan, prefix.text);
     const fresh = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--history', CLUSTERHQ_EMERGE_LOG, '--json']);
@@ -83,6 +81,10 @@ describe('build-swarm with bad input', { timeout: 180_000 }, () => {
     const again = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--json']);
     expect(again.code).toBe(3);
     expect(errorOf(again.stdout)).toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', message: expect.stringContaining(cycle) });
+
+    // The swarm starts only now: a cycle this small fails through in seconds, before a second fresh could run.
+    await cluster.startOrchestrator('orch-1');
+    await cluster.startDrone({ id: 'drone-1', cores: 8, fakeConf: [`NO_BINARY_CPVS=${victim}`] });
 
     const status = await cluster.waitForStatus((state) => state.cycles.find((entry) => entry.id === cycle)?.status === 'finished', 'the cycle to end');
     const record = (await readRecords(cluster.client, KEYS, cycle)).get(victim);
