@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { ArgoError, type ErrorCode } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import { SWARM_ID_PATTERN, type ProfileSettings } from '../core/swarm/swarm-config.ts';
+import { CYCLE_ID_PATTERN } from '../core/swarm/cycle-model.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
 import {
   API_PREFIX,
@@ -91,7 +92,6 @@ export interface GatewayOptions {
 const MAX_LOG_BYTES = 64 * 1024 ** 2;
 const PATH_SEGMENT = /^[A-Za-z0-9+_][A-Za-z0-9+_.@-]*$/;
 const CATEGORY = /^[A-Za-z0-9_][A-Za-z0-9+_.-]*$/;
-const CYCLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** HTTP status of each error a request can end in; anything else is a 500 (and logged as a bug). */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -425,7 +425,7 @@ async function sendFrom(reply: FastifyReply, root: string, path: string, missing
 }
 
 function checkId(value: string, what: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a ${what} id: ${JSON.stringify(value)}`, { hint: `A ${what} id is letters, digits, dot, dash and underscore.` });
+  if (!CYCLE_ID_PATTERN.test(value)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a ${what} id: ${JSON.stringify(value)}`, { hint: `A ${what} id is letters, digits, dot, dash and underscore.` });
   return value;
 }
 
@@ -455,7 +455,7 @@ function leaseOf(request: FastifyRequest): LeaseToken & { readonly attempt: numb
   const { cpv, queue, jobId, token, cycle } = values as Record<keyof typeof values, string>;
   const drone = queue.startsWith('build-') ? queue.slice('build-'.length) : '';
   const attempt = jobId.startsWith(`${cycle}:${cpv}:`) ? jobId.slice(`${cycle}:${cpv}:`.length) : '';
-  if (!tryParseCpv(cpv).ok || !SWARM_ID_PATTERN.test(drone) || !CYCLE_ID.test(cycle) || !/^[1-9]\d{0,5}$/.test(attempt) || !/^[A-Za-z0-9:_-]{1,128}$/.test(token)) {
+  if (!tryParseCpv(cpv).ok || !SWARM_ID_PATTERN.test(drone) || !CYCLE_ID_PATTERN.test(cycle) || !/^[1-9]\d{0,5}$/.test(attempt) || !/^[A-Za-z0-9:_-]{1,128}$/.test(token)) {
     throw new ArgoError('ARGO_INVALID_INPUT', 'The lease headers are malformed', { hint: 'x-argo-queue is build-<drone>, x-argo-job is <cycle>:<cpv>:<attempt>, as the drone\'s BullMQ job names them.' });
   }
   return { cpv, queue, jobId, token, cycle, attempt: Number(attempt), drone };

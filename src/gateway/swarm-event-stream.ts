@@ -55,7 +55,6 @@ export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: 
     if (open) logger.warn({ err: error }, 'event stream ended');
   } finally {
     close();
-    if (!response.writableEnded) response.end();
   }
 }
 

@@ -19,6 +19,7 @@ import type { Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { CYCLE_ID_PATTERN } from '../core/swarm/cycle-model.ts';
 import { redactSecretsInText } from '../core/redact-secrets.ts';
 import { ArgoError } from '../core/errors.ts';
 import { tryParseCpv } from '../core/gentoo/parse-cpv.ts';
@@ -67,7 +68,7 @@ export interface DroneOptions {
 }
 
 const jobDataSchema = z.object({
-  cycle: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  cycle: z.string().regex(CYCLE_ID_PATTERN),
   profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
   cpv: z.string().min(3).max(256),
   attempt: z.number().int().positive(),

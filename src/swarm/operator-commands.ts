@@ -9,6 +9,7 @@
 
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { CYCLE_ID_PATTERN } from '../core/swarm/cycle-model.ts';
 import { SWARM_ID_PATTERN } from '../core/swarm/swarm-config.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
 
@@ -16,7 +17,7 @@ import type { SwarmKeys } from './swarm-keys.ts';
 const KEEP_COMMANDS = 1_000;
 
 const droneId = z.string().regex(SWARM_ID_PATTERN);
-const cycleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+const cycleId = z.string().regex(CYCLE_ID_PATTERN);
 
 export const operatorCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ground'), drone: droneId, minutes: z.number().int().min(1).max(7 * 24 * 60), reason: z.string().min(1).max(200) }),

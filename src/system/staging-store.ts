@@ -165,7 +165,7 @@ async function stagedWithHash(folder: string, pf: string, sha256: string): Promi
   for (const name of await readdir(folder)) {
     if (!name.startsWith(pf) || !name.endsWith('.gpkg.tar.stanza.json')) continue;
     const gpkg = join(folder, name.slice(0, -'.stanza.json'.length));
-    const fields = JSON.parse(await readFile(join(folder, name), 'utf8')) as Record<string, string>;
+    const fields = await readStanza(join(folder, name));
     if (fields.SHA256 === sha256 && (await stat(gpkg).catch(() => undefined)) !== undefined) return gpkg;
   }
   return undefined;

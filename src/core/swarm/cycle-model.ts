@@ -17,6 +17,9 @@ import type { BrokenCycle, DagEdge } from './build-dag.ts';
 import type { SchedulingPolicy } from './dispatch-policy.ts';
 import { topologicalOrder, upwardRanks } from './simulate-swarm.ts';
 
+/** A cycle id (`<profile>-<time>-<hex>` when `fresh` makes it): what may appear in keys, job ids and URLs. */
+export const CYCLE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 export type PackageState = 'queued' | 'blocked' | 'dep-wait' | 'building' | 'built' | 'failed' | 'skipped';
 export const PACKAGE_STATES: readonly PackageState[] = ['queued', 'blocked', 'dep-wait', 'building', 'built', 'failed', 'skipped'];
 
