@@ -45,8 +45,10 @@ apt_install() {
 # (tested on a real btrfs loop device); openssl: the host-side password hashing pivot; zstd: GPKG members
 # compressed with zstd are checked against the real zstd program; attr and acl: setfattr/getfattr/getfacl,
 # to prove that atomic writes and restores keep extended attributes and ACLs; redis-server: the build swarm's
-# engine (tests start their own servers on free ports; the Debian service is not used).
-apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl redis-server
+# engine (tests start their own servers on free ports; the Debian service is not used); chromium: the gateway's
+# web dashboard is tested in real headless Chromium (playwright-core drives it); tmux: the monitor TUI is tested
+# in a real terminal; systemd: `systemd-analyze verify` checks the swarm's unit files.
+apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl redis-server chromium tmux systemd
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 
 # npm ci only when the lockfile changed since the last install (it wipes node_modules).
@@ -66,6 +68,7 @@ fi
 
 log "building with Node.js $(node --version)"
 tsc -p tsconfig.build.json
+node scripts/copy-assets.ts
 chmod +x dist/cli/argo.js dist/cli/apkg.js dist/cli/build-swarm.js
 
 if [ "$with_fixtures" -eq 1 ]; then

@@ -11,4 +11,5 @@ export default function setup(): void {
   }
   const project = fileURLToPath(new URL('..', import.meta.url));
   execFileSync(process.execPath, [`${project}node_modules/typescript/bin/tsc`, '-p', `${project}tsconfig.build.json`], { stdio: 'inherit' });
+  execFileSync(process.execPath, [`${project}scripts/copy-assets.ts`], { stdio: 'inherit' });
 }

@@ -5,17 +5,17 @@ import { runSwarmStatusCommand } from './commands/swarm-status.ts';
 import { gatewayClientOptions, runSwarmFinalizeCommand, runSwarmReleasesCommand, runSwarmRollbackCommand, type SwarmFinalizeArgs, type SwarmReleasesArgs, type SwarmRollbackArgs } from './commands/swarm-publish.ts';
 import { runSwarmVerifyCommand, swarmVerifyOptions, type SwarmVerifyArgs } from './commands/swarm-verify.ts';
 import { DEFAULT_TOKENS_FILE, runSwarmGatewayCommand, type SwarmGatewayArgs } from './commands/swarm-gateway.ts';
+import { runSwarmMonitorCommand, swarmMonitorOptions, type SwarmMonitorArgs } from './commands/swarm-monitor.ts';
+import { runSwarmUpCommand, swarmUpOptions, type SwarmUpArgs } from './commands/swarm-up.ts';
+import { runSwarmFixBlockedCommand, swarmFixBlockedOptions, type SwarmFixBlockedArgs } from './commands/swarm-fix-blocked.ts';
 import { runSwarmSimulateCommand, type SwarmSimulateArgs } from './commands/swarm-simulate.ts';
 import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
 import type { Argv } from 'yargs';
 import type { CliDefinition } from './run-cli.ts';
 
 const COMMANDS: readonly (readonly [string, string])[] = [
-  ['monitor', 'Follow live build events'],
-  ['fix-blocked', 'Retry or reassign blocked builds'],
   ['sync', 'Sync the repository on every drone'],
   ['reset', 'Reset failed or stuck work'],
-  ['local', 'Run gateway, orchestrator and one drone on this machine'],
 ];
 
 export const buildSwarmCli: CliDefinition = {
@@ -104,6 +104,9 @@ export const buildSwarmCli: CliDefinition = {
         (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }).option('to', { type: 'string', describe: 'the release to switch to' }),
         bind<SwarmRollbackArgs>(runSwarmRollbackCommand),
       )
+      .command('monitor', 'The interactive monitor: drones, queue, failures, live logs (read-only; q quits)', (command) => swarmMonitorOptions(gatewayClientOptions(command)), bind<SwarmMonitorArgs>(runSwarmMonitorCommand))
+      .command('fix-blocked', 'Explain blocked and failed packages, each with the command that fixes it (read-only)', (command) => swarmFixBlockedOptions(gatewayClientOptions(command)), bind<SwarmFixBlockedArgs>(runSwarmFixBlockedCommand))
+      .command('up', 'Run a whole swarm on this machine: redis-server, gateway, two orchestrators, drones (Ctrl-C stops it)', (command) => swarmUpOptions(command), bind<SwarmUpArgs>(runSwarmUpCommand))
       .command('releases', 'List the production releases of a profile', (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }), bind<SwarmReleasesArgs>(runSwarmReleasesCommand)),
 };
 

@@ -44,6 +44,7 @@ import { keepLogFile, servedFile } from '../system/gateway-files.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
 import { checkPackageName, publishPackage, rebuildStagingIndex, stagingFolder, type LeaseToken } from '../system/staging-store.ts';
+import { registerDashboard } from './dashboard.ts';
 import { createGatewayMetrics } from './gateway-metrics.ts';
 import { allows, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
 import { MAX_EVENT_STREAMS, streamSwarmEvents, type EventStreams } from './swarm-event-stream.ts';
@@ -194,6 +195,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     }
     return profile;
   };
+
+  await registerDashboard(app);
 
   // --- static binhosts -------------------------------------------------------------------------------------
   app.get<{ Params: { profile: string; '*': string } }>('/staging/:profile/*', { config: { access: 'binhost' } }, async (request, reply) => {
