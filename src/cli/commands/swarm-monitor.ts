@@ -1,19 +1,43 @@
 /**
- * `build-swarm monitor`: the interactive TUI (ink), live from the gateway.
- * (Placeholder wired into the CLI; its owner replaces this file whole.)
+ * `build-swarm monitor`: the interactive terminal monitor (src/monitor), live from the gateway's status and
+ * events. Read-only. It needs a terminal on both ends; scripts use `build-swarm status --json`.
  */
 
 import type { Argv } from 'yargs';
+import { ArgoError, EXIT } from '../../core/errors.ts';
+import type { MonitorClient } from '../../monitor/monitor-feed.ts';
+import { monitorTheme } from '../../monitor/monitor-theme.ts';
+import { runMonitor } from '../../monitor/start-monitor.tsx';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
-import { notLanded } from './not-landed.ts';
-import type { GatewayClientArgs } from './swarm-publish.ts';
+import { gatewayClient, type GatewayClientArgs } from './swarm-publish.ts';
 
-export type SwarmMonitorArgs = GatewayClientArgs;
-
-export function swarmMonitorOptions<T>(command: Argv<T>) {
-  return command;
+export interface SwarmMonitorArgs extends GatewayClientArgs {
+  readonly ascii: boolean | undefined;
 }
 
-export async function runSwarmMonitorCommand(_args: SwarmMonitorArgs, _context: HandlerContext): Promise<CommandOutcome> {
-  return notLanded('build-swarm monitor', 'issue 13')();
+export function swarmMonitorOptions<T>(command: Argv<T>) {
+  return command.option('ascii', { type: 'boolean', describe: 'draw boxes with +-| (default: when TERM is linux or dumb, or the locale is not UTF-8)' });
+}
+
+export async function runSwarmMonitorCommand(args: SwarmMonitorArgs, context: HandlerContext): Promise<CommandOutcome> {
+  if (args.json) {
+    throw new ArgoError('ARGO_USAGE', 'The monitor has no --json output', { hint: 'For a machine-readable view run build-swarm status --json.' });
+  }
+  const stdoutIsTTY = context.process.stdout.isTTY === true;
+  if (!context.process.stdinIsTTY || !stdoutIsTTY) {
+    throw new ArgoError('ARGO_USAGE', `build-swarm monitor needs a terminal, and its ${context.process.stdinIsTTY ? 'output' : 'input'} is not one`, {
+      hint: 'In a script or a pipe run build-swarm status --json (once, or in a loop for a follow-style view); over ssh use ssh -t.',
+    });
+  }
+  const client = await gatewayClient(args, context);
+  await runMonitor({
+    // The client's events and output streams are the monitor's whole need besides status.
+    client: client as unknown as MonitorClient,
+    theme: monitorTheme({ isTTY: stdoutIsTTY }, context.process.env, args.ascii),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: context.signal,
+  });
+  return { exitCode: EXIT.ok };
 }
