@@ -102,7 +102,11 @@ export function createGantt(container, detail) {
   }
 
   function rescale() {
-    if (width === 0) return;
+    if (width === 0 || laneIds.length === 0 || origin === 0) {
+      axis.replaceChildren();
+      axisKey = '';
+      return;
+    }
     const now = serverNow();
     const endMs = finishedAt ?? now;
     const span = Math.max(MIN_SPAN_S, seconds(endMs) * 1.03);
@@ -117,7 +121,7 @@ export function createGantt(container, detail) {
   }
 
   function drawAxis(span) {
-    const step = TICK_STEPS_S.find((candidate) => span / candidate <= 8) ?? TICK_STEPS_S.at(-1);
+    const step = TICK_STEPS_S.find((candidate) => span / candidate <= 8) ?? Math.ceil(span / 8 / 86400) * 86400;
     const key = `${step}:${Math.round(scale * 1000)}:${laneIds.length}`;
     if (key === axisKey) return;
     axisKey = key;
