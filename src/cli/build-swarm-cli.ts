@@ -1,7 +1,21 @@
-import { notLanded } from './commands/not-landed.ts';
+import { ArgoError } from '../core/errors.ts';
+import {
+  confirmOption,
+  runSwarmCancelCommand,
+  runSwarmDroneActionCommand,
+  runSwarmLogsCommand,
+  runSwarmResetCommand,
+  runSwarmSyncCommand,
+  swarmSyncOptions,
+  type SwarmCancelArgs,
+  type SwarmDroneActionArgs,
+  type SwarmLogsArgs,
+  type SwarmResetArgs,
+  type SwarmSyncArgs,
+} from './commands/swarm-operate.ts';
 import { runSwarmFreshCommand, type SwarmFreshArgs } from './commands/swarm-fresh.ts';
 import { runDroneCommand, runOrchestratorCommand, type SwarmConfigArgs, type SwarmDroneArgs } from './commands/swarm-roles.ts';
-import { runSwarmStatusCommand } from './commands/swarm-status.ts';
+import { runSwarmStatusCommand, type SwarmStatusArgs } from './commands/swarm-status.ts';
 import { gatewayClientOptions, runSwarmFinalizeCommand, runSwarmReleasesCommand, runSwarmRollbackCommand, type SwarmFinalizeArgs, type SwarmReleasesArgs, type SwarmRollbackArgs } from './commands/swarm-publish.ts';
 import { runSwarmVerifyCommand, swarmVerifyOptions, type SwarmVerifyArgs } from './commands/swarm-verify.ts';
 import { DEFAULT_TOKENS_FILE, runSwarmGatewayCommand, type SwarmGatewayArgs } from './commands/swarm-gateway.ts';
@@ -13,16 +27,12 @@ import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
 import type { Argv } from 'yargs';
 import type { CliDefinition } from './run-cli.ts';
 
-const COMMANDS: readonly (readonly [string, string])[] = [
-  ['sync', 'Sync the repository on every drone'],
-  ['reset', 'Reset failed or stuck work'],
-];
 
 export const buildSwarmCli: CliDefinition = {
   name: 'build-swarm',
   description: 'Drives a swarm of machines that compile binary packages into a staging binhost and promote them.',
   commands: (cli, bind) =>
-    COMMANDS.reduce((next, [name, describe]) => next.command(name, describe, {}, bind(notLanded(`build-swarm ${name}`, 'the build swarm issue'))), cli).command(
+    cli.command(
       'simulate',
       'Schedule a cycle on simulated drones (no Redis): makespan, lower bound, their ratio',
       (command) =>
@@ -39,17 +49,25 @@ export const buildSwarmCli: CliDefinition = {
     )
       .command('orchestrator', 'Run an orchestrator: leads the swarm when it holds the lease, else stands by', swarmConfigOptions, bind<SwarmConfigArgs>(runOrchestratorCommand))
       .command(
-        'drone',
-        'Run a build drone (SIGTERM drains: running builds finish or are handed back)',
+        'drone [action] [drone-id]',
+        'Run a build drone (SIGTERM drains: running builds finish or are handed back); or ground, unground or restart one: drone ground ID',
         (command) =>
-          swarmConfigOptions(command)
+          confirmOption(swarmConfigOptions(command))
+            .positional('action', { type: 'string', choices: ['ground', 'unground', 'restart'] as const, describe: 'act on a drone of the swarm through the gateway instead of running one' })
+            .positional('drone-id', { type: 'string', describe: 'the drone to act on' })
+            .option('minutes', { type: 'number', describe: 'ground: for how long (default 60)' })
+            .option('reason', { type: 'string', describe: 'ground: why (kept with the drone)' })
             .option('gateway', { type: 'string', describe: 'where binary packages go: https://GATEWAY:PORT, or file:///path of a folder shared with the gateway' })
             .option('token-file', { type: 'string', describe: 'a root-only file holding the drone-scope token for an HTTP gateway (env ARGO_SWARM_TOKEN_FILE)' })
             .option('cores', { type: 'number', describe: 'its speed (default: this machine\'s CPUs)' })
             .option('slots', { type: 'number', describe: 'builds at a time (default 1)' })
             .option('sweeper', { type: 'boolean', describe: 'take the heavy class (LLVM, Rust, GCC, …) first' })
             .option('profile', { type: 'string', array: true, describe: 'profiles it builds (repeatable; default: all); each in <--root>/<profile>' }),
-        bind<SwarmDroneArgs>(runDroneCommand),
+        bind<SwarmDroneArgs & Partial<SwarmDroneActionArgs>>(async (args, context) => {
+          if (args.action === undefined) return runDroneCommand(args, context);
+          if (args.droneId === undefined) throw new ArgoError('ARGO_USAGE', `build-swarm drone ${args.action} needs the drone's id`, { hint: `build-swarm drone ${args.action} ID (build-swarm status lists them).` });
+          return runSwarmDroneActionCommand(args as SwarmDroneActionArgs, context);
+        }),
       )
       .command(
         'fresh',
@@ -66,7 +84,7 @@ export const buildSwarmCli: CliDefinition = {
             .option('allow-incomplete', { type: 'boolean', default: false, describe: 'start the cycle even when packages or dependencies could not be read (they are listed)' }),
         bind<SwarmFreshArgs>(runSwarmFreshCommand),
       )
-      .command('status', 'Show the swarm: leader, drones, cycles', swarmConfigOptions, bind<SwarmConfigArgs>(runSwarmStatusCommand))
+      .command('status', 'Show the swarm: drones, queue, cycle progress, ETA, and what to do next (read-only)', (command) => gatewayClientOptions(swarmConfigOptions(command)), bind<SwarmStatusArgs>(runSwarmStatusCommand))
       .command(
         'gateway',
         'Run the gateway: the binhosts, the API, live events and /metrics (SIGTERM stops it)',
@@ -79,6 +97,7 @@ export const buildSwarmCli: CliDefinition = {
             .option('tls-key', { type: 'string', describe: 'TLS private key (PEM)' })
             .option('public-binhost', { type: 'boolean', default: false, describe: 'serve /binhost/ and /staging/ without a token' })
             .option('public-metrics', { type: 'boolean', default: false, describe: 'serve /metrics without a token' })
+            .option('public-read', { type: 'boolean', default: false, describe: 'serve every read (status, events, logs, verify, the dashboard\'s data) without a token; writes still need one' })
             .option('max-package-mb', { type: 'number', describe: 'largest binary package accepted (default 1024)' })
             .option('keep-releases', { type: 'number', default: 3, describe: 'production releases kept for rollback' })
             .option('world', { type: 'string', describe: 'a world file verify measures coverage against' })
@@ -107,6 +126,26 @@ export const buildSwarmCli: CliDefinition = {
       .command('monitor', 'The interactive monitor: drones, queue, failures, live logs (read-only; q quits)', (command) => swarmMonitorOptions(gatewayClientOptions(command)), bind<SwarmMonitorArgs>(runSwarmMonitorCommand))
       .command('fix-blocked', 'Explain blocked and failed packages, each with the command that fixes it (read-only)', (command) => swarmFixBlockedOptions(gatewayClientOptions(command)), bind<SwarmFixBlockedArgs>(runSwarmFixBlockedCommand))
       .command('up', 'Run a whole swarm on this machine: redis-server, gateway, two orchestrators, drones (Ctrl-C stops it)', (command) => swarmUpOptions(command), bind<SwarmUpArgs>(runSwarmUpCommand))
+      .command('sync', 'Run emerge --sync on every drone in parallel, within a budget; a result per drone', (command) => swarmSyncOptions(gatewayClientOptions(command)), bind<SwarmSyncArgs>(runSwarmSyncCommand))
+      .command('reset', 'Take every dispatched build back to the ready queue and stop its emerge; nothing built is deleted', (command) => confirmOption(gatewayClientOptions(command)), bind<SwarmResetArgs>(runSwarmResetCommand))
+      .command(
+        'cancel <cpv>',
+        'Cancel one package of a running cycle: it is skipped, what needs it blocked',
+        (command) => confirmOption(gatewayClientOptions(command)).positional('cpv', { type: 'string', demandOption: true, describe: 'category/name-version' }).option('cycle', { type: 'string', describe: 'the cycle (default: the running one that has the package)' }),
+        bind<SwarmCancelArgs>(runSwarmCancelCommand),
+      )
+      .command(
+        'logs <cpv>',
+        "A package's build output: the kept log of an attempt, or a running build's output (--follow: live until it ends)",
+        (command) =>
+          gatewayClientOptions(command)
+            .positional('cpv', { type: 'string', demandOption: true, describe: 'category/name-version' })
+            .option('cycle', { type: 'string', describe: 'the cycle (default: the newest that has the package)' })
+            .option('attempt', { type: 'number', describe: 'the attempt (default: the newest)' })
+            .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing until the build ends' }),
+        bind<SwarmLogsArgs>(runSwarmLogsCommand),
+      )
+      .completion('completion', 'Print a bash or zsh completion script: build-swarm completion >> ~/.bashrc (zsh: >> ~/.zshrc)')
       .command('releases', 'List the production releases of a profile', (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }), bind<SwarmReleasesArgs>(runSwarmReleasesCommand)),
 };
 

@@ -90,6 +90,10 @@ export interface EventFields {
   'swarm.command-applied': { id: string; by: string; command: string; outcome: string };
   'swarm.command-invalid': { id: string; by: string };
   'swarm.cycle-cancelled': { cycle: string; by: string; skipped: number };
+  'swarm.package-cancelled': { cycle: string; cpv: string; by: string; blocked: number };
+  'swarm.reset': { by: string; requeued: number };
+  'swarm.build-taken-back': { drone: string; jobId: string };
+  'swarm.sync-finished': { drone: string; request: string; outcome: string; seconds: number };
   'gateway.command-queued': { command: string; id: string; token: string };
   'gateway.package-published': { profile: string; cpv: string; path: string; size: number; token: string };
   'gateway.finalize-refused': { profile: string; score: number; token: string };
@@ -185,6 +189,10 @@ export const EVENTS = {
   'swarm.command-applied': { level: 'info', message: 'Operator command applied', fields: ['id', 'by', 'command', 'outcome'] },
   'swarm.command-invalid': { level: 'warn', message: 'An entry of the command stream is not a command; skipped', fields: ['id', 'by'] },
   'swarm.cycle-cancelled': { level: 'warn', message: 'Cycle cancelled: every package not built yet is skipped', fields: ['cycle', 'by', 'skipped'] },
+  'swarm.package-cancelled': { level: 'warn', message: 'Package cancelled: skipped, and what needs it blocked', fields: ['cycle', 'cpv', 'by', 'blocked'] },
+  'swarm.reset': { level: 'warn', message: 'Reset: every dispatched build went back to the ready queue', fields: ['by', 'requeued'] },
+  'swarm.build-taken-back': { level: 'warn', message: 'The swarm took this build back (reset or cancel): its emerge is stopped', fields: ['drone', 'jobId'] },
+  'swarm.sync-finished': { level: 'info', message: 'Repository sync finished on this drone', fields: ['drone', 'request', 'outcome', 'seconds'] },
   'gateway.command-queued': { level: 'info', message: 'Operator command queued for the leader', fields: ['command', 'id', 'token'] },
   'gateway.package-published': { level: 'info', message: 'Binary package published to staging', fields: ['profile', 'cpv', 'path', 'size', 'token'] },
   'gateway.finalize-refused': { level: 'warn', message: 'Finalize refused: verify says the staging binhost is not safe', fields: ['profile', 'score', 'token'] },

@@ -31,6 +31,7 @@ import {
   rollbackRequestSchema,
   groundRequestSchema,
   startCycleRequestSchema,
+  syncRequestBodySchema,
   type ErrorBody,
 } from '../swarm-client/api.ts';
 import { DEFAULT_VERIFY_THRESHOLD, type VerifyReport } from '../core/swarm/verify-score.ts';
@@ -46,7 +47,12 @@ import { isMissing } from '../system/fs-errors.ts';
 import { checkPackageName, publishPackage, rebuildStagingIndex, stagingFolder, type LeaseToken } from '../system/staging-store.ts';
 import { registerDashboard } from './dashboard.ts';
 import { createGatewayMetrics } from './gateway-metrics.ts';
-import { allows, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
+import { allows, SCOPES, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
+import { droneOfAttempt, streamBuildOutput } from './build-output.ts';
+import { cycleGraphView } from './cycle-graph-view.ts';
+import { readCycle } from '../swarm/cycle-store.ts';
+import { sendSyncRequest } from '../swarm/drone-requests.ts';
+import type { PackageRecord } from '../core/swarm/cycle-model.ts';
 import { MAX_EVENT_STREAMS, streamSwarmEvents, type EventStreams } from './swarm-event-stream.ts';
 
 /** Thrown by finalize's gate: verify says the release is not safe and nobody forced it. */
@@ -79,6 +85,8 @@ export interface GatewayOptions {
   readonly publicBinhost: boolean;
   /** `/metrics` without a token. */
   readonly publicMetrics: boolean;
+  /** Every read-scope GET (status, events, logs, verify, releases, the dashboard's data) without a token. */
+  readonly publicRead?: boolean;
   readonly maxPackageBytes: number;
   readonly releases: ReleaseStore;
   /** Verify of a profile: of `plan` when given (finalize's), else of the release finalize would publish now. */
@@ -150,6 +158,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const access = request.routeOptions.config.access;
     if (access === undefined) return;
     if ((access === 'binhost' && options.publicBinhost) || (access === 'metrics' && options.publicMetrics)) return;
+    // A token given is always checked (whoami, and writes, need its holder); none is needed to read when public.
+    if (access === 'read' && options.publicRead === true && request.method === 'GET' && request.headers.authorization === undefined) return;
     const holder = authenticate(request, options.tokens);
     if (holder === undefined) {
       // Portage (Python's urllib) answers only a Basic challenge with a realm, with the credentials of a binhost URL.
@@ -215,6 +225,34 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
 
   // --- reads ----------------------------------------------------------------------------------------------
   app.get(`${API_PREFIX}/status`, { config: { access: 'read' } }, async () => readSwarmState(options.redis, options.keys));
+  app.get(`${API_PREFIX}/whoami`, { config: { access: 'read' } }, async (request) => ({
+    name: request.holder?.name ?? null,
+    scopes: request.holder === undefined ? ['read'] : SCOPES.filter((scope) => allows(request.holder as TokenHolder, scope)),
+  }));
+  app.get<{ Params: { cycle: string } }>(`${API_PREFIX}/cycles/:cycle/graph`, { config: { access: 'read' } }, async (request) => {
+    const cycle = checkId(request.params.cycle, 'cycle');
+    const stored = await readCycle(options.redis, options.keys, cycle);
+    if (stored === undefined) throw new ArgoError('ARGO_FILE_NOT_FOUND', `No cycle ${cycle}`, { hint: 'build-swarm status lists the cycles.' });
+    return cycleGraphView(stored.definition);
+  });
+  app.get<{ Params: { cycle: string; category: string; pf: string }; Querystring: { attempt?: string; follow?: string } }>(
+    `${API_PREFIX}/cycles/:cycle/packages/:category/:pf/output`,
+    { config: { access: 'read' } },
+    async (request, reply) => {
+      const cycle = checkId(request.params.cycle, 'cycle');
+      const cpv = `${request.params.category}/${request.params.pf}`;
+      const json = await options.redis.hget(options.keys.packages(cycle), cpv);
+      if (json === null) throw new ArgoError('ARGO_FILE_NOT_FOUND', `Cycle ${cycle} has no package ${cpv}`, { hint: 'build-swarm status lists the cycles and their packages.' });
+      const record = JSON.parse(json) as PackageRecord;
+      const attempt = request.query.attempt === undefined ? record.attempt : parseWith(z.coerce.number().int().min(1).max(999_999), request.query.attempt, 'attempt');
+      if (attempt < 1 || attempt > record.attempt) throw new ArgoError('ARGO_FILE_NOT_FOUND', `${cpv} has had ${record.attempt} attempt(s) in cycle ${cycle}; there is no attempt ${attempt}`, { hint: 'Attempts count from 1; a package not dispatched yet has none.' });
+      if (streams.size >= MAX_EVENT_STREAMS) {
+        throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_EVENT_STREAMS} live streams`, { hint: 'Close a dashboard, monitor or followed log, then ask again.' });
+      }
+      reply.hijack();
+      await streamBuildOutput(options.redis, options.keys, { data: options.data, cycle, cpv, attempt, drone: droneOfAttempt(record, attempt), follow: request.query.follow !== '0' }, request.raw, reply.raw, logger, streams);
+    },
+  );
   app.get(`${API_PREFIX}/profiles`, { config: { access: 'read' } }, async () => ({
     profiles: Object.values(options.profiles).map((profile) => ({ name: profile.name, binhostPath: profile.binhostPath, staging: `/staging/${profile.name}/`, production: `/binhost/${profile.name}/` })),
   }));
@@ -373,6 +411,33 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const cycle = checkId(request.params.cycle, 'cycle');
     if ((await options.redis.sismember(options.keys.activeCycles, cycle)) === 0) throw new ArgoError('ARGO_FILE_NOT_FOUND', `No running cycle ${cycle}`, { hint: 'build-swarm status lists the running cycles.' });
     return queueCommand({ type: 'cancel-cycle', cycle }, request, reply);
+  });
+  app.delete<{ Params: { cycle: string; category: string; pf: string } }>(`${API_PREFIX}/cycles/:cycle/packages/:category/:pf`, { config: { access: 'admin' } }, async (request, reply) => {
+    const cycle = checkId(request.params.cycle, 'cycle');
+    const cpv = `${request.params.category}/${request.params.pf}`;
+    if ((await options.redis.sismember(options.keys.activeCycles, cycle)) === 0) throw new ArgoError('ARGO_FILE_NOT_FOUND', `No running cycle ${cycle}`, { hint: 'build-swarm status lists the running cycles.' });
+    if ((await options.redis.hexists(options.keys.packages(cycle), cpv)) === 0) throw new ArgoError('ARGO_FILE_NOT_FOUND', `Cycle ${cycle} has no package ${cpv}`, { hint: 'build-swarm status lists the cycles and their packages.' });
+    return queueCommand({ type: 'cancel-package', cycle, cpv }, request, reply);
+  });
+  app.post(`${API_PREFIX}/reset`, { config: { access: 'admin' } }, async (request, reply) => queueCommand({ type: 'reset' }, request, reply));
+  app.post(`${API_PREFIX}/sync`, { config: { access: 'admin' } }, async (request, reply) => {
+    const body = parseWith(syncRequestBodySchema, request.body ?? {}, 'request body');
+    if (body.profile !== undefined) profileOf(body.profile);
+    const running = [];
+    for (const cycle of await options.redis.smembers(options.keys.activeCycles)) {
+      const profile = await options.redis.hget(options.keys.cycle(cycle), 'profile');
+      if (profile !== null && (body.profile === undefined || profile === body.profile)) running.push(`${cycle} (${profile})`);
+    }
+    if (running.length > 0 && body.force !== true) {
+      throw new ArgoError('ARGO_CYCLE_ACTIVE', `A cycle is running: ${running.join(', ')}; syncing now would change the tree under its builds`, { hint: 'Wait for it to finish (build-swarm status), cancel it, or sync anyway with --force.' });
+    }
+    const drones = (await readSwarmState(options.redis, options.keys, { cycles: 0 })).drones.filter((drone) => drone.state !== 'offline' && (body.profile === undefined || drone.profiles.includes(body.profile))).map((drone) => drone.id);
+    const by = request.holder?.name ?? 'gateway';
+    const budgetSeconds = body.budgetSeconds ?? 1800;
+    const id = await sendSyncRequest(options.redis, options.keys, { type: 'sync', budgetSeconds, ...(body.profile === undefined ? {} : { profile: body.profile }) }, by);
+    logEvent(logger, 'gateway.command-queued', { command: 'sync', id, token: by });
+    void reply.code(202);
+    return { command: 'sync', queued: id, drones, budgetSeconds };
   });
   app.get<{ Params: { cycle: string; category: string; pf: string } }>(`${API_PREFIX}/cycles/:cycle/packages/:category/:pf`, { config: { access: 'read' } }, async (request) => {
     const cycle = checkId(request.params.cycle, 'cycle');

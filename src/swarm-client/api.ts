@@ -116,3 +116,27 @@ export const startedCycleSchema = z.object({ cycle: z.string(), profile: z.strin
 export const groundRequestSchema = z.object({ minutes: z.number().int().min(1).max(7 * 24 * 60).optional(), reason: z.string().min(1).max(200).optional() });
 /** A command queued for the leader (202): it applies it at its next step and appends a `command-applied` event. */
 export const queuedCommandSchema = z.object({ command: z.string(), queued: z.string() });
+
+/** Who the token is: its name and the scopes it allows (no token on a --public-read gateway: null, read). */
+export const whoamiSchema = z.object({ name: z.string().nullable(), scopes: z.array(z.string()) });
+
+/** A cycle's DAG (src/gateway/cycle-graph-view.ts): `duration` in seconds at the cycle's reference speed. */
+export const cycleGraphSchema = z.object({
+  cycle: z.string(),
+  profile: z.string(),
+  referenceSpeed: z.number(),
+  nodes: z.array(z.object({ cpv: z.string(), duration: z.number(), heavy: z.boolean(), deps: z.array(z.string()) })),
+  criticalPath: z.array(z.string()),
+});
+
+/** `build-swarm sync`: every drone (of the profile) runs `emerge --sync`; refused while a cycle runs unless forced. */
+export const syncRequestBodySchema = z.object({
+  profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).optional(),
+  budgetSeconds: z.number().int().min(10).max(6 * 3600).optional(),
+  force: z.boolean().optional(),
+});
+/** The drones expected to answer with a `sync-result` event each. */
+export const syncQueuedSchema = z.object({ command: z.literal('sync'), queued: z.string(), drones: z.array(z.string()), budgetSeconds: z.number() });
+
+/** One message of a build's live output (GET …/packages/CAT/PF/output, Server-Sent Events). */
+export type OutputMessage = { readonly type: 'lines'; readonly lines: readonly string[] } | { readonly type: 'end'; readonly state: string };

@@ -22,6 +22,12 @@ import {
   startCycleRequestSchema,
   startedCycleSchema,
   statusSchema,
+  cycleGraphSchema,
+  swarmEventSchema,
+  syncQueuedSchema,
+  whoamiSchema,
+  type OutputMessage,
+  type SwarmEvent,
   switchedSchema,
   uploadedSchema,
   verifyReportSchema,
@@ -29,6 +35,7 @@ import {
 } from './api.ts';
 import type { ArtifactGateway, LeaseToken, LogInput, UploadInput } from '../system/file-gateway.ts';
 import { readBytes, uploadSource } from '../system/gateway-files.ts';
+import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 
 export interface SwarmClientOptions {
   /** The gateway's base URL, e.g. `https://swarm.lan:8470`. */
@@ -56,6 +63,18 @@ export interface SwarmClient {
   startCycle(profile: string, request: z.infer<typeof startCycleRequestSchema>): Promise<z.infer<typeof startedCycleSchema>>;
   /** The text of a file under the gateway (a binhost's Packages, a build log), or undefined when it is not there. */
   fetchText(path: string): Promise<string | undefined>;
+  whoami(): Promise<z.infer<typeof whoamiSchema>>;
+  graph(cycle: string): Promise<z.infer<typeof cycleGraphSchema>>;
+  reset(): Promise<z.infer<typeof queuedCommandSchema>>;
+  sync(request: { profile?: string; budgetSeconds?: number; force?: boolean }): Promise<z.infer<typeof syncQueuedSchema>>;
+  cancelPackage(cycle: string, cpv: string): Promise<z.infer<typeof queuedCommandSchema>>;
+  /**
+   * The swarm's events, live, from `since` (an event id, `0` for all kept, `$` for new ones: the default), until
+   * `signal` aborts. The stream is not resumed by itself: a caller that wants to go on passes the last id again.
+   */
+  events(options: { since?: string; signal: AbortSignal }): AsyncIterable<SwarmEvent>;
+  /** A build's output: what it printed so far, then live, then `end` (the attempt's outcome). */
+  output(cycle: string, cpv: string, options: { attempt?: number; follow?: boolean; signal: AbortSignal }): AsyncIterable<OutputMessage>;
 }
 
 const RETRIED_STATUS = new Set([502, 503, 504]);
@@ -136,6 +155,33 @@ export function createSwarmClient(options: SwarmClientOptions): SwarmClient {
       const path = `${API_PREFIX}/profiles/${encodeURIComponent(profile)}/cycles`;
       const response = await send('POST', path, { body: JSON.stringify(request), retry: false, timeoutMs: WRITE_TIMEOUT_MS });
       return parseAnswer(`${base}${path}`, startedCycleSchema, await response.json());
+    },
+    whoami: () => read(`${API_PREFIX}/whoami`, whoamiSchema),
+    graph: (cycle) => read(`${API_PREFIX}/cycles/${encodeURIComponent(cycle)}/graph`, cycleGraphSchema),
+    reset: () => command('POST', `${API_PREFIX}/reset`, {}),
+    async sync(request) {
+      const path = `${API_PREFIX}/sync`;
+      const response = await send('POST', path, { body: JSON.stringify(request), retry: false });
+      return parseAnswer(`${base}${path}`, syncQueuedSchema, await response.json());
+    },
+    cancelPackage: (cycle, cpv) => command('DELETE', `${API_PREFIX}/cycles/${encodeURIComponent(cycle)}/packages/${cpvPath(cpv)}`, undefined),
+    async *events({ since, signal }) {
+      for await (const message of serverSentEvents(`${base}${API_PREFIX}/events${since === undefined ? '' : `?since=${encodeURIComponent(since)}`}`, headers({ accept: 'text/event-stream' }), signal)) {
+        const parsed = swarmEventSchema.safeParse(JSON.parse(message.data));
+        if (parsed.success) yield parsed.data;
+      }
+    },
+    async *output(cycle, cpv, { attempt, follow, signal }) {
+      const query = new URLSearchParams({ ...(attempt === undefined ? {} : { attempt: String(attempt) }), ...(follow === false ? { follow: '0' } : {}) }).toString();
+      const url = `${base}${API_PREFIX}/cycles/${encodeURIComponent(cycle)}/packages/${cpvPath(cpv)}/output${query === '' ? '' : `?${query}`}`;
+      for await (const message of serverSentEvents(url, headers({ accept: 'text/event-stream' }), signal)) {
+        const data = JSON.parse(message.data) as { lines?: unknown; state?: unknown };
+        if (message.event === 'lines' && Array.isArray(data.lines)) yield { type: 'lines', lines: data.lines.map(String) };
+        if (message.event === 'end') {
+          yield { type: 'end', state: String(data.state) };
+          return;
+        }
+      }
     },
     async fetchText(path) {
       const response = await send('GET', path, { retry: true, allow: [404] });
@@ -247,4 +293,30 @@ function parseAnswer<T>(url: string, schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new ArgoError('ARGO_SWARM_REQUEST_FAILED', `The swarm gateway at ${url} answered something this client does not understand: ${parsed.error.issues[0]?.message ?? ''}`, { hint: 'Run the same version of argo on the gateway and here.' });
+}
+
+/** `category/pf`, each part encoded for a path. */
+function cpvPath(cpv: string): string {
+  const slash = cpv.indexOf('/');
+  if (slash < 0) throw new ArgoError('ARGO_USAGE', `Not a CATEGORY/PF: ${JSON.stringify(cpv)}`, { hint: 'Name a package as category/name-version, e.g. sys-libs/libxcrypt-4.4.36-r3.' });
+  return `${encodeURIComponent(cpv.slice(0, slash))}/${encodeURIComponent(cpv.slice(slash + 1))}`;
+}
+
+/** The messages of a Server-Sent Events answer (parsed by eventsource-parser), until it ends or `signal` aborts. */
+async function* serverSentEvents(url: string, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<EventSourceMessage> {
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, signal });
+  } catch (error) {
+    if (signal.aborted) return;
+    throw unreachable(url, error);
+  }
+  if (!response.ok || response.body === null) throw await refusal(url, response);
+  const messages = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+  try {
+    for await (const message of messages) yield message;
+  } catch (error) {
+    if (signal.aborted) return;
+    throw unreachable(url, error);
+  }
 }

@@ -29,6 +29,7 @@ import type { ArtifactGateway, LeaseToken, UploadInput, Uploaded } from '../syst
 import type { CommandRunner } from '../system/run-command.ts';
 import { failureReason, type BuildJobData, type BuildResult, type FailureCode } from './build-outcome.ts';
 import { heartbeat, markDraining, registerDrone, signOff } from './drone-registry.ts';
+import { serveDroneRequests, watchLeases } from './drone-requests.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
 import { droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
 
@@ -80,7 +81,8 @@ const STOP_GRACE_MS = 15_000;
 
 /** How often output lines are published as BullMQ progress. */
 const PROGRESS_EVERY_MS = 1_000;
-const PROGRESS_LINES = 20;
+/** Lines per progress event: the live log (`build-swarm logs --follow`) shows them all unless a build prints faster. */
+const PROGRESS_LINES = 200;
 
 export async function runDrone(options: DroneOptions): Promise<void> {
   const { logger, id } = options;
@@ -119,7 +121,8 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   );
   const emergeCommand = guarded ? ['setpriv', '--pdeathsig', 'KILL', '--', ...options.emergeCommand] : [...options.emergeCommand];
   const withCommand: DroneOptions = { ...options, emergeCommand };
-  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(withCommand, gateway, queueName, job, token, signal), {
+  const held = new Map<string, LeaseToken>();
+  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(withCommand, gateway, queueName, job, token, signal, held), {
     connection: bullConnection(options.endpoint, 'blocking', logger, `argo-drone-worker-${id}`),
     prefix: keys.bullPrefix,
     concurrency: options.slots,
@@ -137,6 +140,22 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   });
   logEvent(logger, 'swarm.drone-started', { drone: id, cores: options.cores, slots: options.slots, sweeper: options.sweeper, profiles: registration.profiles, url: options.endpoint.shownUrl, buildsDieWithDrone: guarded });
   const running = worker.run();
+  // A reset or a cancel takes builds back by rewriting their records: stop their emerges at once.
+  const stopWatching = watchLeases(redis, keys, held, (jobId) => {
+    logEvent(logger, 'swarm.build-taken-back', { drone: id, jobId });
+    worker.cancelJob(jobId, 'the swarm took this build back (reset or cancel)');
+  });
+  const requestsStopped = new AbortController();
+  const requests = serveDroneRequests({
+    id,
+    redis,
+    keys,
+    profiles: options.profiles.map((profile) => ({ name: profile.name, root: join(options.root, profile.name) })),
+    emergeCommand,
+    runner: options.runner,
+    logger,
+    signal: requestsStopped.signal,
+  }).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
 
   const stop = AbortSignal.any([options.signal, superseded.signal]);
   await new Promise<void>((resolve) => {
@@ -165,13 +184,16 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
+    stopWatching();
+    requestsStopped.abort();
+    await requests;
     await signOff(redis, keys, id, `${registration.host}:${registration.pid}`).catch(() => undefined);
     redis.disconnect();
     logEvent(logger, 'swarm.drone-stopped', { drone: id });
   }
 }
 
-async function build(options: DroneOptions, gateway: ArtifactGateway, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<BuildResult> {
+async function build(options: DroneOptions, gateway: ArtifactGateway, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined, held: Map<string, LeaseToken>): Promise<BuildResult> {
   const { logger, id } = options;
   const data = jobDataSchema.safeParse(job.data);
   const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
@@ -182,6 +204,7 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
   if (profile === undefined) throw interrupted('ARGO_BUILD_INTERRUPTED', { reason: `drone ${id} does not build profile ${data.data.profile}` });
   const root = join(options.root, profile.name);
   const started = Date.now();
+  if (job.id !== undefined) held.set(job.id, lease);
   const seconds = (): number => (Date.now() - started) / 1000;
   let log: BuildLog | undefined;
   let progress: NodeJS.Timeout | undefined;
@@ -263,6 +286,7 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
     logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
     return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: kept };
   } finally {
+    if (job.id !== undefined) held.delete(job.id);
     if (progress !== undefined) clearInterval(progress);
     publish();
     await log?.close();

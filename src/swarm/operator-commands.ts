@@ -1,6 +1,6 @@
 /**
  * What an operator asks of the swarm (ground, unground or restart a drone; cancel a cycle) goes through a Redis
- * stream that only the leading orchestrator reads and applies: the leader alone writes breakers and records
+ * stream that only the leading orchestrator reads and applies (so do `cancel-package` and `reset`): the leader alone writes breakers and records
  * (each write fenced by its epoch), so a command never races the leader's own state. The leader keeps how far
  * it applied in a fenced hash; a new leader goes on from there. Applying a command twice (a leader killed
  * between applying it and recording so) does no harm: each is idempotent but restart, which only runs the
@@ -24,6 +24,8 @@ export const operatorCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unground'), drone: droneId }),
   z.object({ type: z.literal('restart'), drone: droneId }),
   z.object({ type: z.literal('cancel-cycle'), cycle: cycleId }),
+  z.object({ type: z.literal('cancel-package'), cycle: cycleId, cpv: z.string().min(3).max(256).regex(/^[A-Za-z0-9+_][A-Za-z0-9+_.-]*\/[A-Za-z0-9+_][A-Za-z0-9+_.-]*$/) }),
+  z.object({ type: z.literal('reset') }),
 ]);
 export type OperatorCommand = z.infer<typeof operatorCommandSchema>;
 

@@ -40,7 +40,7 @@ import { listDrones, writeBreaker, type DroneView } from './drone-registry.ts';
 import { acquireLease, fencedHset, releaseLease, renewLease, type Lease } from './leader-lease.ts';
 import { readOperatorCommands, type OperatorCommand } from './operator-commands.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
-import { appendSwarmEvent } from './swarm-events.ts';
+import { appendSwarmEvent, appendSwarmEvents } from './swarm-events.ts';
 import { buildJobId, droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
 
 export interface OrchestratorOptions {
@@ -338,7 +338,22 @@ class Leadership {
 
   async #write(cycle: LoadedCycle, records: readonly PackageRecord[], cycleFields: Readonly<Record<string, string>> = {}): Promise<void> {
     await writeRecords(this.#redis, this.#keys, this.#lease.epoch, cycle.definition.id, records, cycleFields);
+    const changed = records.filter((record) => cycle.records.get(record.cpv)?.state !== record.state || cycle.records.get(record.cpv)?.attempt !== record.attempt);
     for (const record of records) cycle.records.set(record.cpv, record);
+    // Operators' views (the monitor, the dashboard) redraw on these rather than polling.
+    await appendSwarmEvents(
+      this.#redis,
+      this.#keys,
+      changed.map((record) => ({
+        type: 'package',
+        cycle: cycle.definition.id,
+        cpv: record.cpv,
+        state: record.state,
+        attempt: record.attempt,
+        ...(record.drone === undefined ? {} : { drone: record.drone }),
+        ...(record.reason === undefined ? {} : { reason: record.reason }),
+      })),
+    ).catch(() => undefined);
   }
 
   /** The job of a dispatched record and its state, read without changing anything (so many can be read at once). */
@@ -501,9 +516,9 @@ class Leadership {
   }
 
   /** Applies one command; says what came of it (`applied`, or why not) for the event operators wait on. */
-  async #applyCommand(command: OperatorCommand, by: string): Promise<'applied' | 'unknown-drone' | 'no-such-running-cycle'> {
+  async #applyCommand(command: OperatorCommand, by: string): Promise<'applied' | 'unknown-drone' | 'no-such-running-cycle' | 'no-such-package' | 'already-over'> {
     const now = Date.now();
-    if (command.type !== 'cancel-cycle' && !this.#drones.has(command.drone)) return 'unknown-drone';
+    if ((command.type === 'ground' || command.type === 'unground' || command.type === 'restart') && !this.#drones.has(command.drone)) return 'unknown-drone';
     switch (command.type) {
       case 'ground': {
         const reason = `grounded by ${by}: ${command.reason}`;
@@ -537,7 +552,46 @@ class Leadership {
         logEvent(this.#logger, 'swarm.cycle-cancelled', { cycle: command.cycle, by, skipped: open.length });
         return 'applied';
       }
+      case 'cancel-package': {
+        if (!this.#cycles.has(command.cycle)) await this.#loadCycles();
+        const cycle = this.#cycles.get(command.cycle);
+        if (cycle === undefined) return 'no-such-running-cycle';
+        const record = cycle.records.get(command.cpv);
+        if (record === undefined) return 'no-such-package';
+        if (['built', 'failed', 'blocked', 'skipped'].includes(record.state)) return 'already-over';
+        await this.#removeJob(record);
+        const skipped: PackageRecord = { ...record, state: 'skipped', since: now, reason: `cancelled by ${by}` };
+        const next = new Map(cycle.records).set(record.cpv, skipped);
+        // What needs it can no longer be built in this cycle: blocked, naming it, as after a failure.
+        const blocked = blockDependents(cycle.graph, next, record.cpv, now).map((entry) => ({ ...entry, reason: `needs ${record.cpv}, which was cancelled` }));
+        await this.#write(cycle, [skipped, ...blocked]);
+        logEvent(this.#logger, 'swarm.package-cancelled', { cycle: command.cycle, cpv: command.cpv, by, blocked: blocked.length });
+        return 'applied';
+      }
+      case 'reset': {
+        // Every dispatched build goes back to the ready queue (not counted against the package or its drone);
+        // nothing built, failed or blocked changes. Drones stop the emerges of jobs taken back (their lease is gone).
+        let requeued = 0;
+        for (const cycle of this.#cycles.values()) {
+          const open = [...cycle.records.values()].filter((record) => record.state === 'building' || (record.state === 'queued' && record.drone !== undefined));
+          for (const record of open) await this.#removeJob(record);
+          const back = open.map((record): PackageRecord => {
+            const { drone: _drone, jobId: _jobId, startedAt: _startedAt, notBefore: _notBefore, ...rest } = record;
+            return { ...rest, state: 'queued', since: now, readyAt: now, reason: `reset by ${by}` };
+          });
+          if (back.length > 0) await this.#write(cycle, back);
+          requeued += back.length;
+        }
+        logEvent(this.#logger, 'swarm.reset', { by, requeued });
+        return 'applied';
+      }
     }
+  }
+
+  /** Removes a dispatched record's job when BullMQ lets it (waiting or delayed); a running one stays locked by its drone, which stops it when it sees its lease gone. */
+  async #removeJob(record: PackageRecord): Promise<void> {
+    if (record.jobId === undefined || record.drone === undefined) return;
+    await (await this.#queueOf(record.drone).queue.getJob(record.jobId))?.remove().catch(() => undefined);
   }
 
   async #restart(droneId: string): Promise<void> {

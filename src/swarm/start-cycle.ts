@@ -17,6 +17,7 @@ import type { SchedulingPolicy } from '../core/swarm/dispatch-policy.ts';
 import { estimateDurations } from '../core/swarm/expected-durations.ts';
 import { readSwarmInputs, type SwarmCycleSource } from '../system/swarm-inputs.ts';
 import { createCycle, readDurations } from './cycle-store.ts';
+import { appendSwarmEvent } from './swarm-events.ts';
 import { listDrones } from './drone-registry.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
 
@@ -69,6 +70,7 @@ export async function startCycle(options: StartCycleOptions): Promise<StartedCyc
     cyclesBroken: dag.cyclesBroken,
   };
   await createCycle(redis, keys, definition);
+  await appendSwarmEvent(redis, keys, { type: 'cycle-started', cycle: definition.id, profile: definition.profile, packages: definition.nodes.length }).catch(() => undefined);
   return { definition, referenceSpeed, historyBuilds: inputs.builds.length, swarmHistoryPackages: history.size, diagnostics: [...inputs.diagnostics, ...dag.diagnostics] };
 }
 

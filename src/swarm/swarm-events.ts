@@ -10,3 +10,12 @@ export async function appendSwarmEvent(redis: Redis, keys: SwarmKeys, fields: Re
   const flat = Object.entries({ at: Date.now(), ...fields }).flatMap(([key, value]) => [key, String(value)]);
   await redis.xadd(keys.events, 'MAXLEN', '~', String(KEEP_EVENTS), '*', ...flat);
 }
+
+/** Several events in one round trip (a failure that blocks hundreds of dependents appends one per package). */
+export async function appendSwarmEvents(redis: Redis, keys: SwarmKeys, events: readonly Readonly<Record<string, string | number>>[]): Promise<void> {
+  if (events.length === 0) return;
+  const pipeline = redis.pipeline();
+  const at = Date.now();
+  for (const fields of events) pipeline.xadd(keys.events, 'MAXLEN', '~', String(KEEP_EVENTS), '*', ...Object.entries({ at, ...fields }).flatMap(([key, value]) => [key, String(value)]));
+  await pipeline.exec();
+}

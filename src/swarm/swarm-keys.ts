@@ -33,6 +33,8 @@ export interface SwarmKeys {
   readonly commands: string;
   /** Hash the leader writes (fenced): `commands` = the id of the last command applied. */
   readonly leaderState: string;
+  /** Stream of requests every drone carries out itself (`sync`); each answers with a `sync-result` event. */
+  readonly droneCommands: string;
 }
 
 export function swarmKeys(prefix: string): SwarmKeys {
@@ -52,6 +54,7 @@ export function swarmKeys(prefix: string): SwarmKeys {
     events: `${prefix}:events`,
     commands: `${prefix}:commands`,
     leaderState: `${prefix}:leader-state`,
+    droneCommands: `${prefix}:drone-commands`,
   };
 }
 

@@ -44,6 +44,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   readonly maxPackageBytes?: number;
   readonly publicBinhost?: boolean;
+  /** Reads (status, events, logs…) without a token, as `build-swarm gateway --public-read`. */
+  readonly publicRead?: boolean;
   /** Lets clients start cycles: the repository (md5-cache) and emerge.log files the gateway reads. */
   readonly cycles?: { readonly md5Cache: string; readonly history: readonly string[] };
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
@@ -72,6 +74,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     tokens: parseTokens(`# test tokens\nadmin admin ${tokens.admin}\ndrone-a drone ${tokens.drone}\ngrafana read ${tokens.read}\ndesktop-1 request ${tokens.request}\n`, 'tokens'),
     publicBinhost: options.publicBinhost ?? false,
     publicMetrics: false,
+    publicRead: options.publicRead ?? false,
     maxPackageBytes: options.maxPackageBytes ?? 16 * 1024 ** 2,
     releases: releaseStore(data, 3, logger),
     verify: profileVerifier({ redis: client, keys: KEYS, data, world: undefined, pins: [] }),

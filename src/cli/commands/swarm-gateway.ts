@@ -26,6 +26,7 @@ export interface SwarmGatewayArgs extends SwarmConfigArgs {
   readonly tlsKey: string | undefined;
   readonly publicBinhost: boolean;
   readonly publicMetrics: boolean;
+  readonly publicRead: boolean;
   readonly maxPackageMb: number | undefined;
   readonly keepReleases: number;
   readonly world: string | undefined;
@@ -57,6 +58,7 @@ export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: Ha
     tokens,
     publicBinhost: args.publicBinhost,
     publicMetrics: args.publicMetrics,
+    publicRead: args.publicRead,
     maxPackageBytes: args.maxPackageMb === undefined ? DEFAULT_MAX_PACKAGE_BYTES : args.maxPackageMb * 1024 ** 2,
     releases: releaseStore(args.data, args.keepReleases, context.logger),
     verify: profileVerifier({ redis, keys, data: args.data, world: args.world, pins: args.pin }),

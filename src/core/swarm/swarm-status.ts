@@ -46,6 +46,14 @@ export interface PackageStatus {
   readonly failures: number;
   /** Logs of failed attempts, oldest first. */
   readonly logs: readonly string[];
+  /** Epoch ms the current (or, once over, the last) build started. */
+  readonly startedAt?: number;
+  /** Epoch ms it was built or failed for good. */
+  readonly finishedAt?: number;
+  /** Wall seconds its build should take on the fastest drone of the profile. */
+  readonly expected: number;
+  /** In the heavy class (LLVM, Rust, GCC, …): sweepers take it first. */
+  readonly heavy: boolean;
 }
 
 export interface CycleStatus {
@@ -56,6 +64,8 @@ export interface CycleStatus {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly counts: Readonly<Record<PackageState, number>>;
+  /** Packages ready to build but not started yet (queued, on a drone's queue or not), by class. */
+  readonly queue: { readonly heavy: number; readonly normal: number };
   readonly packages: readonly PackageStatus[];
   /** Seconds at speed 1 core (core-seconds), as the figures below are in wall seconds. */
   readonly work: number;
@@ -122,6 +132,7 @@ function cycleStatus(cycle: CycleInput, drones: readonly DroneInput[], now: numb
 
   const counts = Object.fromEntries(PACKAGE_STATES.map((state) => [state, 0])) as Record<PackageState, number>;
   const packages: PackageStatus[] = [];
+  const queue = { heavy: 0, normal: 0 };
   let remainingWork = 0;
   let remainingChain = 0;
   for (const cpv of graph.order) {
@@ -129,6 +140,12 @@ function cycleStatus(cycle: CycleInput, drones: readonly DroneInput[], now: numb
     if (record === undefined) continue;
     counts[record.state] += 1;
     const logs = record.failures.flatMap((failure) => (failure.log === undefined ? [] : [failure.log]));
+    const node = graph.nodes.get(cpv);
+    const heavy = node?.heavy ?? false;
+    if (record.state === 'queued') queue[heavy ? 'heavy' : 'normal'] += 1;
+    // Who built it, or failed it last: the Gantt chart's lane once the build is over.
+    const drone = record.drone ?? record.built?.drone ?? (record.state === 'failed' ? record.failures.at(-1)?.drone : undefined);
+    const over = record.state === 'built' || record.state === 'failed';
     packages.push({
       cpv,
       state: record.state,
@@ -136,8 +153,12 @@ function cycleStatus(cycle: CycleInput, drones: readonly DroneInput[], now: numb
       attempt: record.attempt,
       failures: record.failures.length,
       logs,
-      ...(record.drone === undefined ? {} : { drone: record.drone }),
+      expected: ((node?.duration ?? 0) * reference) / maxSpeed,
+      heavy,
+      ...(drone === undefined ? {} : { drone }),
       ...(record.reason === undefined ? {} : { reason: record.reason }),
+      ...(record.startedAt === undefined ? {} : { startedAt: record.startedAt }),
+      ...(over ? { finishedAt: record.since } : {}),
     });
     if (record.state === 'queued' || record.state === 'dep-wait' || record.state === 'building') {
       const duration = (graph.nodes.get(cpv)?.duration ?? 0) * reference;
@@ -159,6 +180,7 @@ function cycleStatus(cycle: CycleInput, drones: readonly DroneInput[], now: numb
     ...(cycle.startedAt === undefined ? {} : { startedAt: cycle.startedAt }),
     ...(cycle.finishedAt === undefined ? {} : { finishedAt: cycle.finishedAt }),
     counts,
+    queue,
     packages,
     work,
     criticalPath,

@@ -25,6 +25,7 @@ import { mergeToRoot, type InstallEntry, type MergeResult } from './merge-to-roo
 import { binpkgMetadata, stackIncremental, type BuildSettings, type SlotLookup } from './package-metadata.ts';
 import { parseEmergeArgs, settleOptions, type EffectiveOptions } from './parse-emerge-args.ts';
 import { Pkgdir } from './pkgdir.ts';
+import { syncRepos } from './sync-repos.ts';
 import { planMerges, type BinhostPackage, type PlannedMerge, type RepoPackage } from './plan-merges.ts';
 import { fetchBinpkg, verifyBinpkg } from './fetch-binpkg.ts';
 import {
@@ -363,6 +364,7 @@ class Run {
 }
 
 export async function runEmerge(run: RunEmergeOptions): Promise<number> {
+  if (run.argv.length === 1 && run.argv[0] === '--sync') return syncRepos(run.env, run.stdout, run.stderr);
   const parsed = parseEmergeArgs(run.argv);
   if (!parsed.ok) {
     run.stderr(`${usageText()}emerge: error: ${parsed.message}\n`);
