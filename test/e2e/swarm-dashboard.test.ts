@@ -105,6 +105,23 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
     expect(await page.locator('#gantt rect.bar').count()).toBe(5);
     expect(await page.locator('#gantt rect.bar.critical').count()).toBeGreaterThan(0);
     await screenshot(page, 'gantt');
+    // One Tab stop for the chart; inside it the arrow keys move between builds, each with its text alternative.
+    let onBar = false;
+    for (let press = 0; press < 10 && !onBar; press += 1) {
+      await page.keyboard.press('Tab');
+      onBar = await page.evaluate(() => document.activeElement?.matches('#gantt rect.bar') === true);
+    }
+    expect(onBar).toBe(true);
+    const visited = new Set<string>();
+    for (const key of ['ArrowUp', 'ArrowUp', 'ArrowDown', 'ArrowDown', 'End', '']) {
+      const focused = await page.evaluate(() => ({ cpv: document.activeElement?.getAttribute('data-cpv') ?? '', label: document.activeElement?.getAttribute('aria-label') ?? '', detail: document.getElementById('gantt-detail')?.textContent ?? '' }));
+      expect(focused.label).toContain(`${focused.cpv} on d`);
+      expect(focused.detail).toContain(focused.cpv);
+      visited.add(focused.cpv);
+      if (key !== '') await page.keyboard.press(key);
+    }
+    expect(visited.size).toBeGreaterThanOrEqual(3);
+    expect(await page.evaluate(() => document.querySelectorAll('#gantt rect[tabindex="0"]').length)).toBe(1);
     await page.click('#gantt-table-toggle');
     expect(await page.locator('#gantt-table tbody tr').count()).toBe(5);
     await showView(page, 'failures');

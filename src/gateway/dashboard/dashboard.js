@@ -6,7 +6,7 @@ import { ApiError, createApi, encodePath } from './api.js';
 import { createLineChart } from './charts.js';
 import { setAttr, setHidden, setText, reconcile, h } from './dom.js';
 import { connectEvents } from './event-stream.js';
-import { clock } from './format.js';
+import { clock, describeLog } from './format.js';
 import { createGantt, renderBuildTable } from './gantt.js';
 import { renderCycle, renderDrones, renderFailures, renderReleases, renderVerify, tickCycle, tickDrones } from './views.js';
 
@@ -287,7 +287,7 @@ $('cycle-select').addEventListener('change', (event) => {
 async function showLog(cpv, path) {
   const card = $('log-card');
   setHidden(card, false);
-  const { attempt, drone } = { attempt: path.split('/').at(-2), drone: decodeURIComponent(path.split('/').at(-1)) };
+  const { attempt, drone } = describeLog(path);
   setText($('log-heading'), `Build log of ${cpv}, attempt ${attempt} on ${drone}`);
   setText($('log-status'), 'Loading the log…');
   setText($('log-text'), '');
@@ -329,24 +329,21 @@ async function loadReleases() {
   const generation = state.generation;
   // Verify judges a profile's cycle: without one the gateway would only say there is nothing to judge.
   const hasCycle = state.status?.cycles.some((cycle) => cycle.profile === profile) === true;
-  const run = (async () => {
-    const [verify, releases] = await Promise.allSettled([
-      hasCycle ? api.json(`/api/v1/profiles/${encodePath(profile)}/verify`) : Promise.resolve(undefined),
-      api.json(`/api/v1/profiles/${encodePath(profile)}/releases`),
-    ]);
-    if (generation !== state.generation || profile !== state.profile) return;
-    if (verify.status === 'fulfilled' && verify.value === undefined) {
-      setText($('verify-summary'), `Profile ${profile} has no cycle yet: nothing to verify.`);
-      renderVerify(undefined);
-    } else if (verify.status === 'fulfilled') renderVerify(verify.value);
-    else {
-      setText($('verify-summary'), verify.reason instanceof ApiError ? `Verify answered ${verify.reason.status}: ${verify.reason.message}` : 'Could not load verify.');
-      renderVerify(undefined);
-    }
-    if (releases.status === 'fulfilled') renderReleases(releases.value, isAdmin() ? askRollback : undefined);
-    else failed(releases.reason, 'the releases');
-  })();
-  await run;
+  const [verify, releases] = await Promise.allSettled([
+    hasCycle ? api.json(`/api/v1/profiles/${encodePath(profile)}/verify`) : Promise.resolve(undefined),
+    api.json(`/api/v1/profiles/${encodePath(profile)}/releases`),
+  ]);
+  if (generation !== state.generation || profile !== state.profile) return;
+  if (verify.status === 'fulfilled' && verify.value === undefined) {
+    setText($('verify-summary'), `Profile ${profile} has no cycle yet: nothing to verify.`);
+    renderVerify(undefined);
+  } else if (verify.status === 'fulfilled') renderVerify(verify.value);
+  else {
+    setText($('verify-summary'), verify.reason instanceof ApiError ? `Verify answered ${verify.reason.status}: ${verify.reason.message}` : 'Could not load verify.');
+    renderVerify(undefined);
+  }
+  if (releases.status === 'fulfilled') renderReleases(releases.value, isAdmin() ? askRollback : undefined);
+  else failed(releases.reason, 'the releases');
 }
 
 $('profile-select').addEventListener('change', (event) => {

@@ -129,7 +129,8 @@ export function createGantt(container, detail) {
     for (let at = 0; at <= span; at += step) {
       const x = LABEL + at * scale;
       ticks.push(s('line', { x1: x, x2: x, y1: HEADER - 4, y2: HEADER + laneIds.length * LANE }));
-      ticks.push(s('text', { x: x + 3, y: HEADER - 8, text: at === 0 ? clock(origin) : `+${duration(at)}` }));
+      // A label that would run off the chart's right edge is left out (its line stays).
+      if (x + (at === 0 ? 130 : 64) <= width) ticks.push(s('text', { x: x + 3, y: HEADER - 8, text: at === 0 ? clock(origin) : offset(at) }));
     }
     axis.replaceChildren(...ticks);
   }
@@ -279,4 +280,13 @@ export function renderBuildTable(tbody, rows, now) {
       setText(cells[5], row.critical ? 'yes' : '');
     },
   );
+}
+
+/** An axis label: time since the cycle started, in round units (`+30 s`, `+5 min`, `+1 h 30 min`). */
+function offset(seconds) {
+  if (seconds < 60) return `+${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `+${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 === 0 ? `+${hours} h` : `+${hours} h ${minutes % 60} min`;
 }
