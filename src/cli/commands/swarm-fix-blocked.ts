@@ -50,7 +50,7 @@ export async function runSwarmFixBlockedCommand(args: SwarmFixBlockedArgs, conte
   const graph = await readGraph(client, cycle.id);
   const logs = new Map<string, { path: string; text: string }>();
   for (const pkg of cycle.packages) {
-    const path = pkg.state === 'failed' ? pkg.logs.at(-1) : undefined;
+    const path = pkg.state === 'failed' ? gatewayLogPath(pkg.logs.at(-1)) : undefined;
     if (path === undefined) continue;
     const text = await client.fetchText(path);
     if (text !== undefined) logs.set(pkg.cpv, { path, text });
@@ -58,6 +58,24 @@ export async function runSwarmFixBlockedCommand(args: SwarmFixBlockedArgs, conte
   const report = diagnoseBlocked({ cycle, graph, logs, droneRoot });
   const somethingToFix = report.counts.failed + report.counts.blocked > 0;
   return { exitCode: somethingToFix ? EXIT.failed : EXIT.ok, json: report, text: renderFixBlocked(report) };
+}
+
+/**
+ * Where the gateway serves a kept log: records hold its API path, or its whole URL when an HTTP drone kept it.
+ * Only the path is used, asked of the gateway this command talks to (a record never sends the token elsewhere);
+ * a drone-local path (the upload of the log failed) cannot be read from here.
+ */
+function gatewayLogPath(kept: string | undefined): string | undefined {
+  if (kept === undefined) return undefined;
+  let path = kept;
+  if (/^https?:\/\//.test(kept)) {
+    try {
+      path = new URL(kept).pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  return path.startsWith(`${API_PREFIX}/logs/`) ? path : undefined;
 }
 
 function chooseCycle(cycles: readonly CycleStatus[], args: SwarmFixBlockedArgs): CycleStatus | undefined {
