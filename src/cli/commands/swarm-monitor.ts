@@ -31,8 +31,7 @@ export async function runSwarmMonitorCommand(args: SwarmMonitorArgs, context: Ha
   }
   const client = await gatewayClient(args, context);
   await runMonitor({
-    // The client's events and output streams are the monitor's whole need besides status.
-    client: client as unknown as MonitorClient,
+    client: client satisfies MonitorClient,
     theme: monitorTheme({ isTTY: stdoutIsTTY }, context.process.env, args.ascii),
     stdin: process.stdin,
     stdout: process.stdout,
