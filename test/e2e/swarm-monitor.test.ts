@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageRecord } from '../../src/core/swarm/cycle-model.ts';
 import { registerDrone } from '../../src/swarm/drone-registry.ts';
+import { buildJobId, droneQueueName } from '../../src/swarm/swarm-keys.ts';
 import { appendSwarmEvent } from '../../src/swarm/swarm-events.ts';
 import { PROJECT, runBuiltCli } from '../support/run-cli.ts';
 import { KEYS, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
@@ -130,6 +131,27 @@ describe('build-swarm monitor in a real terminal', { timeout: 120_000 }, () => {
     expect(after).toMatch(/Last event \d\d:\d\d:\d\d: package app-shells\/bash-5\.2_p37 building on d1/);
     await untilScreen('the status read after the event', (text) => text.includes('built 1/4'), 5000);
 
+    // l: the live output of d1's build, as the drone publishes it (its BullMQ job's progress events).
+    const progress = async (lines: readonly string[]): Promise<void> => {
+      await gateway.client.xadd(`${KEYS.bullPrefix}:${droneQueueName('d1')}:events`, '*', 'event', 'progress', 'jobId', buildJobId(CYCLE, BASH, 1), 'data', JSON.stringify({ lines }));
+    };
+    await progress(['>>> Emerging (1 of 1) app-shells/bash-5.2_p37::gentoo', '\u001b[32m * \u001b[0mApplying bash-5.2-patches']);
+    tmux('send-keys', '-t', SESSION, 'l');
+    await untilScreen('the log view', (text) => text.includes(`Log of ${BASH} (cycle ${CYCLE}, attempt 1, on d1)`) && text.includes(' * Applying bash-5.2-patches'));
+    await progress(['>>> Compiling source in /var/tmp/portage/app-shells/bash-5.2_p37/work/bash-5.2']);
+    await untilScreen('a new line of the log', (text) => text.includes('>>> Compiling source in'), 5000);
+    expect(screen(true)).not.toMatch(/\u001b\[[0-9;]*m/);
+    tmux('send-keys', '-t', SESSION, 'Escape');
+    await untilScreen('the panes again', (text) => text.includes('[Drones]') && !text.includes('Log of'));
+
+    // A bigger terminal, then 80x24 again: the screen follows, nothing left over from the bigger one.
+    tmux('resize-window', '-t', SESSION, '-x', '120', '-y', '32');
+    await untilScreen('a 120-column screen', (text) => text.split('\n').some((line) => /^\+-{118}\+$/.test(line)));
+    tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
+    const small = await untilScreen('80x24 again', (text) => text.split('\n').some((line) => /^\+-{78}\+$/.test(line)) && !text.includes('-'.repeat(100)));
+    expect(small.split('\n').filter((line) => line.length > 80)).toEqual([]);
+    expect(small).toContain('q: quit');
+
     // Keys: Tab to the queue, Down selects the second ready package.
     tmux('send-keys', '-t', SESSION, 'Tab');
     await untilScreen('the queue focused', (text) => /\[Queue\]/.test(text) && /> sys-devel\/gcc-14\.2\.0/.test(text));
@@ -140,12 +162,12 @@ describe('build-swarm monitor in a real terminal', { timeout: 120_000 }, () => {
     expect(back).toContain('SHELL-READY');
   });
 
-  it('says when the gateway refuses the token, keeps retrying, and still quits cleanly', async () => {
+  it('says when the gateway refuses the token, keeps retrying, and quits cleanly on Ctrl-C', async () => {
     tmux('send-keys', '-t', SESSION, 'clear', 'Enter');
     await untilScreen('a clear screen', (text) => !text.includes('EXIT=0'));
     tmux('send-keys', '-t', SESSION, `${MONITOR} --gateway ${url} --token-file ${badTokenFile}; echo "EXIT=$?"`, 'Enter');
     await untilScreen('the refusal', (text) => text.includes('NOT AUTHORIZED') && text.includes('check --token-file'));
-    tmux('send-keys', '-t', SESSION, 'q');
+    tmux('send-keys', '-t', SESSION, 'C-c');
     await untilScreen('the shell again', (text) => text.includes('EXIT=0'));
   });
 });
