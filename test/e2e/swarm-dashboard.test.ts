@@ -23,6 +23,25 @@ import { PROJECT } from '../support/run-cli.ts';
 import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, markBuilt, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
 
 const ARTIFACTS = join(PROJECT, 'test-artifacts', 'dashboard');
+
+// The page's globals, for the functions the test runs inside Chromium (the project compiles without the DOM lib).
+interface PageElement {
+  readonly id: string;
+  readonly tagName: string;
+  readonly textContent: string | null;
+  getAttribute(name: string): string | null;
+  matches(selector: string): boolean;
+}
+declare const document: {
+  readonly activeElement: PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): { readonly length: number };
+  getElementById(id: string): PageElement | null;
+};
+declare const window: Record<string, unknown>;
+declare const sessionStorage: { getItem(key: string): string | null };
+declare function getComputedStyle(element: PageElement): { readonly outlineStyle: string };
+declare function requestAnimationFrame(callback: () => void): number;
 const CYCLE = 'c-live';
 const packages = clusterhqPackages();
 const CPVS = [...packages.keys()].sort().slice(0, 10);
@@ -228,7 +247,7 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
     expect(reached).toContain('token-input');
     expect(reached).toContain('token-use');
     expect(reached.at(-1)).toBe('tab-overview');
-    expect(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)).not.toBe('none');
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement as PageElement).outlineStyle)).not.toBe('none');
     for (const view of ['gantt', 'failures', 'releases']) {
       await page.keyboard.press('ArrowRight');
       expect(await page.evaluate(() => document.activeElement?.id)).toBe(`tab-${view}`);
@@ -280,8 +299,9 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
 
       await page.evaluate(() => {
         const long: number[] = [];
-        new PerformanceObserver((list) => long.push(...list.getEntries().map((entry) => entry.duration))).observe({ type: 'longtask' });
-        (window as unknown as { longTasks: number[] }).longTasks = long;
+        // Chromium's long tasks (Node's types know no 'longtask' entry type).
+        new PerformanceObserver((list) => long.push(...list.getEntries().map((entry) => entry.duration))).observe({ type: 'longtask' } as unknown as { type: 'mark' });
+        window.longTasks = long;
       });
       const updates: number[] = [];
       for (const [index, target] of building.slice(0, 3).entries()) {
@@ -291,11 +311,11 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
         }, (cpv) => document.querySelector(`#gantt rect[data-cpv="${cpv}"]`)?.getAttribute('data-state') === 'built' && document.querySelector(`#drone-grid .job[data-cpv="${cpv}"]`) === null, target));
       }
       const render = await page.evaluate(() => Math.max(...performance.getEntriesByName('argo:render-status').slice(-3).map((entry) => entry.duration)));
-      const longest = await page.evaluate(() => Math.max(0, ...(window as unknown as { longTasks: number[] }).longTasks));
+      const longest = await page.evaluate(() => Math.max(0, ...(window.longTasks as number[])));
       // The page still answers input at once after the update.
       const inputDelay = await page.evaluate(async () => {
         const asked = performance.now();
-        await new Promise((resolve) => requestAnimationFrame(resolve));
+        await new Promise<void>((resolve) => requestAnimationFrame(resolve));
         return performance.now() - asked;
       });
       console.log(`dashboard with ${cpvs.length} packages on ${drones.length} drones: first draw ${Math.round(firstDraw)} ms; an event to the DOM ${updates.map(Math.round).join(', ')} ms (median ${Math.round(median(updates))}); the page's render of a refresh at most ${Math.round(render)} ms; longest main-thread task ${Math.round(longest)} ms; next frame ${Math.round(inputDelay)} ms`);
@@ -343,7 +363,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** Runs `action`, then waits (each animation frame) until `done(arg)` holds in the page; the time it took, in ms. */
-async function timeUntil<T>(page: Page, action: () => Promise<void>, done: (arg: T) => boolean, arg: T): Promise<number> {
+async function timeUntil(page: Page, action: () => Promise<void>, done: (arg: string) => boolean, arg: string): Promise<number> {
   const started = performance.now();
   await action();
   await page.waitForFunction(done, arg, { polling: 'raf', timeout: 10_000 });
@@ -392,7 +412,7 @@ async function writeSyntheticCycle(target: TestGateway, id: string, drones: read
     policy: 'critical-path',
     referenceSpeed: 8,
     nodes: cpvs.map((cpv, index) => ({ cpv, cp: cpv.replace(/-[0-9].*$/, ''), duration: 20 + ((index * 37) % 400), heavy: index % 97 === 0 })),
-    edges: cpvs.slice(20).map((cpv, index) => ({ from: cpvs[index] as string, to: cpv })),
+    edges: cpvs.slice(20).map((cpv, index) => ({ from: cpvs[index] as string, to: cpv, kind: 'build' as const })),
     cyclesBroken: [],
   };
   await createCycle(target.client, KEYS, definition);
