@@ -150,6 +150,10 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
     await showView(page, 'releases');
     await page.locator('#verify-table tbody tr, #verify-summary[data-safe]').first().waitFor({ state: 'attached' });
     await screenshot(page, 'releases');
+    for (const view of ['overview', 'gantt', 'failures', 'releases']) {
+      await showView(page, view);
+      expect(await lowContrastText(page), view).toEqual([]);
+    }
     await page.setViewportSize({ width: 390, height: 844 });
     await showView(page, 'overview');
     await screenshot(page, 'overview-narrow');
@@ -339,6 +343,44 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
 });
 
 // --- helpers --------------------------------------------------------------------------------------------------
+
+/**
+ * Visible HTML text whose contrast with its background is under WCAG AA's 4.5:1 (3:1 for large text), as
+ * `text (ratio)`. The background is the first opaque one among the element and its ancestors.
+ */
+async function lowContrastText(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const parse = (color: string): number[] => (color.match(/[\d.]+/g) ?? []).map(Number);
+    const luminance = ([r = 0, g = 0, b = 0]: number[]): number => {
+      const [R, G, B] = [r, g, b].map((value) => {
+        const c = value / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      }) as [number, number, number];
+      return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const page = globalThis as unknown as { document: { body: unknown; querySelectorAll(selector: string): Iterable<PageNode> }; getComputedStyle(element: PageNode): Record<string, string> };
+    interface PageNode { readonly parentElement: PageNode | null; readonly childNodes: Iterable<{ nodeType: number; textContent: string | null }>; checkVisibility(): boolean; closest(selector: string): PageNode | null }
+    const background = (element: PageNode | null): number[] => {
+      for (let at = element; at !== null; at = at.parentElement) {
+        const color = parse(page.getComputedStyle(at).backgroundColor ?? '');
+        if (color.length === 3 || (color[3] ?? 0) >= 1) return color.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const low: string[] = [];
+    for (const element of page.document.querySelectorAll('body *')) {
+      if (element.closest('svg') !== null || !element.checkVisibility()) continue;
+      const text = [...element.childNodes].filter((node) => node.nodeType === 3).map((node) => node.textContent ?? '').join('').trim();
+      if (text === '') continue;
+      const style = page.getComputedStyle(element);
+      const [a, b] = [luminance(parse(style.color ?? '')), luminance(background(element))].sort((x, y) => y - x) as [number, number];
+      const ratio = (a + 0.05) / (b + 0.05);
+      const large = Number.parseFloat(style.fontSize ?? '0') >= 24 || (Number.parseFloat(style.fontSize ?? '0') >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) low.push(`${text.slice(0, 40)} (${ratio.toFixed(2)})`);
+    }
+    return low;
+  });
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -6,7 +6,7 @@ import { ApiError, createApi, encodePath } from './api.js';
 import { createLineChart } from './charts.js';
 import { setAttr, setHidden, setText, reconcile, h } from './dom.js';
 import { connectEvents } from './event-stream.js';
-import { clock, describeLog } from './format.js';
+import { clock, describeLog, plural } from './format.js';
 import { createGantt, renderBuildTable } from './gantt.js';
 import { renderCycle, renderDrones, renderFailures, renderReleases, renderVerify, tickCycle, tickDrones } from './views.js';
 
@@ -296,7 +296,7 @@ async function showLog(cpv, path) {
     const cut = text.length > MAX_LOG_CHARS;
     if (cut) text = text.slice(-MAX_LOG_CHARS);
     setText($('log-text'), text);
-    setText($('log-status'), cut ? `The log is long: its last ${MAX_LOG_CHARS.toLocaleString('en')} characters are shown.` : `${text.split('\n').length.toLocaleString('en')} lines.`);
+    setText($('log-status'), cut ? `The log is long: its last ${MAX_LOG_CHARS.toLocaleString('en')} characters are shown.` : `${plural(text.split('\n').length - (text.endsWith('\n') ? 1 : 0), 'line')}.`);
     $('log-text').focus();
   } catch (error) {
     setText($('log-status'), error instanceof ApiError ? `The gateway answered ${error.status}: ${error.message}` : `Could not load the log: ${error.message}`);
