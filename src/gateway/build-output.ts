@@ -39,7 +39,7 @@ export function droneOfAttempt(record: PackageRecord, attempt: number): string |
 }
 
 export async function streamBuildOutput(redis: Redis, keys: SwarmKeys, target: OutputTarget, request: IncomingMessage, response: ServerResponse, logger: Logger, streams: EventStreams): Promise<void> {
-  const reader = redis.duplicate({ maxRetriesPerRequest: null });
+  const reader = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
   let open = true;
   const close = (): void => {
     if (!open) return;

@@ -20,7 +20,7 @@ export const MAX_EVENT_STREAMS = 32;
 export type EventStreams = Set<() => void>;
 
 export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: IncomingMessage, response: ServerResponse, since: string, logger: Logger, streams: EventStreams): Promise<void> {
-  const reader = redis.duplicate({ maxRetriesPerRequest: null, lazyConnect: false });
+  const reader = redis.duplicate({ maxRetriesPerRequest: null, lazyConnect: false, enableOfflineQueue: true });
   let open = true;
   const close = (): void => {
     if (!open) return;

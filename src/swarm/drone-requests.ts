@@ -54,7 +54,7 @@ export interface DroneRequestOptions {
 /** Reads sync requests made after the drone started, until `signal`; one at a time. */
 export async function serveDroneRequests(options: DroneRequestOptions): Promise<void> {
   const { redis, keys, logger, signal } = options;
-  const reader = redis.duplicate({ maxRetriesPerRequest: null });
+  const reader = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
   const stop = (): void => reader.disconnect();
   signal.addEventListener('abort', stop, { once: true });
   try {
