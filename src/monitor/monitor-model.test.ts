@@ -46,6 +46,9 @@ describe('the monitor model', () => {
       ['d2', 'building', ['c-1 app-shells/bash-5.2']],
     ]);
     expect(next.cycles[0]?.counts).toMatchObject({ queued: 0, building: 2 });
+    const second = applyEvent(status, { ...event, fields: { ...event.fields, drone: 'd1' } });
+    expect(second.drones[0]?.building).toEqual(['c-1 app-shells/bash-5.2', 'c-1 sys-libs/zlib-1.3.1']);
+    expect(droneRows(second, T + 1000)[0]).toMatchObject({ cpv: 'app-shells/bash-5.2', more: 1 });
     const built = applyEvent(next, { ...event, id: '2-0', fields: { cycle: 'c-1', cpv: 'sys-libs/zlib-1.3.1', state: 'built', drone: 'd1', attempt: '1' } });
     expect(built.drones.map((drone) => [drone.id, drone.state])).toEqual([
       ['d1', 'idle'],

@@ -189,11 +189,18 @@ export function applyEvent(status: SwarmStatus, event: MonitorEvent): SwarmStatu
     const had = entry.building.includes(key);
     const has = entry.id === assigned;
     if (had === has) return entry;
-    const building = has ? [...entry.building, key] : entry.building.filter((item) => item !== key);
+    // The newest build first: the drone's line shows it at once, before the status read tells the rest.
+    const building = has ? [key, ...entry.building] : entry.building.filter((item) => item !== key);
     const busyState = entry.state === 'idle' || entry.state === 'building' ? (building.length > 0 ? 'building' : 'idle') : entry.state;
     return { ...entry, building, state: busyState, ...(busyState !== entry.state ? { since: event.at } : {}) };
   });
   return { ...status, cycles, drones };
+}
+
+function isBuilding(status: SwarmStatus, key: string): boolean {
+  const space = key.indexOf(' ');
+  const cycle = status.cycles.find((candidate) => candidate.id === key.slice(0, space));
+  return cycle?.packages.find((candidate) => candidate.cpv === key.slice(space + 1))?.state === 'building';
 }
 
 /** The cycle the monitor shows: the newest running one, else the newest. */
@@ -225,7 +232,9 @@ export interface DroneRow {
 export function droneRows(status: SwarmStatus | undefined, now: number): DroneRow[] {
   if (status === undefined) return [];
   return status.drones.map((drone): DroneRow => {
-    const [first, ...rest] = drone.building;
+    // What it builds now before what waits on its queue.
+    const building = [...drone.building.filter((key) => isBuilding(status, key)), ...drone.building.filter((key) => !isBuilding(status, key))];
+    const [first, ...rest] = building;
     const since = Math.max(0, (now - drone.since) / 1000);
     if (first === undefined || drone.state === 'offline' || drone.state === 'grounded') {
       return { id: drone.id, state: drone.state, detail: drone.reason ?? '', more: 0, seconds: since };
