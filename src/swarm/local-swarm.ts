@@ -105,6 +105,8 @@ export const LOCAL_TIMINGS = {
   drone: { lock_duration_ms: 10_000, stalled_interval_ms: 5_000, heartbeat_ms: 1_000, drain_ms: 30_000 },
 } as const;
 
+const DRONE_RESTART_PAUSE_MS = LOCAL_TIMINGS.drone.lock_duration_ms + LOCAL_TIMINGS.drone.stalled_interval_ms + LOCAL_TIMINGS.orchestrator.maintenance_interval_ms;
+
 /** How long each kind of child may take to stop before it is killed. */
 const STOP_BUDGET_MS = { drone: LOCAL_TIMINGS.drone.drain_ms + 15_000, orchestrator: 15_000, gateway: 15_000, redis: 15_000 } as const;
 
@@ -163,7 +165,10 @@ export async function runLocalSwarm(options: LocalSwarmOptions): Promise<LocalSw
       '--data', layout.gatewayData,
       '--listen', `127.0.0.1:${gatewayPort}`,
       '--tokens', layout.tokens,
+      // Reads need no token (the swarm listens on 127.0.0.1 only): the dashboard, and the binhosts for clients
+      // of this machine (apkg update --binhost http://127.0.0.1:PORT/binhost/PROFILE/). Writes need one.
       '--public-read',
+      '--public-binhost',
       ...(options.md5Cache === undefined ? [] : ['--md5-cache', options.md5Cache]),
       ...options.history.flatMap((file) => ['--history', file]),
     ]);
@@ -272,8 +277,9 @@ async function supervise(children: readonly Child[], options: LocalSwarmOptions,
         return;
       }
       child.restarts += 1;
-      // A drone's id stays taken until its heartbeat expires; the others may come back at once.
-      const pause = child.role === 'drone' ? LOCAL_TIMINGS.orchestrator.offline_after_ms + 1_000 : 1_000 * child.restarts;
+      // A dead drone comes back once its builds were handed to the others (its job lock expired, the stall
+      // check returned the job, the leader saw the drone offline and took it back); the others at once.
+      const pause = child.role === 'drone' ? DRONE_RESTART_PAUSE_MS : 1_000 * child.restarts;
       options.onNotice(`${child.name} exited unexpectedly (${how}); its log: ${child.log}. Restarting it in ${Math.round(pause / 1000)} s (restart ${child.restarts} of ${options.maxRestarts}).`);
       const interrupted = await delay(pause, undefined, { signal: options.signal }).then(
         () => false,
