@@ -233,6 +233,19 @@ describe('the monitor', () => {
     expect(fake.calls.output[0]?.signal.aborted).toBe(true);
   });
 
+  it('says so when l is pressed on a package that never started', async () => {
+    const fake = fakeClient(firstStatus());
+    const app = mount(fake);
+    await until(app, 'the drones', (text) => text.includes('> d1'));
+    app.stdin.write(KEYS.tab);
+    await until(app, 'the queue focused', (text) => text.includes('[Queue]'));
+    app.stdin.write('l');
+    await until(app, 'the note', (text) => text.includes('This package has not started: no output to show yet.'));
+    expect(fake.calls.output).toEqual([]);
+    app.stdin.write(KEYS.down);
+    await until(app, 'the note gone', (text) => !text.includes('has not started') && /> app-shells\/bash/.test(text));
+  });
+
   it('quits with q: it stops reading the gateway', async () => {
     const fake = fakeClient(firstStatus());
     const app = mount(fake);

@@ -76,8 +76,10 @@ export function MonitorApp({ client, theme, timing, clock = Date.now, tickMs = 1
     if (command === undefined) return;
     if (command.type === 'quit') exit();
     else if (command.type === 'log') {
-      const target = state.overlay === 'none' ? selectedLogTarget(state) : undefined;
+      if (state.overlay !== 'none') return;
+      const target = selectedLogTarget(state);
       if (target !== undefined) dispatch({ type: 'log-open', target });
+      else dispatch({ type: 'note', message: state.focus === 'drones' ? 'This drone builds nothing now: no output to show.' : 'This package has not started: no output to show yet.' });
     } else dispatch(command);
   });
 
@@ -159,7 +161,10 @@ function StatusLine({ state, theme, width }: { state: MonitorState; theme: Monit
   const seen = state.status === undefined ? '' : `; showing the status of ${clockTime(state.status.at)}`;
   let text: string;
   let which: 'bad' | 'warn' | 'good' | undefined;
-  if (connection.status === 'connecting') {
+  if (state.note !== undefined) {
+    text = state.note;
+    which = 'warn';
+  } else if (connection.status === 'connecting') {
     text = 'Connecting to the gateway...';
   } else if (connection.status === 'failed') {
     text = connection.unauthorized

@@ -23,7 +23,7 @@ export interface MonitorClient {
 export interface FeedTiming {
   /** The local clock (epoch ms), stamped on each status read (default Date.now). */
   readonly clock?: () => number;
-  /** Wait after an event before reading the status, so a burst is one read (default 150 ms). */
+  /** Wait after an event before reading the status, so a burst is one read (default 250 ms). */
   readonly debounceMs?: number;
   /** Status reads while the event stream is down (default 3 s). */
   readonly pollMs?: number;
@@ -37,7 +37,7 @@ export interface FeedTiming {
 /** Runs until `signal` aborts. */
 export function startMonitorFeed(client: MonitorClient, dispatch: (action: MonitorAction) => void, signal: AbortSignal, timing: FeedTiming = {}): void {
   const clock = timing.clock ?? Date.now;
-  const debounceMs = timing.debounceMs ?? 150;
+  const debounceMs = timing.debounceMs ?? 250;
   const pollMs = timing.pollMs ?? 3000;
   const livePollMs = timing.livePollMs ?? 15_000;
   const retryMs = timing.retryMs ?? 1000;

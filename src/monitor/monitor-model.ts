@@ -53,6 +53,8 @@ export interface MonitorState {
   readonly selected: Readonly<Record<PaneId, number>>;
   readonly overlay: 'none' | 'help' | 'log';
   readonly log?: LogView;
+  /** A word about the last key (`l` on a package that never started), until the next key. */
+  readonly note?: string;
 }
 
 export type MonitorAction =
@@ -69,7 +71,8 @@ export type MonitorAction =
   | { readonly type: 'log-open'; readonly target: LogTarget }
   | { readonly type: 'log-lines'; readonly lines: readonly string[] }
   | { readonly type: 'log-end'; readonly state: string }
-  | { readonly type: 'log-failed'; readonly message: string };
+  | { readonly type: 'log-failed'; readonly message: string }
+  | { readonly type: 'note'; readonly message: string };
 
 export interface LogTarget {
   readonly cycle: string;
@@ -77,6 +80,8 @@ export interface LogTarget {
   readonly attempt?: number;
   readonly drone?: string;
 }
+
+const KEY_ACTIONS: ReadonlySet<MonitorAction['type']> = new Set(['focus', 'move', 'move-to', 'help', 'close', 'log-open']);
 
 /** Lines of a build's output kept in memory (the newest). */
 export const LOG_LINES_KEPT = 5000;
@@ -90,8 +95,12 @@ export const INITIAL_STATE: MonitorState = {
   overlay: 'none',
 };
 
-export function monitorReducer(state: MonitorState, action: MonitorAction): MonitorState {
+export function monitorReducer(current: MonitorState, action: MonitorAction): MonitorState {
+  // A note lasts until the operator presses something else.
+  const state = current.note !== undefined && KEY_ACTIONS.has(action.type) ? withoutKey(current, 'note') : current;
   switch (action.type) {
+    case 'note':
+      return { ...state, note: action.message };
     case 'status':
       return clampSelection({
         ...state,
@@ -274,6 +283,8 @@ export interface QueueSummary {
 
 export interface QueueRow {
   readonly cpv: string;
+  /** Attempts so far (0: never dispatched, so no output to show). */
+  readonly attempt: number;
   readonly state: 'ready' | 'dep-wait' | 'blocked';
   readonly heavy: boolean;
   readonly reason?: string;
@@ -292,7 +303,7 @@ export function queueRows(cycle: CycleStatus | undefined): QueueRow[] {
     .filter((entry) => entry.state === 'queued' || entry.state === 'dep-wait' || entry.state === 'blocked')
     .filter((entry) => entry.state !== 'queued' || entry.drone === undefined)
     .sort((a, b) => rank(a) - rank(b) || a.since - b.since)
-    .map((entry) => ({ cpv: entry.cpv, state: entry.state === 'queued' ? 'ready' : (entry.state as 'dep-wait' | 'blocked'), heavy: entry.heavy, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }));
+    .map((entry) => ({ cpv: entry.cpv, attempt: entry.attempt, state: entry.state === 'queued' ? 'ready' : (entry.state as 'dep-wait' | 'blocked'), heavy: entry.heavy, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }));
 }
 
 export interface FailureRow {
@@ -367,7 +378,7 @@ export function cycleSummary(cycle: CycleStatus | undefined, secondsSinceRead: n
   };
 }
 
-/** What `l` opens for the selected row of the focused pane, if it has a build to show. */
+/** What `l` opens for the selected row of the focused pane; undefined when it has no build to show (never started). */
 export function selectedLogTarget(state: MonitorState): LogTarget | undefined {
   const cycle = currentCycle(state.status);
   const index = state.selected[state.focus];
@@ -376,10 +387,12 @@ export function selectedLogTarget(state: MonitorState): LogTarget | undefined {
     return row?.cycle === undefined || row.cpv === undefined ? undefined : { cycle: row.cycle, cpv: row.cpv, drone: row.id, ...(row.attempt === undefined ? {} : { attempt: row.attempt }) };
   }
   if (cycle === undefined) return undefined;
-  const row = state.focus === 'queue' ? queueRows(cycle)[index] : failureRows(cycle)[index];
-  if (row === undefined) return undefined;
-  if ('attempt' in row) return { cycle: cycle.id, cpv: row.cpv, attempt: row.attempt, ...(row.drone === '-' ? {} : { drone: row.drone }) };
-  return { cycle: cycle.id, cpv: row.cpv };
+  if (state.focus === 'queue') {
+    const row = queueRows(cycle)[index];
+    return row === undefined || row.attempt === 0 ? undefined : { cycle: cycle.id, cpv: row.cpv, attempt: row.attempt };
+  }
+  const row = failureRows(cycle)[index];
+  return row === undefined ? undefined : { cycle: cycle.id, cpv: row.cpv, attempt: row.attempt, ...(row.drone === '-' ? {} : { drone: row.drone }) };
 }
 
 export function paneLength(state: MonitorState, pane: PaneId): number {
