@@ -36,7 +36,9 @@ export async function registerDashboard(app: FastifyInstance): Promise<void> {
       return payload;
     });
     // Revalidated on every load (ETag): an upgraded gateway never serves a page with the previous scripts.
-    await scope.register(fastifyStatic, { root: ASSETS, prefix: '/dashboard/', decorateReply: false, dotfiles: 'deny', index: false, redirect: false, cacheControl: true, maxAge: 0 });
+    // The gateway's own @fastify/static may already give replies sendFile (it takes a root per call).
+    const decorateReply = !scope.hasReplyDecorator('sendFile');
+    await scope.register(fastifyStatic, { root: ASSETS, prefix: '/dashboard/', decorateReply, dotfiles: 'deny', index: false, redirect: false, cacheControl: true, maxAge: 0 });
     scope.get('/', async (_request, reply) => {
       void reply.header('cache-control', 'no-cache');
       return reply.sendFile('index.html', ASSETS, { dotfiles: 'deny', cacheControl: false });

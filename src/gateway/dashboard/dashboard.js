@@ -30,6 +30,7 @@ const state = {
   profile: undefined,
   profilePicked: false,
   profiles: [],
+  releases: undefined,
   graphs: new Map(),
   samples: [],
   cycleStates: new Map(),
@@ -342,7 +343,10 @@ async function loadReleases() {
     setText($('verify-summary'), verify.reason instanceof ApiError ? `Verify answered ${verify.reason.status}: ${verify.reason.message}` : 'Could not load verify.');
     renderVerify(undefined);
   }
-  if (releases.status === 'fulfilled') renderReleases(releases.value, isAdmin() ? askRollback : undefined);
+  if (releases.status === 'fulfilled') {
+    state.releases = releases.value;
+    renderReleases(releases.value, isAdmin() ? askRollback : undefined);
+  }
   else failed(releases.reason, 'the releases');
 }
 
@@ -358,6 +362,7 @@ function askRollback(release) {
   rollbackTarget = { profile: state.profile, release };
   const current = $('release-table').querySelector('tr[data-current="true"]')?.dataset.release ?? 'none';
   setText($('rollback-text'), `Production of profile ${state.profile} switches from release ${current} to release ${release}. Clients that update from the production binhost then get release ${release}'s packages.`);
+  $('rollback-dialog').returnValue = '';
   $('rollback-dialog').showModal();
 }
 
@@ -366,7 +371,6 @@ $('rollback-dialog').addEventListener('close', async () => {
   const target = rollbackTarget;
   rollbackTarget = undefined;
   if (dialog.returnValue !== 'confirm' || target === undefined) return;
-  dialog.returnValue = '';
   const status = $('rollback-status');
   setText(status, `Rolling ${target.profile} back to ${target.release}…`);
   try {
@@ -430,6 +434,8 @@ async function start() {
   state.events?.stop();
   state.events = undefined;
   state.whoami = undefined;
+  // Until the new token is known, no rollback button.
+  if (state.releases !== undefined) renderReleases(state.releases, undefined);
   clearAlert();
   setText($('identity'), identityText());
   setConnection('connecting', 'Connecting to the gateway…');
@@ -453,12 +459,16 @@ async function start() {
   setText($('identity'), identityText());
   $('token-form').classList.remove('attention');
   await loadProfiles();
-  // The status first: the profile shown is the current cycle's (its first load of verify and releases).
+  // The status first: the profile shown is the current cycle's (a change of profile loads verify and releases).
+  const profile = state.profile;
   await loadStatus();
   if (generation !== state.generation) return;
   if (state.profile === undefined && state.profiles.length > 0) {
     state.profile = state.profiles[0];
     renderProfiles();
+    void loadReleases();
+  } else if (state.profile !== undefined && state.profile === profile) {
+    // The same profile under a new token: it may or may not roll back.
     void loadReleases();
   }
   state.events = connectEvents({
