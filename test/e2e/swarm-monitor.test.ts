@@ -22,8 +22,6 @@ const ZLIB = 'sys-libs/zlib-1.3.1';
 const BASH = 'app-shells/bash-5.2_p37';
 const GCC = 'sys-devel/gcc-14.2.0';
 const OPENSSL = 'dev-libs/openssl-3.3.2';
-/** A private tmux server, so the test never touches anyone's sessions. */
-const SOCKET = `argo-monitor-${process.pid}`;
 const SESSION = 'monitor';
 /** As on a Linux console without colour (tmux sets TERM in the pane itself, so it is given on the command line). */
 const MONITOR = 'TERM=linux NO_COLOR=1 node dist/cli/build-swarm.js monitor';
@@ -34,8 +32,9 @@ let folder: string;
 let tokenFile: string;
 let badTokenFile: string;
 
+/** A private tmux server (its socket in the test's folder, removed with it): the test never touches anyone's sessions. */
 function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+  return execFileSync('tmux', ['-S', join(folder, 'tmux.sock'), ...args], { encoding: 'utf8' });
 }
 
 /** The pane's text now (with `-e`: with its escape sequences). */
@@ -79,7 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    execFileSync('tmux', ['-L', SOCKET, 'kill-server'], { stdio: 'ignore' });
+    if (folder !== undefined) tmux('kill-server');
   } catch {
     // No server left: the session had ended.
   }
