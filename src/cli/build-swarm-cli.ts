@@ -71,7 +71,7 @@ export const buildSwarmCli: CliDefinition = {
       )
       .command(
         'fresh',
-        'Start a fresh build cycle for a profile',
+        'Start a build cycle for a profile (idempotent: the same packages while their cycle runs start nothing new)',
         (command) =>
           swarmConfigOptions(command)
             .option('profile', { type: 'string', demandOption: true, describe: 'the profile the cycle builds' })
@@ -81,7 +81,9 @@ export const buildSwarmCli: CliDefinition = {
             .option('history', { type: 'string', array: true, default: [] as string[], describe: 'emerge.log files for expected durations (repeatable)' })
             .option('policy', { type: 'string', choices: SCHEDULING_POLICIES, default: 'critical-path', describe: 'scheduling policy' })
             .option('reference-speed', { type: 'number', describe: 'cores of the machine the emerge.log history comes from (default: the fastest drone of the profile)' })
-            .option('allow-incomplete', { type: 'boolean', default: false, describe: 'start the cycle even when packages or dependencies could not be read (they are listed)' }),
+            .option('allow-incomplete', { type: 'boolean', default: false, describe: 'start the cycle even when packages or dependencies could not be read (they are listed)' })
+            .option('sync', { type: 'boolean', default: false, describe: 'run emerge --sync on every online drone of the profile first; no cycle unless each succeeds' })
+            .option('sync-budget', { type: 'number', default: 1800, describe: 'seconds each drone may take to sync' }),
         bind<SwarmFreshArgs>(runSwarmFreshCommand),
       )
       .command('status', 'Show the swarm: drones, queue, cycle progress, ETA, and what to do next (read-only)', (command) => gatewayClientOptions(swarmConfigOptions(command)), bind<SwarmStatusArgs>(runSwarmStatusCommand))

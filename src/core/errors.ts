@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   ARGO_REDIS_UNREACHABLE: { exit: EXIT.failed, summary: "the swarm's Redis does not answer at the configured URL" },
   ARGO_FENCED: { exit: EXIT.failed, summary: 'a write of an orchestrator that no longer leads was refused by its epoch' },
   ARGO_CYCLE_ACTIVE: { exit: EXIT.refused, summary: 'the profile already has a running cycle' },
+  ARGO_SYNC_FAILED: { exit: EXIT.failed, summary: 'emerge --sync did not succeed on every drone asked' },
   ARGO_DRONE_ID_IN_USE: { exit: EXIT.refused, summary: 'another live drone holds this drone id' },
   ARGO_LEASE_LOST: { exit: EXIT.failed, summary: "an upload was refused: the drone no longer holds the job's lease" },
   ARGO_UPLOAD_TOO_LARGE: { exit: EXIT.failed, summary: "an uploaded binary package is larger than the gateway's limit" },

@@ -385,7 +385,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       allowIncomplete: body.allowIncomplete ?? false,
     });
     logEvent(logger, 'gateway.cycle-started', { profile: profile.name, cycle: started.definition.id, packages: started.definition.nodes.length, token: request.holder?.name ?? '' });
-    return { cycle: started.definition.id, profile: profile.name, packages: started.definition.nodes.length, diagnostics: started.diagnostics.length };
+    return { cycle: started.definition.id, profile: profile.name, packages: started.definition.nodes.length, diagnostics: started.diagnostics.length, alreadyRunning: started.alreadyRunning };
   });
   const queueCommand = async (command: OperatorCommand, request: FastifyRequest, reply: FastifyReply): Promise<{ command: string; queued: string }> => {
     const by = request.holder?.name ?? 'gateway';

@@ -111,7 +111,7 @@ export const startCycleRequestSchema = z.object({
   plan: z.string().min(1).max(8 * 1024 * 1024),
   allowIncomplete: z.boolean().optional(),
 });
-export const startedCycleSchema = z.object({ cycle: z.string(), profile: z.string(), packages: z.number().int().nonnegative(), diagnostics: z.number().int().nonnegative() });
+export const startedCycleSchema = z.object({ cycle: z.string(), profile: z.string(), packages: z.number().int().nonnegative(), diagnostics: z.number().int().nonnegative(), alreadyRunning: z.boolean().optional() });
 
 export const groundRequestSchema = z.object({ minutes: z.number().int().min(1).max(7 * 24 * 60).optional(), reason: z.string().min(1).max(200).optional() });
 /** A command queued for the leader (202): it applies it at its next step and appends a `command-applied` event. */

@@ -3,6 +3,7 @@
  * the leading orchestrator, fenced by its epoch), and the duration history the next cycles' estimates use.
  */
 
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ArgoError } from '../core/errors.ts';
 import type { CycleDefinition, PackageRecord } from '../core/swarm/cycle-model.ts';
@@ -28,27 +29,35 @@ const HISTORY_LENGTH = 20;
  * The check and the write are one optimistic transaction (WATCH on the active set): two `fresh` at once cannot
  * both start a cycle for one profile. `redis` must be a connection of its own (WATCH is per connection).
  */
-export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition): Promise<void> {
+export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition): Promise<{ readonly existing?: string }> {
   const records = initialRecords(cycleGraph(definition), definition.createdAt); // throws on a cyclic graph: it would never finish
+  const input = cycleInputKey(definition);
   for (;;) {
     await redis.watch(keys.activeCycles);
     for (const id of await redis.smembers(keys.activeCycles)) {
-      const profile = await redis.hget(keys.cycle(id), 'profile');
-      if (profile === definition.profile) {
-        await redis.unwatch();
-        throw new ArgoError('ARGO_CYCLE_ACTIVE', `Profile ${definition.profile} already has a running cycle, ${id}`, {
-          hint: 'Wait for it to finish (build-swarm status), or reset it first.',
-          details: { profile: definition.profile, cycle: id },
-        });
-      }
+      const [profile, runningInput, runningDefinition] = await redis.hmget(keys.cycle(id), 'profile', 'input', 'definition');
+      if (profile !== definition.profile) continue;
+      await redis.unwatch();
+      // The same packages asked again (a second `fresh`, a client asking twice): that cycle is the answer.
+      const same = (runningInput ?? (runningDefinition === null || runningDefinition === undefined ? undefined : cycleInputKey(JSON.parse(runningDefinition) as CycleDefinition))) === input;
+      if (same) return { existing: id };
+      throw new ArgoError('ARGO_CYCLE_ACTIVE', `Profile ${definition.profile} already has a running cycle, ${id}, of other packages`, {
+        hint: 'Wait for it to finish (build-swarm status), or cancel it first.',
+        details: { profile: definition.profile, cycle: id },
+      });
     }
     const multi = redis.multi();
-    multi.hset(keys.cycle(definition.id), { definition: JSON.stringify(definition), profile: definition.profile, status: 'running' satisfies CycleStatus });
+    multi.hset(keys.cycle(definition.id), { definition: JSON.stringify(definition), profile: definition.profile, input, status: 'running' satisfies CycleStatus });
     multi.hset(keys.packages(definition.id), Object.fromEntries(records.map((record) => [record.cpv, JSON.stringify(record)])));
     multi.zadd(keys.cycles, definition.createdAt, definition.id);
     multi.sadd(keys.activeCycles, definition.id);
-    if ((await multi.exec()) !== null) return; // null: the active set changed meanwhile; look again
+    if ((await multi.exec()) !== null) return {}; // null: the active set changed meanwhile; look again
   }
+}
+
+/** What makes two cycles the same input: the profile and the set of packages (SHA-256 of the sorted CPVs). */
+export function cycleInputKey(definition: CycleDefinition): string {
+  return createHash('sha256').update(`${definition.profile}\n${definition.nodes.map((node) => node.cpv).sort().join('\n')}`).digest('hex');
 }
 
 export async function readCycle(redis: Redis, keys: SwarmKeys, id: string): Promise<StoredCycle | undefined> {

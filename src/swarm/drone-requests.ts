@@ -139,3 +139,42 @@ export function watchLeases(redis: Redis, keys: SwarmKeys, held: ReadonlyMap<str
   }, LEASE_CHECK_MS);
   return () => clearInterval(timer);
 }
+
+export interface SyncResult {
+  readonly drone: string;
+  readonly outcome: 'ok' | 'failed' | 'timeout' | 'no answer';
+  readonly seconds: number;
+  readonly detail: string;
+}
+
+/**
+ * Asks the online drones (of `profile`) to sync and waits for each one's `sync-result` within the budget and a
+ * grace period; a drone that does not answer is reported as such. For callers with Redis (`build-swarm fresh
+ * --sync`); the gateway's clients wait on its event stream instead.
+ */
+export async function syncDrones(redis: Redis, keys: SwarmKeys, request: SyncRequest, drones: readonly string[], by: string, signal: AbortSignal): Promise<SyncResult[]> {
+  const id = await sendSyncRequest(redis, keys, request, by);
+  const results = new Map<string, SyncResult>();
+  const reader = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const deadline = Date.now() + (request.budgetSeconds + 30) * 1000;
+  let position = `${Math.max(0, Number(id.split('-')[0]) - 1)}-0`;
+  try {
+    while (!signal.aborted && Date.now() < deadline && !drones.every((drone) => results.has(drone))) {
+      const answer = (await reader.xread('COUNT', 100, 'BLOCK', Math.max(1, Math.min(2_000, deadline - Date.now())), 'STREAMS', keys.events, position)) as [string, [string, string[]][]][] | null;
+      for (const [, entries] of answer ?? []) {
+        for (const [entryId, flat] of entries) {
+          position = entryId;
+          const fields = new Map<string, string>();
+          for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
+          if (fields.get('type') !== 'sync-result' || fields.get('request') !== id) continue;
+          const drone = fields.get('drone') ?? '?';
+          const outcome = fields.get('outcome');
+          results.set(drone, { drone, outcome: outcome === 'ok' || outcome === 'timeout' ? outcome : 'failed', seconds: Number(fields.get('seconds') ?? 0), detail: fields.get('detail') ?? '' });
+        }
+      }
+    }
+  } finally {
+    reader.disconnect();
+  }
+  return drones.map((drone) => results.get(drone) ?? { drone, outcome: 'no answer', seconds: 0, detail: `no result within ${request.budgetSeconds} s` });
+}

@@ -16,7 +16,7 @@ import type { CycleDefinition } from '../core/swarm/cycle-model.ts';
 import type { SchedulingPolicy } from '../core/swarm/dispatch-policy.ts';
 import { estimateDurations } from '../core/swarm/expected-durations.ts';
 import { readSwarmInputs, type SwarmCycleSource } from '../system/swarm-inputs.ts';
-import { createCycle, readDurations } from './cycle-store.ts';
+import { createCycle, readCycle, readDurations } from './cycle-store.ts';
 import { appendSwarmEvent } from './swarm-events.ts';
 import { listDrones } from './drone-registry.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
@@ -39,6 +39,8 @@ export interface StartedCycle {
   readonly historyBuilds: number;
   readonly swarmHistoryPackages: number;
   readonly diagnostics: readonly Diagnostic[];
+  /** The profile already builds these very packages: `definition` is that running cycle's, nothing new was written. */
+  readonly alreadyRunning: boolean;
 }
 
 export async function startCycle(options: StartCycleOptions): Promise<StartedCycle> {
@@ -69,9 +71,14 @@ export async function startCycle(options: StartCycleOptions): Promise<StartedCyc
     edges: dag.edges,
     cyclesBroken: dag.cyclesBroken,
   };
-  await createCycle(redis, keys, definition);
+  const created = await createCycle(redis, keys, definition);
+  const common = { referenceSpeed, historyBuilds: inputs.builds.length, swarmHistoryPackages: history.size, diagnostics: [...inputs.diagnostics, ...dag.diagnostics] };
+  if (created.existing !== undefined) {
+    const running = await readCycle(redis, keys, created.existing);
+    if (running !== undefined) return { ...common, definition: running.definition, alreadyRunning: true };
+  }
   await appendSwarmEvent(redis, keys, { type: 'cycle-started', cycle: definition.id, profile: definition.profile, packages: definition.nodes.length }).catch(() => undefined);
-  return { definition, referenceSpeed, historyBuilds: inputs.builds.length, swarmHistoryPackages: history.size, diagnostics: [...inputs.diagnostics, ...dag.diagnostics] };
+  return { ...common, definition, alreadyRunning: false };
 }
 
 /**

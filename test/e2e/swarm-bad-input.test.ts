@@ -78,9 +78,16 @@ describe('build-swarm with bad input', { timeout: 180_000 }, () => {
     expect(fresh.code, fresh.stderr).toBe(0);
     const cycle = (JSON.parse(fresh.stdout) as { cycle: string }).cycle;
 
+    // fresh is idempotent: the same packages again start nothing and name the running cycle; others are refused.
     const again = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--json']);
-    expect(again.code).toBe(3);
-    expect(errorOf(again.stdout)).toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', message: expect.stringContaining(cycle) });
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ cycle, alreadyRunning: true, packages: 6 });
+    const otherPlan = join(cluster.dir, 'plan-other.txt');
+    await writeFile(otherPlan, (await clusterhqPlanPrefix(5)).text);
+    const other = await cluster.run(['fresh', '--profile', PROFILE, '--plan', otherPlan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--json']);
+    expect(other.code).toBe(3);
+    expect(errorOf(other.stdout)).toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', message: expect.stringContaining(cycle) });
+    expect(await cluster.client.zcard(KEYS.cycles)).toBe(1);
 
     // The swarm starts only now: a cycle this small fails through in seconds, before a second fresh could run.
     await cluster.startOrchestrator('orch-1');

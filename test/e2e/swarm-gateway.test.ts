@@ -418,7 +418,10 @@ describe('cycles started over the API', { timeout: 120_000 }, () => {
     const started = await client.startCycle('desktop', { plan: prefix.text });
     expect(started).toMatchObject({ profile: 'desktop', packages: 4 });
     expect([...(await readRecords(starter.client, KEYS, started.cycle)).keys()].sort()).toEqual([...prefix.cpvs].sort());
-    await expect(client.startCycle('desktop', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', details: { cycle: started.cycle, status: 409 } });
+    expect(started.alreadyRunning).toBe(false);
+    // The same plan again is answered with the running cycle; another plan is refused while it runs.
+    expect(await client.startCycle('desktop', { plan: prefix.text })).toMatchObject({ cycle: started.cycle, alreadyRunning: true });
+    await expect(client.startCycle('desktop', { plan: (await clusterhqPlanPrefix(3)).text })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', details: { cycle: started.cycle, status: 409 } });
     await expect(client.startCycle('server', { plan: '[ebuild   R    ] not/a valid line\n' })).rejects.toMatchObject({ code: 'ARGO_INVALID_INPUT' });
     const reader = createSwarmClient({ url: client.url, token: starter.tokens.read });
     await expect(reader.startCycle('server', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });

@@ -5,13 +5,14 @@
  * drone (refused while a cycle runs), drone ground/unground, and the events each of these leaves.
  */
 
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CycleStatus } from '../../src/core/swarm/swarm-status.ts';
 import type { SwarmEvent } from '../../src/swarm-client/api.ts';
 import { createSwarmClient, type SwarmClient } from '../../src/swarm-client/swarm-client.ts';
 import { clusterhqPlanPrefix, PROFILE, startCluster, type RoleProcess, type SwarmCluster } from '../support/swarm-cluster.ts';
+import { CLUSTERHQ_MD5_CACHE } from '../support/swarm-plan.ts';
 
 let cluster: SwarmCluster;
 let admin: SwarmClient;
@@ -115,6 +116,26 @@ describe('operating the swarm', { timeout: 300_000 }, () => {
     expect(answer.drones).toEqual([{ drone: 'op-drone', outcome: 'ok', seconds: expect.any(Number), detail: `${PROFILE}: === Sync completed for gentoo` }]);
     const stamp = await readFile(join(cluster.droneRoot('op-drone'), PROFILE, 'var/db/repos/gentoo/metadata/timestamp.chk'), 'utf8');
     expect(stamp).toMatch(/^\w{3}, \d{2} \w{3} \d{4} [\d:]{8} \+0000\n$/);
+  });
+
+  it('fresh --sync syncs the profile\'s drones first, and starts no cycle when one fails to sync', async () => {
+    const plan = join(cluster.dir, 'plan-sync.txt');
+    // Two packages after the hung one (the drone still hangs on that one).
+    const lines = (await clusterhqPlanPrefix(3)).text.split('\n').filter((line) => line.startsWith('[ebuild') && !line.includes(hung));
+    await writeFile(plan, `${lines.join('\n')}\n\nTotal: 2 packages (2 reinstalls), Size of downloads: 0 KiB\n`);
+    const failing = join(cluster.droneRoot('op-drone'), PROFILE, 'etc/portage/fake-sync-fails');
+    await writeFile(failing, '');
+    const cycles = await cluster.client.zcard(`${'argo'}:cycles`);
+    const refused = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--sync', '--sync-budget', '60', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'ARGO_SYNC_FAILED', message: expect.stringContaining('op-drone (failed') } });
+    expect(await cluster.client.zcard(`${'argo'}:cycles`)).toBe(cycles);
+    await rm(failing);
+    const fresh = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--sync', '--sync-budget', '60', '--json']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const started = JSON.parse(fresh.stdout) as { cycle: string; alreadyRunning: boolean };
+    expect(started.alreadyRunning).toBe(false);
+    await cluster.waitForStatus((state) => state.cycles.some((entry) => entry.id === started.cycle && entry.status === 'finished'), 'the synced cycle to finish');
   });
 
   it('grounds and ungrounds a drone from the CLI, waiting for the leader to apply each', async () => {

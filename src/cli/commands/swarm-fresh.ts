@@ -4,6 +4,8 @@ import type { SwarmCycleSource } from '../../system/swarm-inputs.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
 import { startCycle } from '../../swarm/start-cycle.ts';
 import { swarmKeys } from '../../swarm/swarm-keys.ts';
+import { syncDrones } from '../../swarm/drone-requests.ts';
+import { readSwarmState } from '../../swarm/swarm-state.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
 import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
 
@@ -16,12 +18,18 @@ export interface SwarmFreshArgs extends SwarmConfigArgs {
   readonly policy: string;
   readonly referenceSpeed: number | undefined;
   readonly allowIncomplete: boolean;
+  readonly sync: boolean;
+  readonly syncBudget: number;
 }
 
 /**
  * `build-swarm fresh`: reads the cycle's packages (plan + md5-cache, or a Packages index), estimates durations
  * (emerge.log files and the swarm's own history) and writes the cycle to Redis; the leading orchestrator starts
  * dispatching it. Nothing is written when an input cannot be read.
+ *
+ * Idempotent: while the profile's running cycle builds the very same packages, fresh starts nothing and names
+ * that cycle (exit 0); a running cycle of other packages is refused (ARGO_CYCLE_ACTIVE, exit 3). With `--sync`,
+ * every online drone of the profile runs `emerge --sync` first, and no cycle starts unless each one succeeded.
  */
 export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: HandlerContext): Promise<CommandOutcome> {
   const config = await loadSwarmConfig(args, context);
@@ -34,9 +42,22 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
   const source = sourceOf(args);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-fresh');
   try {
+    const keys = swarmKeys(config.redis.prefix);
+    if (args.sync) {
+      const state = await readSwarmState(redis, keys, { cycles: 0 });
+      const drones = state.drones.filter((drone) => drone.state !== 'offline' && drone.profiles.includes(profile.name)).map((drone) => drone.id);
+      const results = await syncDrones(redis, keys, { type: 'sync', profile: profile.name, budgetSeconds: args.syncBudget }, drones, 'fresh', context.signal);
+      const bad = results.filter((result) => result.outcome !== 'ok');
+      if (drones.length === 0 || bad.length > 0) {
+        throw new ArgoError('ARGO_SYNC_FAILED', drones.length === 0 ? `No drone of profile ${profile.name} is online to sync` : `emerge --sync did not succeed on ${bad.map((result) => `${result.drone} (${result.outcome}: ${result.detail})`).join(', ')}; no cycle was started`, {
+          hint: drones.length === 0 ? 'Start the drones (build-swarm status lists them), or run fresh without --sync.' : 'Look at that drone\'s repository and network, then run fresh again (build-swarm sync shows each drone).',
+          details: { results },
+        });
+      }
+    }
     const started = await startCycle({
       redis,
-      keys: swarmKeys(config.redis.prefix),
+      keys,
       profile: profile.name,
       source,
       history: args.history,
@@ -45,10 +66,18 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
       allowIncomplete: args.allowIncomplete,
     });
     const { definition, referenceSpeed, diagnostics } = started;
+    if (started.alreadyRunning) {
+      return {
+        exitCode: EXIT.ok,
+        json: { cycle: definition.id, profile: profile.name, packages: definition.nodes.length, alreadyRunning: true },
+        text: `cycle ${definition.id} of profile ${profile.name} already builds these ${definition.nodes.length} packages: nothing new was started`,
+      };
+    }
     const json = {
       cycle: definition.id,
       profile: profile.name,
       packages: definition.nodes.length,
+      alreadyRunning: false,
       edges: definition.edges.length,
       cyclesBroken: definition.cyclesBroken,
       referenceSpeed,
