@@ -126,8 +126,8 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
     expect(await page.locator('#gantt rect.bar').count()).toBe(5);
     // Outlined: exactly the drawn builds on the critical path the gateway gives.
     const graph = (await (await fetch(`${url}/api/v1/cycles/${CYCLE}/graph`, { headers: { authorization: `Bearer ${gateway.tokens.read}` } })).json()) as { criticalPath: string[] };
-    const drawn = await page.locator('#gantt rect.bar').evaluateAll((bars) => bars.map((bar) => bar.getAttribute('data-cpv') ?? ''));
-    const outlined = await page.locator('#gantt rect.bar.critical').evaluateAll((bars) => bars.map((bar) => bar.getAttribute('data-cpv') ?? ''));
+    const drawn = await page.locator('#gantt rect.bar').evaluateAll((bars) => bars.map((bar) => (bar as unknown as PageElement).getAttribute('data-cpv') ?? ''));
+    const outlined = await page.locator('#gantt rect.bar.critical').evaluateAll((bars) => bars.map((bar) => (bar as unknown as PageElement).getAttribute('data-cpv') ?? ''));
     expect(outlined.sort()).toEqual(drawn.filter((cpv) => graph.criticalPath.includes(cpv)).sort());
     expect(outlined.length).toBeGreaterThan(0);
     await screenshot(page, 'gantt');
