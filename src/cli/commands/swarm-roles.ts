@@ -86,7 +86,7 @@ export async function runDroneCommand(args: SwarmDroneArgs, context: HandlerCont
     }
     return profile;
   });
-  const gateway = await droneGateway(drone.gateway, args.tokenFile ?? context.process.env.ARGO_SWARM_TOKEN_FILE, profiles);
+  const gateway = await droneGateway(drone.gateway, args.tokenFile ?? (context.process.env.ARGO_SWARM_TOKEN_FILE || undefined), profiles);
   const runner = createHostRunner({ logger: context.logger });
   await runDrone({
     id: drone.id,
