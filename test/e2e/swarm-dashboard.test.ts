@@ -199,11 +199,11 @@ describe('the web dashboard', { timeout: 120_000 }, () => {
       const watched = await open(`${relay.url}/#token=${gateway.tokens.read}`);
       const { page } = watched;
       await page.locator('#connection[data-state="live"]').waitFor();
-      // An event the page sees (it asks for the status on it), so that it has an id to resume from.
-      const refreshed = page.waitForResponse((response) => response.url().endsWith('/api/v1/status'));
+      // An event the page sees, so that it has an id to resume from.
       await appendSwarmEvent(gateway.client, KEYS, { type: 'command-applied', command: 'unground', drone: 'd3' });
       const [[lastId]] = (await gateway.client.xrevrange(KEYS.events, '+', '-', 'COUNT', 1)) as [[string, string[]]];
-      await refreshed;
+      await page.locator(`#connection[data-last-event="${lastId}"]`).waitFor();
+      expect(await page.locator('#connection').textContent()).toContain('the last, command-applied, at');
       const resumed = page.waitForRequest((request) => request.url().endsWith('/api/v1/events') && request.headers()['last-event-id'] !== undefined);
       relay.cut();
       await page.locator('#connection[data-state="reconnecting"]').waitFor();

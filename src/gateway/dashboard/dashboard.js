@@ -31,6 +31,7 @@ const state = {
   profilePicked: false,
   profiles: [],
   releases: undefined,
+  lastEvent: undefined,
   graphs: new Map(),
   samples: [],
   cycleStates: new Map(),
@@ -108,6 +109,11 @@ function setConnection(kind, text) {
   const connection = $('connection');
   setAttr(connection, 'data-state', kind);
   setText(connection, text);
+}
+
+function liveText() {
+  const last = state.lastEvent;
+  return `Live: the page follows the swarm's events${last === undefined ? '' : ` (the last, ${last.type}, at ${clock(last.at)})`}.`;
 }
 
 function refused(status, error) {
@@ -475,10 +481,13 @@ async function start() {
     url: '/api/v1/events',
     headers: () => api.headersFor('text/event-stream'),
     onOpen: () => {
-      setConnection('live', 'Live: the page follows the swarm\'s events.');
+      setConnection('live', liveText());
       scheduleStatus(0);
     },
-    onEvent: (type) => {
+    onEvent: (type, event) => {
+      state.lastEvent = { type, at: event.at, id: event.id };
+      setConnection('live', liveText());
+      setAttr($('connection'), 'data-last-event', event.id);
       scheduleStatus();
       if (type === 'cycle-started' || type === 'cycle-finished') void loadReleases();
     },
