@@ -13,19 +13,36 @@ import {
   type SwarmResetArgs,
   type SwarmSyncArgs,
 } from './commands/swarm-operate.ts';
-import { runSwarmFreshCommand, type SwarmFreshArgs } from './commands/swarm-fresh.ts';
-import { runDroneCommand, runOrchestratorCommand, type SwarmConfigArgs, type SwarmDroneArgs } from './commands/swarm-roles.ts';
-import { runSwarmStatusCommand, type SwarmStatusArgs } from './commands/swarm-status.ts';
+import type { SwarmFreshArgs } from './commands/swarm-fresh.ts';
+import type { SwarmConfigArgs, SwarmDroneArgs } from './commands/swarm-roles.ts';
+import type { SwarmStatusArgs } from './commands/swarm-status.ts';
 import { gatewayClientOptions, runSwarmFinalizeCommand, runSwarmReleasesCommand, runSwarmRollbackCommand, type SwarmFinalizeArgs, type SwarmReleasesArgs, type SwarmRollbackArgs } from './commands/swarm-publish.ts';
 import { runSwarmVerifyCommand, swarmVerifyOptions, type SwarmVerifyArgs } from './commands/swarm-verify.ts';
-import { DEFAULT_TOKENS_FILE, runSwarmGatewayCommand, type SwarmGatewayArgs } from './commands/swarm-gateway.ts';
+import type { SwarmGatewayArgs } from './commands/swarm-gateway.ts';
+import { DEFAULT_TOKENS_FILE } from '../gateway/gateway-tokens.ts';
 import { runSwarmMonitorCommand, swarmMonitorOptions, type SwarmMonitorArgs } from './commands/swarm-monitor.ts';
 import { runSwarmUpCommand, swarmUpOptions, type SwarmUpArgs } from './commands/swarm-up.ts';
 import { runSwarmFixBlockedCommand, swarmFixBlockedOptions, type SwarmFixBlockedArgs } from './commands/swarm-fix-blocked.ts';
-import { runSwarmSimulateCommand, type SwarmSimulateArgs } from './commands/swarm-simulate.ts';
-import { SCHEDULING_POLICIES } from '../core/swarm/simulate-swarm.ts';
+import type { SwarmSimulateArgs } from './commands/swarm-simulate.ts';
+import { SCHEDULING_POLICIES } from '../core/swarm/dispatch-policy.ts';
 import type { Argv } from 'yargs';
-import type { CliDefinition } from './run-cli.ts';
+import type { CliDefinition, Handler } from './run-cli.ts';
+
+/**
+ * A handler loaded when its command runs: the roles pull in BullMQ, Fastify and the rest, which `status` or
+ * `--help` have no use for (Node would spend most of a second loading them on every run).
+ */
+const lazy =
+  <A>(load: () => Promise<Handler<A>>): Handler<A> =>
+  async (args, context) =>
+    (await load())(args, context);
+const runSwarmFreshCommand = lazy<SwarmFreshArgs>(async () => (await import('./commands/swarm-fresh.ts')).runSwarmFreshCommand);
+const runOrchestratorCommand = lazy<SwarmConfigArgs>(async () => (await import('./commands/swarm-roles.ts')).runOrchestratorCommand);
+const runDroneCommand = lazy<SwarmDroneArgs>(async () => (await import('./commands/swarm-roles.ts')).runDroneCommand);
+const runSwarmStatusCommand = lazy<SwarmStatusArgs>(async () => (await import('./commands/swarm-status.ts')).runSwarmStatusCommand);
+const runSwarmGatewayCommand = lazy<SwarmGatewayArgs>(async () => (await import('./commands/swarm-gateway.ts')).runSwarmGatewayCommand);
+const runSwarmSimulateCommand = lazy<SwarmSimulateArgs>(async () => (await import('./commands/swarm-simulate.ts')).runSwarmSimulateCommand);
+
 
 
 export const buildSwarmCli: CliDefinition = {

@@ -16,6 +16,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgoError } from '../core/errors.ts';
 import { readPrivateFile } from '../system/read-private-file.ts';
 
+/** Where `build-swarm gateway` looks for its tokens without --tokens. */
+export const DEFAULT_TOKENS_FILE = '/etc/argo/gateway-tokens';
+
 export const SCOPES = ['read', 'drone', 'request', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -7,7 +7,7 @@ import { swarmKeys } from '../../swarm/swarm-keys.ts';
 import { syncDrones } from '../../swarm/drone-requests.ts';
 import { readSwarmState } from '../../swarm/swarm-state.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
-import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
+import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-config-args.ts';
 
 export interface SwarmFreshArgs extends SwarmConfigArgs {
   readonly profile: string;

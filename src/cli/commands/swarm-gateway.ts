@@ -16,7 +16,7 @@ import { readPrivateFile } from '../../system/read-private-file.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
-import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
+import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-config-args.ts';
 
 export interface SwarmGatewayArgs extends SwarmConfigArgs {
   readonly data: string;
@@ -35,7 +35,6 @@ export interface SwarmGatewayArgs extends SwarmConfigArgs {
   readonly history: readonly string[];
 }
 
-export const DEFAULT_TOKENS_FILE = '/etc/argo/gateway-tokens';
 
 export async function runSwarmGatewayCommand(args: SwarmGatewayArgs, context: HandlerContext): Promise<CommandOutcome> {
   const config = await loadSwarmConfig(args, context);

@@ -6,8 +6,6 @@
 import type { Argv } from 'yargs';
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import type { MonitorClient } from '../../monitor/monitor-feed.ts';
-import { monitorTheme } from '../../monitor/monitor-theme.ts';
-import { runMonitor } from '../../monitor/start-monitor.tsx';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
 import { gatewayClient, type GatewayClientArgs } from './swarm-publish.ts';
 
@@ -30,6 +28,8 @@ export async function runSwarmMonitorCommand(args: SwarmMonitorArgs, context: Ha
     });
   }
   const client = await gatewayClient(args, context);
+  // Ink and its layout engine take most of a second to load: only for this command, not every build-swarm run.
+  const [{ runMonitor }, { monitorTheme }] = await Promise.all([import('../../monitor/start-monitor.tsx'), import('../../monitor/monitor-theme.ts')]);
   await runMonitor({
     client: client satisfies MonitorClient,
     theme: monitorTheme({ isTTY: stdoutIsTTY }, context.process.env, args.ascii),

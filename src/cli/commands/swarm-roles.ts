@@ -1,22 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { ArgoError, EXIT } from '../../core/errors.ts';
-import type { PartialCliOverrides, SwarmConfig } from '../../core/swarm/swarm-config.ts';
 import { createFileGateway } from '../../system/file-gateway.ts';
-import { readSwarmConfig, redactRedisUrl, redisConnectionOptions } from '../../system/read-swarm-config.ts';
 import { createHostRunner } from '../../system/run-command.ts';
 import { runDrone, type DroneOptions, type DroneProfile } from '../../swarm/drone.ts';
 import { createHttpGateway } from '../../swarm-client/swarm-client.ts';
 import { readPrivateFile } from '../../system/read-private-file.ts';
 import { isLeaseCurrent } from '../../swarm/job-lease.ts';
 import { runOrchestrator } from '../../swarm/orchestrator.ts';
-import type { RedisEndpoint } from '../../swarm/redis-connection.ts';
-import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
+import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
+import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-config-args.ts';
 
-export interface SwarmConfigArgs extends GlobalOptions {
-  readonly config: string | undefined;
-  readonly redis: string | undefined;
-  readonly id: string | undefined;
-}
+export type { SwarmConfigArgs } from './swarm-config-args.ts';
 
 export interface SwarmDroneArgs extends SwarmConfigArgs {
   readonly gateway: string | undefined;
@@ -25,19 +19,6 @@ export interface SwarmDroneArgs extends SwarmConfigArgs {
   readonly sweeper: boolean | undefined;
   readonly profile: readonly string[] | undefined;
   readonly tokenFile: string | undefined;
-}
-
-/** The swarm configuration: file (`--config`, ARGO_SWARM_CONFIG or /etc/argo/swarm.toml), environment, flags. */
-export async function loadSwarmConfig(args: SwarmConfigArgs, context: HandlerContext, extra: PartialCliOverrides = {}): Promise<SwarmConfig> {
-  return readSwarmConfig({
-    ...(args.config === undefined ? {} : { configFile: args.config }),
-    env: context.process.env,
-    cli: { ...(args.redis === undefined ? {} : { redisUrl: args.redis }), ...(args.id === undefined ? {} : { id: args.id }), ...extra },
-  });
-}
-
-export function endpointOf(config: SwarmConfig): RedisEndpoint {
-  return { ...redisConnectionOptions(config.redis), shownUrl: redactRedisUrl(config.redis.url) };
 }
 
 /** `build-swarm orchestrator`: stands by or leads until SIGTERM. */

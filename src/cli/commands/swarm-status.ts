@@ -1,12 +1,9 @@
 import { EXIT } from '../../core/errors.ts';
 import { formatDuration, nextAction } from '../../core/swarm/next-action.ts';
 import type { SwarmStatus } from '../../core/swarm/swarm-status.ts';
-import { connectRedis } from '../../swarm/redis-connection.ts';
-import { swarmKeys } from '../../swarm/swarm-keys.ts';
-import { readSwarmState } from '../../swarm/swarm-state.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
 import { gatewayClient, type GatewayClientArgs } from './swarm-publish.ts';
-import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
+import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-config-args.ts';
 
 export type SwarmStatusArgs = SwarmConfigArgs & GatewayClientArgs;
 
@@ -22,6 +19,8 @@ export async function runSwarmStatusCommand(args: SwarmStatusArgs, context: Hand
 
 async function statusFromRedis(args: SwarmConfigArgs, context: HandlerContext): Promise<SwarmStatus> {
   const config = await loadSwarmConfig(args, context);
+  // ioredis only for this path: through the gateway, status needs none of it.
+  const [{ connectRedis }, { swarmKeys }, { readSwarmState }] = await Promise.all([import('../../swarm/redis-connection.ts'), import('../../swarm/swarm-keys.ts'), import('../../swarm/swarm-state.ts')]);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-status');
   try {
     return await readSwarmState(redis, swarmKeys(config.redis.prefix));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { ArgoError, EXIT } from '../../core/errors.ts';
-import { runLocalSwarm, type LocalSwarmReady } from '../../swarm/local-swarm.ts';
+import type { LocalSwarmReady } from '../../swarm/local-swarm.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface SwarmUpArgs extends GlobalOptions {
@@ -53,6 +53,8 @@ export async function runSwarmUpCommand(args: SwarmUpArgs, context: HandlerConte
   const history = args.history === undefined ? (existsSync(GENTOO_EMERGE_LOG) ? [GENTOO_EMERGE_LOG] : []) : args.history.map((file) => absolute('history', file));
   const { stdout } = context.process;
 
+  // The supervisor (execa and the rest) is loaded for this command only.
+  const { runLocalSwarm } = await import('../../swarm/local-swarm.ts');
   const outcome = await runLocalSwarm({
     data: absolute('data', args.data),
     drones: args.drones,

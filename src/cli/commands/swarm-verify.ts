@@ -2,11 +2,9 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { ArgoError, EXIT } from '../../core/errors.ts';
 import { DEFAULT_USE_PINS, DEFAULT_VERIFY_THRESHOLD, parseUsePins, type VerifyReport } from '../../core/swarm/verify-score.ts';
-import { connectRedis } from '../../swarm/redis-connection.ts';
 import { swarmKeys } from '../../swarm/swarm-keys.ts';
-import { verifyProfile } from '../../swarm/verify-inputs.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
-import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-roles.ts';
+import { endpointOf, loadSwarmConfig, type SwarmConfigArgs } from './swarm-config-args.ts';
 
 export interface SwarmVerifyArgs extends SwarmConfigArgs {
   readonly profile: string;
@@ -46,6 +44,7 @@ export async function runSwarmVerifyCommand(args: SwarmVerifyArgs, context: Hand
     throw new ArgoError('ARGO_USAGE', `No profile named ${args.profile}`, { hint: `Profiles: ${Object.keys(config.profiles).sort().join(', ')}.` });
   }
   const dataDir = args.data ?? gatewayFolder(config.drone.gateway);
+  const [{ connectRedis }, { verifyProfile }] = await Promise.all([import('../../swarm/redis-connection.ts'), import('../../swarm/verify-inputs.ts')]);
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-verify');
   let report: VerifyReport;
   try {
