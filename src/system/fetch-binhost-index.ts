@@ -1,5 +1,6 @@
 import { ArgoError } from '../core/errors.ts';
 import { gunzipPackagesIndex } from '../core/gentoo/packages-index-gzip.ts';
+import { redactSecretsInText } from '../core/redact-secrets.ts';
 import type { RootedFs } from './rooted-fs.ts';
 
 export interface FetchedIndex {
@@ -21,13 +22,16 @@ export async function fetchBinhostIndex(base: string, target: RootedFs, signal: 
     }
     return { url: `${dir}/Packages`, text };
   }
-  const root = base.replace(/\/+$/, '');
+  // Portage takes a binhost's credentials from its URL (`https://client:TOKEN@swarm:8470/binhost/desktop`); fetch()
+  // refuses a URL with userinfo, so they go in an Authorization header, and only the URL without them is shown.
+  const { url: plain, headers } = withoutCredentials(base);
+  const root = plain.replace(/\/+$/, '');
   const failures: string[] = [];
   for (const name of ['Packages.gz', 'Packages']) {
     const url = `${root}/${name}`;
     let response: Response;
     try {
-      response = await fetch(url, { signal, redirect: 'follow' });
+      response = await fetch(url, { signal, redirect: 'follow', headers });
     } catch (error) {
       if (signal.aborted) throw error;
       failures.push(`${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
@@ -44,8 +48,23 @@ export async function fetchBinhostIndex(base: string, target: RootedFs, signal: 
     const bytes = new Uint8Array(await response.arrayBuffer());
     return { url, text: name.endsWith('.gz') ? gunzipPackagesIndex(bytes, { file: url }) : new TextDecoder().decode(bytes) };
   }
-  throw new ArgoError('ARGO_INVALID_INPUT', `The binhost ${base} serves no Packages index (${failures.join('; ')})`, {
+  throw new ArgoError('ARGO_INVALID_INPUT', `The binhost ${root} serves no Packages index (${failures.join('; ')})`, {
     hint: 'Check the URL (it is the folder that holds Packages) and that the binhost is reachable.',
-    details: { base, failures },
+    details: { base: root, failures },
   });
+}
+
+/** The URL without its userinfo, and HTTP Basic credentials from it (percent-decoded, as Python's urllib does). */
+function withoutCredentials(base: string): { readonly url: string; readonly headers: Record<string, string> } {
+  let parsed: URL;
+  try {
+    parsed = new URL(base);
+  } catch {
+    throw new ArgoError('ARGO_INVALID_INPUT', `Not a binhost URL: ${redactSecretsInText(base)}`, { hint: 'Give an http(s) URL of the folder that holds Packages, or a local PKGDIR path.' });
+  }
+  if (parsed.username === '' && parsed.password === '') return { url: base, headers: {} };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString(), headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } };
 }
