@@ -92,6 +92,8 @@ export interface EventFields {
   'swarm.cycle-cancelled': { cycle: string; by: string; skipped: number };
   'swarm.package-cancelled': { cycle: string; cpv: string; by: string; blocked: number };
   'swarm.reset': { by: string; requeued: number };
+  'swarm.up-ready': { url: string; data: string; drones: number };
+  'swarm.child-exited': { child: string; code: number | null; signal: string | null; log: string; restarts: number };
   'swarm.build-taken-back': { drone: string; jobId: string };
   'swarm.sync-finished': { drone: string; request: string; outcome: string; seconds: number };
   'gateway.command-queued': { command: string; id: string; token: string };
@@ -190,6 +192,8 @@ export const EVENTS = {
   'swarm.command-invalid': { level: 'warn', message: 'An entry of the command stream is not a command; skipped', fields: ['id', 'by'] },
   'swarm.cycle-cancelled': { level: 'warn', message: 'Cycle cancelled: every package not built yet is skipped', fields: ['cycle', 'by', 'skipped'] },
   'swarm.package-cancelled': { level: 'warn', message: 'Package cancelled: skipped, and what needs it blocked', fields: ['cycle', 'cpv', 'by', 'blocked'] },
+  'swarm.up-ready': { level: 'info', message: 'Local swarm ready', fields: ['url', 'data', 'drones'] },
+  'swarm.child-exited': { level: 'warn', message: 'A process of the local swarm exited unexpectedly', fields: ['child', 'code', 'signal', 'log', 'restarts'] },
   'swarm.reset': { level: 'warn', message: 'Reset: every dispatched build went back to the ready queue', fields: ['by', 'requeued'] },
   'swarm.build-taken-back': { level: 'warn', message: 'The swarm took this build back (reset or cancel): its emerge is stopped', fields: ['drone', 'jobId'] },
   'swarm.sync-finished': { level: 'info', message: 'Repository sync finished on this drone', fields: ['drone', 'request', 'outcome', 'seconds'] },

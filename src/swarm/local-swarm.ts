@@ -15,6 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { logEvent } from '../core/log-events.ts';
 import { ArgoError } from '../core/errors.ts';
 import { lockTarget, type TargetLock } from '../system/target-lock.ts';
 
@@ -248,7 +249,7 @@ export async function runLocalSwarm(options: LocalSwarmOptions): Promise<LocalSw
       logs: layout.logs,
       pids: pidsOf(children),
     });
-    logLine(options.logger, 'Local swarm ready', { url, data: layout.data, drones: droneIds.length });
+    logEvent(options.logger, 'swarm.up-ready', { url, data: layout.data, drones: droneIds.length });
 
     await supervise(children, options, start, lost);
   } finally {
@@ -270,7 +271,7 @@ async function supervise(children: readonly Child[], options: LocalSwarmOptions,
       const exited = await Promise.race([child.exited ?? Promise.resolve(undefined), stopped.then(() => undefined)]);
       if (exited === undefined || options.signal.aborted) return;
       const how = exited.signal === undefined ? `exit code ${String(exited.code)}` : `signal ${exited.signal}`;
-      logLine(options.logger, 'A process of the local swarm exited unexpectedly', { child: child.name, code: exited.code ?? null, signal: exited.signal ?? null, log: child.log, restarts: child.restarts });
+      logEvent(options.logger, 'swarm.child-exited', { child: child.name, code: exited.code ?? null, signal: exited.signal ?? null, log: child.log, restarts: child.restarts });
       if (child.restarts >= options.maxRestarts) {
         options.onNotice(`${child.name} exited unexpectedly (${how}) and was restarted ${child.restarts} times already; not restarting it. Its log: ${child.log}`);
         lost.push(child.name);
@@ -366,10 +367,6 @@ async function writePidsFile(file: string, children: readonly Child[]): Promise<
   const temporary = `${file}.${process.pid}.tmp`;
   await fs.writeFile(temporary, `${JSON.stringify({ pid: process.pid, children: pidsOf(children) })}\n`, { mode: 0o600 });
   await fs.rename(temporary, file);
-}
-
-function logLine(logger: Logger, message: string, fields: Record<string, unknown>): void {
-  logger.info(fields, message);
 }
 
 /** The children's environment: no ARGO_SWARM_* of the caller (the data folder's configuration decides), no colour. */
