@@ -2,23 +2,28 @@
  * A build's output as Server-Sent Events (`build-swarm logs CPV --follow`, the monitor's and the dashboard's live
  * log): `event: lines` with `{"lines": [...]}`, then one `event: end` with `{"state": ...}` when the attempt is over.
  *
- * A running attempt's lines come from its BullMQ job's progress events (the drone publishes what emerge printed
- * about once a second): first those the queue's event stream still holds, then new ones as they come. An attempt
- * that is over is answered from the log the gateway kept of it. The record is read again every second, so the
- * stream ends when the leader records the outcome even if the queue's events were trimmed.
+ * A running attempt's lines come from its own capped Redis stream (`<prefix>:output:<jobId>`, written by the
+ * drone about once a second, at most OUTPUT_KEEP entries, expiring two days after the last): first what it
+ * holds, a page at a time, then new entries as they come. An attempt that is over is answered from the log the
+ * gateway kept of it, read as a stream. Every write waits for the client (src/gateway/sse-stream.ts), so neither
+ * a long log nor a client that stops reading grows the gateway's memory. The record is read again every second:
+ * the stream ends when the leader records the outcome.
  */
 
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PackageRecord } from '../core/swarm/cycle-model.ts';
 import { logPath } from '../system/file-gateway.ts';
 import { isMissing } from '../system/fs-errors.ts';
-import { buildJobId, droneQueueName, type SwarmKeys } from '../swarm/swarm-keys.ts';
-import type { EventStreams } from './swarm-event-stream.ts';
+import { buildJobId, type SwarmKeys } from '../swarm/swarm-keys.ts';
+import { openSseStream, type EventStreams, type SseStream } from './sse-stream.ts';
 
 const BLOCK_MS = 1_000;
+const PAGE = 50;
+const LINES_PER_MESSAGE = 500;
 
 export interface OutputTarget {
   readonly data: string;
@@ -38,23 +43,11 @@ export function droneOfAttempt(record: PackageRecord, attempt: number): string |
   return record.failures.find((failure) => failure.attempt === attempt)?.drone;
 }
 
-export async function streamBuildOutput(redis: Redis, keys: SwarmKeys, target: OutputTarget, request: IncomingMessage, response: ServerResponse, logger: Logger, streams: EventStreams): Promise<void> {
+export async function streamBuildOutput(redis: Redis, keys: SwarmKeys, target: OutputTarget, request: IncomingMessage, response: ServerResponse, logger: Logger, registries: readonly EventStreams[]): Promise<void> {
   const reader = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-  let open = true;
-  const close = (): void => {
-    if (!open) return;
-    open = false;
-    streams.delete(close);
-    reader.disconnect();
-    if (!response.writableEnded) response.end();
-  };
-  streams.add(close);
-  request.on('close', close);
-  response.on('close', close);
-  response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  const send = (event: string, data: unknown): void => {
-    if (open) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
+  const stream = openSseStream(request, response, registries);
+  stream.onClose(() => reader.disconnect());
+  const send = (event: string, data: unknown): Promise<void> => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const recordNow = async (): Promise<PackageRecord | undefined> => {
     const json = await redis.hget(keys.packages(target.cycle), target.cpv);
     return json === null ? undefined : (JSON.parse(json) as PackageRecord);
@@ -63,60 +56,67 @@ export async function streamBuildOutput(redis: Redis, keys: SwarmKeys, target: O
   try {
     let record = await recordNow();
     if (target.drone !== undefined && live(record)) {
-      const stream = `${keys.bullPrefix}:${droneQueueName(target.drone)}:events`;
-      const jobId = buildJobId(target.cycle, target.cpv, target.attempt);
-      const kept = (await reader.xrange(stream, '-', '+')) as [string, string[]][];
-      let position = kept.at(-1)?.[0] ?? '0';
-      let over = relay(kept, jobId, send) || !target.follow;
-      while (open && !over) {
-        const answer = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', stream, position)) as [string, [string, string[]][]][] | null;
-        for (const [, entries] of answer ?? []) {
-          position = entries.at(-1)?.[0] ?? position;
-          over = relay(entries, jobId, send) || over;
+      const key = keys.output(buildJobId(target.cycle, target.cpv, target.attempt));
+      let position = '-';
+      // What the stream holds, a page at a time.
+      for (;;) {
+        const page = (await reader.xrange(key, position === '-' ? '-' : `(${position}`, '+', 'COUNT', PAGE)) as [string, string[]][];
+        for (const [id, flat] of page) {
+          position = id;
+          await relay(flat, send);
         }
-        record = await recordNow();
-        if (!live(record)) over = true;
+        if (page.length < PAGE || !stream.open()) break;
       }
-      // The leader records the outcome a moment after the job ends: wait for it, briefly.
-      for (let wait = 0; target.follow && open && live(record) && wait < 10; wait += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+      if (position === '-') position = '0';
+      while (target.follow && stream.open() && live(record)) {
+        const answer = (await reader.xread('COUNT', PAGE, 'BLOCK', BLOCK_MS, 'STREAMS', key, position)) as [string, [string, string[]][]][] | null;
+        for (const [, entries] of answer ?? []) {
+          for (const [id, flat] of entries) {
+            position = id;
+            await relay(flat, send);
+          }
+        }
         record = await recordNow();
       }
     } else if (target.drone !== undefined) {
-      const text = await readFile(logPath(target.data, { cycle: target.cycle, cpv: target.cpv, attempt: target.attempt, drone: target.drone }), 'utf8').catch((error: unknown) => {
-        if (isMissing(error)) return undefined;
-        throw error;
-      });
-      if (text !== undefined) {
-        const lines = text.split('\n');
-        if (lines.at(-1) === '') lines.pop();
-        for (let index = 0; index < lines.length; index += 500) send('lines', { lines: lines.slice(index, index + 500) });
-      }
+      await sendKeptLog(logPath(target.data, { cycle: target.cycle, cpv: target.cpv, attempt: target.attempt, drone: target.drone }), stream, send);
     }
-    send('end', { state: record === undefined ? 'unknown' : record.attempt === target.attempt ? record.state : 'superseded' });
+    await send('end', { state: record === undefined ? 'unknown' : record.attempt === target.attempt ? record.state : 'superseded' });
   } catch (error) {
-    if (open) logger.warn({ err: error }, 'build output stream ended');
+    if (stream.open()) logger.warn({ err: error }, 'build output stream ended');
   } finally {
-    close();
+    stream.close();
   }
 }
 
-/** Sends the progress lines of `jobId` among `entries`; true when one says the job ended. */
-function relay(entries: readonly [string, string[]][], jobId: string, send: (event: string, data: unknown) => void): boolean {
-  let over = false;
-  for (const [, flat] of entries) {
-    const fields = new Map<string, string>();
-    for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
-    if (fields.get('jobId') !== jobId) continue;
-    const event = fields.get('event');
-    if (event === 'completed' || event === 'failed' || event === 'removed') over = true;
-    if (event !== 'progress') continue;
-    try {
-      const data = JSON.parse(fields.get('data') ?? 'null') as { lines?: unknown };
-      if (Array.isArray(data?.lines)) send('lines', { lines: data.lines.filter((line): line is string => typeof line === 'string') });
-    } catch {
-      // Not the drone's progress shape: nothing to show.
+async function relay(flat: readonly string[], send: (event: string, data: unknown) => Promise<void>): Promise<void> {
+  const index = flat.indexOf('lines');
+  if (index < 0 || index + 1 >= flat.length) return;
+  try {
+    const lines = JSON.parse(flat[index + 1] as string) as unknown;
+    if (Array.isArray(lines)) await send('lines', { lines: lines.filter((line): line is string => typeof line === 'string') });
+  } catch {
+    // Not the drone's shape: nothing to show.
+  }
+}
+
+/** The kept log of an attempt, LINES_PER_MESSAGE lines a message; nothing when it was not kept. */
+async function sendKeptLog(file: string, stream: SseStream, send: (event: string, data: unknown) => Promise<void>): Promise<void> {
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const opened = await new Promise<boolean>((resolve, reject) => {
+    input.once('open', () => resolve(true));
+    input.once('error', (error) => (isMissing(error) ? resolve(false) : reject(error)));
+  });
+  if (!opened) return;
+  stream.onClose(() => input.destroy());
+  let batch: string[] = [];
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    batch.push(line);
+    if (batch.length === LINES_PER_MESSAGE) {
+      await send('lines', { lines: batch });
+      batch = [];
+      if (!stream.open()) return;
     }
   }
-  return over;
+  if (batch.length > 0) await send('lines', { lines: batch });
 }

@@ -53,7 +53,8 @@ import { cycleGraphView } from './cycle-graph-view.ts';
 import { readCycle } from '../swarm/cycle-store.ts';
 import { sendSyncRequest } from '../swarm/drone-requests.ts';
 import type { PackageRecord } from '../core/swarm/cycle-model.ts';
-import { MAX_EVENT_STREAMS, streamSwarmEvents, type EventStreams } from './swarm-event-stream.ts';
+import { streamSwarmEvents } from './swarm-event-stream.ts';
+import { MAX_ANONYMOUS_STREAMS, MAX_EVENT_STREAMS, type EventStreams } from './sse-stream.ts';
 
 /** Thrown by finalize's gate: verify says the release is not safe and nobody forced it. */
 class FinalizeRefused extends Error {
@@ -143,6 +144,18 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   await app.register(fastifyStatic, { root: options.data, serve: false, dotfiles: 'deny', index: false, redirect: false, acceptRanges: true });
   const metrics = createGatewayMetrics(options.redis, options.keys);
   const streams: EventStreams = new Set();
+  const anonymousStreams: EventStreams = new Set();
+  /** The registries a new live stream joins, or 503 when the cap (anonymous readers' own, smaller one) is reached. */
+  const admitStream = (request: FastifyRequest): readonly EventStreams[] => {
+    if (streams.size >= MAX_EVENT_STREAMS) {
+      throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_EVENT_STREAMS} live streams`, { hint: 'Close a dashboard, monitor or followed log, or poll /api/v1/status instead.' });
+    }
+    if (request.holder !== undefined) return [streams];
+    if (anonymousStreams.size >= MAX_ANONYMOUS_STREAMS) {
+      throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_ANONYMOUS_STREAMS} live streams without a token`, { hint: 'Give a token (Authorization: Bearer): streams with one have room of their own.' });
+    }
+    return [streams, anonymousStreams];
+  };
   // Stopping ends the live streams (each would hold the server open) before the server waits for its requests.
   app.addHook('preClose', async () => {
     for (const close of [...streams]) close();
@@ -246,11 +259,9 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       const record = JSON.parse(json) as PackageRecord;
       const attempt = request.query.attempt === undefined ? record.attempt : parseWith(z.coerce.number().int().min(1).max(999_999), request.query.attempt, 'attempt');
       if (attempt < 1 || attempt > record.attempt) throw new ArgoError('ARGO_FILE_NOT_FOUND', `${cpv} has had ${record.attempt} attempt(s) in cycle ${cycle}; there is no attempt ${attempt}`, { hint: 'Attempts count from 1; a package not dispatched yet has none.' });
-      if (streams.size >= MAX_EVENT_STREAMS) {
-        throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_EVENT_STREAMS} live streams`, { hint: 'Close a dashboard, monitor or followed log, then ask again.' });
-      }
+      const registries = admitStream(request);
       reply.hijack();
-      await streamBuildOutput(options.redis, options.keys, { data: options.data, cycle, cpv, attempt, drone: droneOfAttempt(record, attempt), follow: request.query.follow !== '0' }, request.raw, reply.raw, logger, streams);
+      await streamBuildOutput(options.redis, options.keys, { data: options.data, cycle, cpv, attempt, drone: droneOfAttempt(record, attempt), follow: request.query.follow !== '0' }, request.raw, reply.raw, logger, registries);
     },
   );
   app.get(`${API_PREFIX}/profiles`, { config: { access: 'read' } }, async () => ({
@@ -275,11 +286,9 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   app.get<{ Querystring: { since?: string } }>(`${API_PREFIX}/events`, { config: { access: 'read' } }, async (request, reply) => {
     const since = request.query.since ?? (typeof request.headers['last-event-id'] === 'string' ? request.headers['last-event-id'] : '$');
     if (since !== '$' && since !== '0' && !/^\d+-\d+$/.test(since)) throw new ArgoError('ARGO_INVALID_INPUT', `Not a stream position: ${JSON.stringify(since)}`, { hint: 'since is $ (new events), 0 (all kept) or an event id.' });
-    if (streams.size >= MAX_EVENT_STREAMS) {
-      throw new ArgoError('ARGO_SWARM_BUSY', `The gateway already serves ${MAX_EVENT_STREAMS} live event streams`, { hint: 'Close a dashboard or monitor, or poll /api/v1/status instead.' });
-    }
+    const registries = admitStream(request);
     reply.hijack();
-    await streamSwarmEvents(options.redis, options.keys, request.raw, reply.raw, since, logger, streams);
+    await streamSwarmEvents(options.redis, options.keys, request.raw, reply.raw, since, logger, registries);
   });
   app.get('/metrics', { config: { access: 'metrics' } }, async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
@@ -434,7 +443,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const drones = (await readSwarmState(options.redis, options.keys, { cycles: 0 })).drones.filter((drone) => drone.state !== 'offline' && (body.profile === undefined || drone.profiles.includes(body.profile))).map((drone) => drone.id);
     const by = request.holder?.name ?? 'gateway';
     const budgetSeconds = body.budgetSeconds ?? 1800;
-    const id = await sendSyncRequest(options.redis, options.keys, { type: 'sync', budgetSeconds, ...(body.profile === undefined ? {} : { profile: body.profile }) }, by);
+    const id = await sendSyncRequest(options.redis, options.keys, { type: 'sync', budgetSeconds, ...(body.profile === undefined ? {} : { profile: body.profile }), ...(body.force === true ? { force: true } : {}) }, by);
     logEvent(logger, 'gateway.command-queued', { command: 'sync', id, token: by });
     void reply.code(202);
     return { command: 'sync', queued: id, drones, budgetSeconds };

@@ -10,51 +10,38 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SwarmEvent } from '../swarm-client/api.ts';
 import type { SwarmKeys } from '../swarm/swarm-keys.ts';
+import { openSseStream, type EventStreams } from './sse-stream.ts';
 
 const BLOCK_MS = 15_000;
 
-/** Live streams, each one Redis connection: a cap keeps readers from starving drones of Redis connections. */
-export const MAX_EVENT_STREAMS = 32;
+export { MAX_EVENT_STREAMS, type EventStreams } from './sse-stream.ts';
 
-/** The live streams of one gateway, so it can end them all when it stops. */
-export type EventStreams = Set<() => void>;
-
-export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: IncomingMessage, response: ServerResponse, since: string, logger: Logger, streams: EventStreams): Promise<void> {
+export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: IncomingMessage, response: ServerResponse, since: string, logger: Logger, registries: readonly EventStreams[]): Promise<void> {
   const reader = redis.duplicate({ maxRetriesPerRequest: null, lazyConnect: false, enableOfflineQueue: true });
-  let open = true;
-  const close = (): void => {
-    if (!open) return;
-    open = false;
-    streams.delete(close);
-    reader.disconnect();
-    if (!response.writableEnded) response.end();
-  };
-  streams.add(close);
-  request.on('close', close);
-  response.on('close', close);
-  response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  response.write(': argo swarm events\n\n');
+  const stream = openSseStream(request, response, registries);
+  stream.onClose(() => reader.disconnect());
+  await stream.write(': argo swarm events\n\n');
   let position = since;
   try {
-    while (open) {
+    while (stream.open()) {
       const answer = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.events, position)) as [string, [string, string[]][]][] | null;
-      if (!open) break;
+      if (!stream.open()) break;
       if (answer === null) {
-        response.write(': keep-alive\n\n');
+        await stream.write(': keep-alive\n\n');
         continue;
       }
       for (const [, entries] of answer) {
         for (const [id, flat] of entries) {
           position = id;
           const event = toEvent(id, flat);
-          response.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+          await stream.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         }
       }
     }
   } catch (error) {
-    if (open) logger.warn({ err: error }, 'event stream ended');
+    if (stream.open()) logger.warn({ err: error }, 'event stream ended');
   } finally {
-    close();
+    stream.close();
   }
 }
 

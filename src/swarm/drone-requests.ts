@@ -30,6 +30,8 @@ export const syncRequestSchema = z.object({
   /** Only drones building this profile sync (all when absent). */
   profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).optional(),
   budgetSeconds: z.number().int().min(10).max(6 * 3600),
+  /** Sync even while this drone builds (the tree changes under its emerges). */
+  force: z.boolean().optional(),
 });
 export type SyncRequest = z.infer<typeof syncRequestSchema>;
 
@@ -49,6 +51,8 @@ export interface DroneRequestOptions {
   readonly runner: CommandRunner;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** Builds this drone runs now: a sync waits for none, it is refused unless forced. */
+  readonly building: () => number;
 }
 
 /** Reads sync requests made after the drone started, until `signal`; one at a time. */
@@ -92,6 +96,12 @@ async function syncProfiles(options: DroneRequestOptions, request: string, sync:
   const profiles = options.profiles.filter((profile) => sync.profile === undefined || profile.name === sync.profile);
   if (profiles.length === 0) return;
   const started = Date.now();
+  const building = options.building();
+  if (building > 0 && sync.force !== true) {
+    logEvent(options.logger, 'swarm.sync-finished', { drone: options.id, request, outcome: 'failed', seconds: 0 });
+    await appendSwarmEvent(options.redis, options.keys, { type: 'sync-result', request, drone: options.id, outcome: 'failed', seconds: 0, detail: `refused: ${building} build(s) running here (sync with --force to do it anyway)` }).catch(() => undefined);
+    return;
+  }
   const deadline = started + sync.budgetSeconds * 1000;
   let outcome: 'ok' | 'failed' | 'timeout' = 'ok';
   let detail = '';

@@ -81,8 +81,12 @@ const STOP_GRACE_MS = 15_000;
 
 /** How often output lines are published as BullMQ progress. */
 const PROGRESS_EVERY_MS = 1_000;
-/** Lines per progress event: the live log (`build-swarm logs --follow`) shows them all unless a build prints faster. */
-const PROGRESS_LINES = 200;
+/** Lines per BullMQ progress event (the newest; the whole output goes to the job's output stream). */
+const PROGRESS_LINES = 20;
+/** Lines per entry of a job's output stream, entries kept per job, and how long the stream outlives its last entry. */
+const OUTPUT_LINES = 200;
+const OUTPUT_KEEP = 500;
+const OUTPUT_TTL_SECONDS = 2 * 24 * 3600;
 
 export async function runDrone(options: DroneOptions): Promise<void> {
   const { logger, id } = options;
@@ -122,7 +126,19 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   const emergeCommand = guarded ? ['setpriv', '--pdeathsig', 'KILL', '--', ...options.emergeCommand] : [...options.emergeCommand];
   const withCommand: DroneOptions = { ...options, emergeCommand };
   const held = new Map<string, LeaseToken>();
-  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(withCommand, gateway, queueName, job, token, signal, held), {
+  // Builds past `>>> Merging`/`>>> Installing`: stopping emerge there could leave a half-merged package in the
+  // profile root that every later build on this drone would start from; such a build finishes (its upload is
+  // refused when its lease is gone).
+  const merging = new Set<string>();
+  // Every line of a build, for `build-swarm logs --follow` and the live views (src/gateway/build-output.ts).
+  const output = (jobId: string, lines: readonly string[]): void => {
+    const key = keys.output(jobId);
+    const multi = redis.multi();
+    for (let index = 0; index < lines.length; index += OUTPUT_LINES) multi.xadd(key, 'MAXLEN', '~', String(OUTPUT_KEEP), '*', 'lines', JSON.stringify(lines.slice(index, index + OUTPUT_LINES)));
+    multi.expire(key, OUTPUT_TTL_SECONDS);
+    multi.exec().catch(() => undefined);
+  };
+  const worker = new Worker<BuildJobData, BuildResult>(queueName, (job, token, signal) => build(withCommand, gateway, queueName, job, token, signal, held, output, merging), {
     connection: bullConnection(options.endpoint, 'blocking', logger, `argo-drone-worker-${id}`),
     prefix: keys.bullPrefix,
     concurrency: options.slots,
@@ -142,6 +158,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   const running = worker.run();
   // A reset or a cancel takes builds back by rewriting their records: stop their emerges at once.
   const stopWatching = watchLeases(redis, keys, held, (jobId) => {
+    if (merging.has(jobId)) return;
     logEvent(logger, 'swarm.build-taken-back', { drone: id, jobId });
     worker.cancelJob(jobId, 'the swarm took this build back (reset or cancel)');
   });
@@ -155,6 +172,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
     runner: options.runner,
     logger,
     signal: requestsStopped.signal,
+    building: () => held.size,
   }).catch((error: unknown) => logEvent(logger, 'swarm.redis-error', { source: 'drone' }, { err: error }));
 
   const stop = AbortSignal.any([options.signal, superseded.signal]);
@@ -193,7 +211,7 @@ export async function runDrone(options: DroneOptions): Promise<void> {
   }
 }
 
-async function build(options: DroneOptions, gateway: ArtifactGateway, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined, held: Map<string, LeaseToken>): Promise<BuildResult> {
+async function build(options: DroneOptions, gateway: ArtifactGateway, queueName: string, job: Job<BuildJobData, BuildResult>, token: string | undefined, signal: AbortSignal | undefined, held: Map<string, LeaseToken>, output: (jobId: string, lines: readonly string[]) => void, merging: Set<string>): Promise<BuildResult> {
   const { logger, id } = options;
   const data = jobDataSchema.safeParse(job.data);
   const cpv = data.success ? tryParseCpv(data.data.cpv) : undefined;
@@ -211,9 +229,10 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
   let pending: string[] = [];
   const publish = (): void => {
     if (pending.length === 0) return;
-    const lines = pending.slice(-PROGRESS_LINES);
+    const lines = pending;
     pending = [];
-    job.updateProgress({ at: Date.now(), lines }).catch(() => undefined);
+    if (job.id !== undefined) output(job.id, lines);
+    job.updateProgress({ at: Date.now(), lines: lines.slice(-PROGRESS_LINES) }).catch(() => undefined);
   };
   try {
     // Anything that fails before emerge runs is this drone's trouble (a full disk, a bad folder), not the package's.
@@ -253,6 +272,7 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
           // The staging URL carries the drone's token; a line that prints it (Portage's "Invalid Portage BINHOST
           // value" does) must not reach the log the gateway keeps and serves.
           const line = redactSecretsInText(raw);
+          if (job.id !== undefined && (line.startsWith('>>> Merging') || line.startsWith('>>> Installing ('))) merging.add(job.id);
           buildLog.append(line);
           pending.push(line);
         },
@@ -286,7 +306,10 @@ async function build(options: DroneOptions, gateway: ArtifactGateway, queueName:
     logEvent(logger, 'swarm.build-uploaded', { drone: id, cycle, cpv: atom, attempt, path: uploaded.path, size: uploaded.size, seconds: seconds() });
     return { cpv: atom, drone: id, path: uploaded.path, sha256: uploaded.sha256, size: uploaded.size, buildId: binary.buildId, seconds: seconds(), log: kept };
   } finally {
-    if (job.id !== undefined) held.delete(job.id);
+    if (job.id !== undefined) {
+      held.delete(job.id);
+      merging.delete(job.id);
+    }
     if (progress !== undefined) clearInterval(progress);
     publish();
     await log?.close();

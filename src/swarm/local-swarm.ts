@@ -212,7 +212,12 @@ export async function runLocalSwarm(options: LocalSwarmOptions): Promise<LocalSw
       }
     };
 
+    // The password goes only to our own redis-server: another local program may have taken the kept port since
+    // the last run (redis-server then fails to bind and exits). Its own log, in the private data folder, says
+    // when it listens; only then is the port asked, and nobody else can bind it while it does.
+    const logFrom = await fs.stat(redis.log).then((stats) => stats.size, () => 0);
     await start(redis);
+    await waitReady('redis-server to listen', () => redisListening(redis.log, logFrom), [redis]);
     const password = (await fs.readFile(layout.redisPasswordFile, 'utf8')).trim();
     await waitReady('redis-server to answer', () => redisAnswers(redisPort, password), [redis]);
 
@@ -531,6 +536,20 @@ async function prepareProfileRoot(root: string, seed: string | undefined): Promi
   }
   await fs.mkdir(join(root, 'etc/portage'), { recursive: true });
   await fs.writeFile(join(root, 'etc/portage/make.conf'), ['PKGDIR="/var/cache/binpkgs"', 'FEATURES="buildpkg binpkg-multi-instance"', ''].join('\n'));
+}
+
+/** True once redis-server wrote, after `from` in its log, that it accepts connections. */
+async function redisListening(log: string, from: number): Promise<true | undefined> {
+  const handle = await fs.open(log, 'r').catch(() => undefined);
+  if (handle === undefined) return undefined;
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(Math.max(0, size - from), 1024 * 1024);
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, from);
+    return /Ready to accept connections/.test(buffer.subarray(0, bytesRead).toString('utf8')) ? true : undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 async function redisAnswers(port: number, password: string): Promise<true | undefined> {

@@ -41,7 +41,12 @@ import { acquireLease, fencedHset, releaseLease, renewLease, type Lease } from '
 import { readOperatorCommands, type OperatorCommand } from './operator-commands.ts';
 import { bullConnection, connectRedis, type RedisEndpoint } from './redis-connection.ts';
 import { appendSwarmEvent, appendSwarmEvents } from './swarm-events.ts';
+import { LEASE_CHECK_MS } from './drone-requests.ts';
 import { buildJobId, droneQueueName, swarmKeys, type SwarmKeys } from './swarm-keys.ts';
+
+/** Commands that act on the work of the moment, and how long after being asked they still may. */
+const EXPIRING_COMMANDS: ReadonlySet<OperatorCommand['type']> = new Set(['reset', 'cancel-package', 'cancel-cycle']);
+const COMMAND_EXPIRES_MS = 5 * 60_000;
 
 export interface OrchestratorOptions {
   readonly id: string;
@@ -338,7 +343,10 @@ class Leadership {
 
   async #write(cycle: LoadedCycle, records: readonly PackageRecord[], cycleFields: Readonly<Record<string, string>> = {}): Promise<void> {
     await writeRecords(this.#redis, this.#keys, this.#lease.epoch, cycle.definition.id, records, cycleFields);
-    const changed = records.filter((record) => cycle.records.get(record.cpv)?.state !== record.state || cycle.records.get(record.cpv)?.attempt !== record.attempt);
+    const changed = records.filter((record) => {
+      const before = cycle.records.get(record.cpv);
+      return before?.state !== record.state || before.attempt !== record.attempt || before.drone !== record.drone;
+    });
     for (const record of records) cycle.records.set(record.cpv, record);
     // Operators' views (the monitor, the dashboard) redraw on these rather than polling.
     await appendSwarmEvents(
@@ -504,7 +512,9 @@ class Leadership {
     const commands = await readOperatorCommands(this.#redis, this.#keys, this.#commandsCursor);
     for (const queued of commands) {
       const { command } = queued;
-      const outcome = command === undefined ? 'invalid' : await this.#applyCommand(command, queued.by);
+      // A reset or cancel asked long ago (while no orchestrator led) would hit work started since: not applied.
+      const stale = command !== undefined && EXPIRING_COMMANDS.has(command.type) && Date.now() - queued.at > COMMAND_EXPIRES_MS;
+      const outcome = command === undefined ? 'invalid' : stale ? 'expired' : await this.#applyCommand(command, queued.by);
       if (command === undefined) logEvent(this.#logger, 'swarm.command-invalid', { id: queued.id, by: queued.by });
       await fencedHset(this.#redis, this.#keys, this.#lease.epoch, new Map([[this.#keys.leaderState, { commands: queued.id }]]));
       this.#commandsCursor = queued.id;
@@ -570,14 +580,18 @@ class Leadership {
       }
       case 'reset': {
         // Every dispatched build goes back to the ready queue (not counted against the package or its drone);
-        // nothing built, failed or blocked changes. Drones stop the emerges of jobs taken back (their lease is gone).
+        // nothing built, failed or blocked changes. Drones stop the emerges of jobs taken back (their lease is gone),
+        // which takes a lease check or two: until then nothing is dispatched again, so no drone runs a second
+        // emerge of one package beside the one being stopped.
+        await this.#loadCycles();
+        const notBefore = now + 2 * LEASE_CHECK_MS + 1_000;
         let requeued = 0;
         for (const cycle of this.#cycles.values()) {
           const open = [...cycle.records.values()].filter((record) => record.state === 'building' || (record.state === 'queued' && record.drone !== undefined));
           for (const record of open) await this.#removeJob(record);
           const back = open.map((record): PackageRecord => {
             const { drone: _drone, jobId: _jobId, startedAt: _startedAt, notBefore: _notBefore, ...rest } = record;
-            return { ...rest, state: 'queued', since: now, readyAt: now, reason: `reset by ${by}` };
+            return { ...rest, state: 'queued', since: now, readyAt: now, notBefore, reason: `reset by ${by}` };
           });
           if (back.length > 0) await this.#write(cycle, back);
           requeued += back.length;

@@ -35,6 +35,8 @@ export interface SwarmKeys {
   readonly leaderState: string;
   /** Stream of requests every drone carries out itself (`sync`); each answers with a `sync-result` event. */
   readonly droneCommands: string;
+  /** Stream of one build's output lines (capped, expiring), for `build-swarm logs --follow` and the live views. */
+  output(jobId: string): string;
 }
 
 export function swarmKeys(prefix: string): SwarmKeys {
@@ -55,6 +57,7 @@ export function swarmKeys(prefix: string): SwarmKeys {
     commands: `${prefix}:commands`,
     leaderState: `${prefix}:leader-state`,
     droneCommands: `${prefix}:drone-commands`,
+    output: (jobId) => `${prefix}:output:${jobId}`,
   };
 }
 

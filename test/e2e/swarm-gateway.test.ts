@@ -6,9 +6,9 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePackagesIndex } from '../../src/core/gentoo/parse-packages-index.ts';
@@ -18,6 +18,7 @@ import { createSwarmClient } from '../../src/swarm-client/swarm-client.ts';
 import { clusterhqPlanPrefix, runSwarmCli } from '../support/swarm-cluster.ts';
 import { CLUSTERHQ_EMERGE_LOG, CLUSTERHQ_MD5_CACHE } from '../support/swarm-plan.ts';
 import { readRecords } from '../../src/swarm/cycle-store.ts';
+import { logPath } from '../../src/system/file-gateway.ts';
 import { clusterhqPackages, gpkgOf, grantLease, KEYS, leaseHeaders, markBuilt, startTestGateway, writeCycle, type TestGateway } from '../support/swarm-gateway.ts';
 
 let gateway: TestGateway;
@@ -465,6 +466,84 @@ describe('TLS', { timeout: 120_000 }, () => {
       }
     } finally {
       await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('live streams', { timeout: 120_000 }, () => {
+  let live: TestGateway;
+  let url: string;
+  const CYCLE = 'desktop-20261130T000000Z-1ive';
+  beforeAll(async () => {
+    live = await startTestGateway({ publicRead: true });
+    url = await live.listen();
+    await writeCycle(live.client, CYCLE, 'desktop', ['app-misc/big-1', 'app-misc/live-1']);
+  });
+  afterAll(async () => {
+    await live?.destroy();
+  });
+
+  it('streams a long kept log whole and in order, and a running build from its output stream', async () => {
+    // A failed attempt whose kept log is 120,000 lines: read as a stream, sent a page at a time.
+    const record = { cpv: 'app-misc/big-1', state: 'failed', since: Date.now(), attempt: 1, failures: [{ attempt: 1, drone: 'd1', at: Date.now(), kind: 'package', reason: 'compile' }] };
+    await live.client.hset(KEYS.packages(CYCLE), 'app-misc/big-1', JSON.stringify(record));
+    const file = logPath(live.data, { cycle: CYCLE, cpv: 'app-misc/big-1', attempt: 1, drone: 'd1' });
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, Array.from({ length: 120_000 }, (_, index) => `line ${index}`).join('\n'));
+    const client = createSwarmClient({ url, token: live.tokens.read });
+    let count = 0;
+    let last = '';
+    let state = '';
+    for await (const message of client.output(CYCLE, 'app-misc/big-1', { signal: AbortSignal.timeout(60_000) })) {
+      if (message.type === 'lines') {
+        for (const line of message.lines) {
+          expect(line).toBe(`line ${count}`);
+          count += 1;
+          last = line;
+        }
+      } else state = message.state;
+    }
+    expect([count, last, state]).toEqual([120_000, 'line 119999', 'failed']);
+
+    // A running build: what its output stream holds, then what the drone adds, then the end when the record says so.
+    const jobId = `${CYCLE}:app-misc/live-1:1`;
+    await live.client.hset(KEYS.packages(CYCLE), 'app-misc/live-1', JSON.stringify({ cpv: 'app-misc/live-1', state: 'building', since: Date.now(), attempt: 1, drone: 'd1', jobId, failures: [], startedAt: Date.now() }));
+    await live.client.xadd(KEYS.output(jobId), '*', 'lines', JSON.stringify(['>>> Emerging (1 of 1) app-misc/live-1', '>>> Compiling source']));
+    const seen: string[] = [];
+    let ended = '';
+    const reading = (async () => {
+      for await (const message of client.output(CYCLE, 'app-misc/live-1', { signal: AbortSignal.timeout(60_000) })) {
+        if (message.type === 'lines') {
+          seen.push(...message.lines);
+          if (seen.length === 2) {
+            await live.client.xadd(KEYS.output(jobId), '*', 'lines', JSON.stringify(['make -j8']));
+          } else if (seen.length === 3) {
+            await live.client.hset(KEYS.packages(CYCLE), 'app-misc/live-1', JSON.stringify({ cpv: 'app-misc/live-1', state: 'built', since: Date.now(), attempt: 1, failures: [] }));
+          }
+        } else ended = message.state;
+      }
+    })();
+    await reading;
+    expect(seen).toEqual(['>>> Emerging (1 of 1) app-misc/live-1', '>>> Compiling source', 'make -j8']);
+    expect(ended).toBe('built');
+  });
+
+  it('keeps room for token holders: eight streams without a token at most, public-read or not', async () => {
+    const controllers = Array.from({ length: 8 }, () => new AbortController());
+    try {
+      const open = await Promise.all(controllers.map((controller) => fetch(`${url}/api/v1/events`, { signal: controller.signal })));
+      expect(open.map((response) => response.status)).toEqual(Array(8).fill(200));
+      const ninth = await fetch(`${url}/api/v1/events`);
+      expect(ninth.status).toBe(503);
+      expect(((await ninth.json()) as { error: { message: string } }).error.message).toContain('without a token');
+      const withToken = new AbortController();
+      const admitted = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${live.tokens.read}` }, signal: withToken.signal });
+      expect(admitted.status).toBe(200);
+      withToken.abort();
+      // Writes never become public: reset without a token is refused.
+      expect((await fetch(`${url}/api/v1/reset`, { method: 'POST' })).status).toBe(401);
+    } finally {
+      for (const controller of controllers) controller.abort();
     }
   });
 });

@@ -20,6 +20,7 @@ let drone: RoleProcess;
 let gateway: string[];
 let hung: string;
 let cycle: string;
+let planText: string;
 
 const packageOf = (status: { cycles: readonly CycleStatus[] }, cpv: string) => status.cycles.find((entry) => entry.id === cycle)?.packages.find((pkg) => pkg.cpv === cpv);
 
@@ -49,6 +50,7 @@ beforeAll(async () => {
   hung = prefix.cpvs[0] as string;
   await cluster.startOrchestrator('orch-1');
   drone = await cluster.startDrone({ id: 'op-drone', cores: 8, fakeConf: [`HANG_CPVS=${hung}`] });
+  planText = prefix.text;
   cycle = (await admin.startCycle(PROFILE, { plan: prefix.text })).cycle;
   await cluster.waitForStatus((status) => packageOf(status, hung)?.state === 'building', `${hung} building`);
 }, 180_000);
@@ -95,9 +97,17 @@ describe('operating the swarm', { timeout: 300_000 }, () => {
     const sync = await cluster.run(['sync', ...gateway, '--json']);
     expect(sync.code).toBe(3);
     expect(sync.stdout + sync.stderr).toContain('ARGO_CYCLE_ACTIVE');
+    // fresh --sync of the same packages answers the running cycle and syncs nothing under its builds.
+    const plan = join(cluster.dir, 'plan-running.txt');
+    await writeFile(plan, planText);
+    const fresh = await cluster.run(['fresh', '--profile', PROFILE, '--plan', plan, '--md5-cache', CLUSTERHQ_MD5_CACHE, '--sync', '--json']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(JSON.parse(fresh.stdout)).toMatchObject({ cycle, alreadyRunning: true });
+    await expect(readFile(join(cluster.droneRoot('op-drone'), PROFILE, 'var/db/repos/gentoo/metadata/timestamp.chk'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('cancel of the hung package skips it, blocks what needs it, stops its emerge, and the cycle finishes', async () => {
+    const cancelledAt = Date.now();
     const cancel = await cluster.run(['cancel', hung, ...gateway, '--json']);
     expect(cancel.code, cancel.stderr).toBe(0);
     const status = await cluster.waitForStatus((state) => state.cycles.some((entry) => entry.id === cycle && entry.status === 'finished'), `${cycle} finished`);
@@ -105,6 +115,10 @@ describe('operating the swarm', { timeout: 300_000 }, () => {
     expect(packageOf(status, hung)).toMatchObject({ state: 'skipped', reason: expect.stringContaining('cancelled by admin') });
     expect(finished.counts.built + finished.counts.skipped + finished.counts.blocked).toBe(6);
     for (const pkg of finished.packages.filter((entry) => entry.state === 'blocked')) expect(pkg.reason).toContain(`needs ${hung}, which was cancelled`);
+    // The drone stops that build (it sees its lease gone within a lease check): its emerge ends.
+    const at = (line: Record<string, unknown>): number => Date.parse(String(line.time));
+    const takenBack = await cluster.waitForLog(drone, (line) => line.event === 'swarm.build-taken-back' && at(line) >= cancelledAt, 'the drone taking the cancelled build back');
+    await cluster.waitForLog(drone, (line) => line.event === 'command.exited' && JSON.stringify(line).includes(`=${hung}`) && at(line) >= at(takenBack), `the emerge of ${hung} ended after the cancel`);
     const again = await cluster.run(['cancel', hung, '--cycle', cycle, ...gateway, '--json']);
     expect(again.code).not.toBe(0);
   });

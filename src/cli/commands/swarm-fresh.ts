@@ -3,7 +3,8 @@ import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../../core/swarm/dis
 import type { SwarmCycleSource } from '../../system/swarm-inputs.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
 import { startCycle } from '../../swarm/start-cycle.ts';
-import { swarmKeys } from '../../swarm/swarm-keys.ts';
+import type { Redis } from 'ioredis';
+import { swarmKeys, type SwarmKeys } from '../../swarm/swarm-keys.ts';
 import { syncDrones } from '../../swarm/drone-requests.ts';
 import { readSwarmState } from '../../swarm/swarm-state.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
@@ -43,7 +44,10 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
   const redis = await connectRedis(endpointOf(config), 'commands', context.logger, 'argo-fresh');
   try {
     const keys = swarmKeys(config.redis.prefix);
-    if (args.sync) {
+    // A running cycle of the profile decides alone (the same packages: that cycle; others: refused): never sync
+    // the tree under its builds.
+    const running = await runningCycleOf(redis, keys, profile.name);
+    if (args.sync && running === undefined) {
       const state = await readSwarmState(redis, keys, { cycles: 0 });
       const drones = state.drones.filter((drone) => drone.state !== 'offline' && drone.profiles.includes(profile.name)).map((drone) => drone.id);
       const results = await syncDrones(redis, keys, { type: 'sync', profile: profile.name, budgetSeconds: args.syncBudget }, drones, 'fresh', context.signal);
@@ -106,4 +110,9 @@ function sourceOf(args: SwarmFreshArgs): SwarmCycleSource {
   if (args.packagesIndex !== undefined) return { kind: 'packages-index', file: args.packagesIndex };
   if (args.plan !== undefined && args.md5Cache !== undefined) return { kind: 'plan', file: args.plan, md5Cache: args.md5Cache };
   throw new ArgoError('ARGO_USAGE', 'Name the cycle: --packages-index FILE, or --plan FILE with --md5-cache DIR', { hint: 'Run build-swarm fresh --help.' });
+}
+
+async function runningCycleOf(redis: Redis, keys: SwarmKeys, profile: string): Promise<string | undefined> {
+  for (const id of await redis.smembers(keys.activeCycles)) if ((await redis.hget(keys.cycle(id), 'profile')) === profile) return id;
+  return undefined;
 }

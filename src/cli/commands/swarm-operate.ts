@@ -13,6 +13,7 @@ import { ArgoError, EXIT } from '../../core/errors.ts';
 import type { SwarmStatus } from '../../core/swarm/swarm-status.ts';
 import type { SwarmEvent } from '../../swarm-client/api.ts';
 import type { SwarmClient } from '../../swarm-client/swarm-client.ts';
+import { plainText } from '../../monitor/monitor-format.ts';
 import { askOnTerminal } from '../../system/ask-terminal.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
 import { gatewayClient, type GatewayClientArgs } from './swarm-publish.ts';
@@ -34,7 +35,10 @@ async function confirm(args: ConfirmArgs, context: HandlerContext, plan: string)
   }
 }
 
-/** Waits for the first event `match` accepts, from `since` on, within `budgetMs`. */
+/**
+ * Waits for the first event `match` accepts, from `since` on, within `budgetMs`. Undefined when none came: also
+ * when the event stream could not be read (the gateway busy, say); the request itself was queued all the same.
+ */
 async function waitForEvent<T>(client: SwarmClient, since: string, budgetMs: number, context: HandlerContext, match: (event: SwarmEvent) => T | undefined): Promise<T | undefined> {
   const stop = AbortSignal.any([context.signal, AbortSignal.timeout(budgetMs)]);
   try {
@@ -43,7 +47,8 @@ async function waitForEvent<T>(client: SwarmClient, since: string, budgetMs: num
       if (found !== undefined) return found;
     }
   } catch (error) {
-    if (!stop.aborted) throw error;
+    if (context.signal.aborted) throw error;
+    if (!stop.aborted) context.logger.warn({ err: error }, 'could not follow the swarm\'s events');
   }
   return undefined;
 }
@@ -63,7 +68,11 @@ async function applied(client: SwarmClient, context: HandlerContext, queue: () =
   const queued = await queue();
   const outcome = await waitForEvent(client, justBefore(queued.queued), APPLY_BUDGET_MS, context, (event) => (event.type === 'command-applied' && event.fields.commandId === queued.queued ? (event.fields.outcome ?? 'applied') : undefined));
   if (outcome === undefined) {
-    return { exitCode: EXIT.failed, json: { ...queued, outcome: 'pending' }, text: `${describe}: queued as ${queued.queued}, but no orchestrator applied it within ${APPLY_BUDGET_MS / 1000} s.\nIs one leading? build-swarm status says; the command stays queued and is applied when one does.` };
+    return {
+      exitCode: EXIT.failed,
+      json: { ...queued, outcome: 'pending' },
+      text: `${describe}: queued as ${queued.queued}, but no orchestrator said it applied it within ${APPLY_BUDGET_MS / 1000} s.\nIs one leading? build-swarm status says. A leader that starts within 5 min applies it; later, a reset or cancel expires unapplied.`,
+    };
   }
   if (outcome !== 'applied') return { exitCode: EXIT.refused, json: { ...queued, outcome }, text: `${describe}: the leader did not apply it (${outcome}).` };
   return { exitCode: EXIT.ok, json: { ...queued, outcome }, text: `${describe}: done.` };
@@ -100,7 +109,7 @@ export async function runSwarmSyncCommand(args: SwarmSyncArgs, context: HandlerC
   }
   const rows = [...expected].sort().map((drone) => ({ drone, ...(results.get(drone) ?? { outcome: 'no answer', seconds: 0, detail: `no result within ${queued.budgetSeconds} s` }) }));
   const ok = rows.every((row) => row.outcome === 'ok');
-  const text = rows.length === 0 ? 'No drone is online: nothing was synced.' : rows.map((row) => `${row.drone.padEnd(16)} ${row.outcome.padEnd(9)} ${row.seconds.toFixed(1).padStart(6)} s  ${row.detail}`).join('\n');
+  const text = rows.length === 0 ? 'No drone is online: nothing was synced.' : rows.map((row) => `${row.drone.padEnd(16)} ${row.outcome.padEnd(9)} ${row.seconds.toFixed(1).padStart(6)} s  ${plainText(row.detail)}`).join('\n');
   return { exitCode: ok && rows.length > 0 ? EXIT.ok : EXIT.failed, json: { request: queued.queued, drones: rows }, text };
 }
 
@@ -177,9 +186,12 @@ export async function runSwarmLogsCommand(args: SwarmLogsArgs, context: HandlerC
   const cycle = args.cycle ?? cycleWith(await client.status(), args.cpv, false);
   let state = 'unknown';
   let printed = 0;
+  // A build prints what its ebuild likes: on a terminal, never an escape sequence (a title, the clipboard, a
+  // cursor move hiding lines); into a pipe or a file, the lines as they are.
+  const terminal = context.process.stdout.isTTY === true;
   const write = (line: string): void => {
     printed += 1;
-    context.process.stdout.write(`${line}\n`);
+    context.process.stdout.write(`${terminal ? plainText(line) : line}\n`);
   };
   try {
     for await (const message of client.output(cycle, args.cpv, { ...(args.attempt === undefined ? {} : { attempt: args.attempt }), follow: args.follow, signal: context.signal })) {

@@ -15,7 +15,7 @@ export interface NextAction {
 
 export function nextAction(status: SwarmStatus): NextAction {
   if (status.leader === undefined) {
-    return { reason: 'No orchestrator leads the swarm, so nothing is dispatched', command: 'rc-service build-swarm-orchestrator start   # or: systemctl start build-swarm-orchestrator' };
+    return { reason: 'No orchestrator leads the swarm, so nothing is dispatched', command: 'rc-service build-swarm-orchestrator start   # systemd: systemctl start build-swarm-orchestrator; a local swarm: build-swarm up again' };
   }
   const online = status.drones.filter((drone) => drone.state !== 'offline');
   if (online.length === 0) {
@@ -30,20 +30,27 @@ export function nextAction(status: SwarmStatus): NextAction {
   const newest = status.cycles[0];
   const failedIn = running.find((cycle) => cycle.counts.failed > 0) ?? (newest !== undefined && newest.status === 'finished' && (newest.counts.failed > 0 || newest.counts.blocked > 0) ? newest : undefined);
   if (failedIn !== undefined) {
-    const blocked = failedIn.counts.blocked > 0 ? ` (${failedIn.counts.blocked} blocked by them)` : '';
-    return { reason: `${failedIn.counts.failed} package${failedIn.counts.failed === 1 ? '' : 's'} failed in cycle ${failedIn.id}${blocked}`, command: `build-swarm fix-blocked --cycle ${failedIn.id}` };
+    const { failed, blocked } = failedIn.counts;
+    const reason =
+      failed > 0
+        ? `${failed} package${failed === 1 ? '' : 's'} failed in cycle ${failedIn.id}${blocked > 0 ? ` (${blocked} blocked by them)` : ''}`
+        : `${blocked} package${blocked === 1 ? ' is' : 's are'} blocked in cycle ${failedIn.id} (what they need was cancelled or failed)`;
+    return { reason, command: `build-swarm fix-blocked --cycle ${failedIn.id}` };
   }
   if (grounded.length > 0) {
     const first = grounded[0] as (typeof grounded)[number];
     return { reason: `Drone ${first.id} is grounded: ${first.reason ?? 'no reason kept'}`, command: `build-swarm drone unground ${first.id}   # once its cause is fixed` };
   }
   const cycle = running[0];
+  if (cycle !== undefined && !online.some((drone) => drone.profiles.includes(cycle.profile))) {
+    return { reason: `Cycle ${cycle.id} waits: no online drone builds profile ${cycle.profile}`, command: `build-swarm drone --profile ${cycle.profile}   # on a build machine with that profile's root` };
+  }
   if (cycle !== undefined) {
     const left = cycle.counts.queued + cycle.counts['dep-wait'] + cycle.counts.building;
     return { reason: `Cycle ${cycle.id} (${cycle.profile}) is building: ${left} package${left === 1 ? '' : 's'} left, about ${formatDuration(cycle.eta)}`, command: 'build-swarm monitor' };
   }
   if (newest !== undefined && newest.counts.skipped === 0) {
-    return { reason: `Cycle ${newest.id} (${newest.profile}) finished: every package built`, command: `build-swarm verify --profile ${newest.profile} && build-swarm finalize --profile ${newest.profile}` };
+    return { reason: `Cycle ${newest.id} (${newest.profile}) finished: every package built; unless already published`, command: `build-swarm verify --profile ${newest.profile} && build-swarm finalize --profile ${newest.profile}` };
   }
   return { reason: newest === undefined ? 'No cycle yet' : `Cycle ${newest.id} (${newest.profile}) ended with skipped packages`, command: 'build-swarm fresh --profile PROFILE --plan PLAN --md5-cache DIR' };
 }

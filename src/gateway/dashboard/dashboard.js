@@ -298,8 +298,20 @@ async function showLog(cpv, path) {
   setText($('log-heading'), `Build log of ${cpv}, attempt ${attempt} on ${drone}`);
   setText($('log-status'), 'Loading the log…');
   setText($('log-text'), '');
+  // A record's log is where a drone said it kept it: only ever a log of this gateway's own API is fetched (with
+  // the token), whatever host or path the record names.
+  let own;
   try {
-    let text = await api.text(path);
+    own = new URL(path, location.origin).pathname;
+  } catch {
+    own = '';
+  }
+  if (!/^\/api\/v1\/logs\/[^?#]+$/.test(own)) {
+    setText($('log-status'), 'This log is not kept by this gateway; the drone that built it has it.');
+    return;
+  }
+  try {
+    let text = await api.text(own);
     const cut = text.length > MAX_LOG_CHARS;
     if (cut) text = text.slice(-MAX_LOG_CHARS);
     setText($('log-text'), text);
