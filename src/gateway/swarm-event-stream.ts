@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SwarmEvent } from '../swarm-client/api.ts';
 import type { SwarmKeys } from '../swarm/swarm-keys.ts';
+import { entryFields } from '../swarm/swarm-events.ts';
 import { openSseStream, type EventStreams } from './sse-stream.ts';
 
 const BLOCK_MS = 15_000;
@@ -46,8 +47,7 @@ export async function streamSwarmEvents(redis: Redis, keys: SwarmKeys, request: 
 }
 
 export function toEvent(id: string, flat: readonly string[]): SwarmEvent {
-  const fields: Record<string, string> = {};
-  for (let index = 0; index + 1 < flat.length; index += 2) fields[flat[index] as string] = flat[index + 1] as string;
+  const fields: Record<string, string> = Object.fromEntries(entryFields(flat));
   const { type = 'unknown', at = '0', ...rest } = fields;
   return { id, type, at: Number(at), fields: rest };
 }

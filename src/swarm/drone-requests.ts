@@ -17,7 +17,7 @@ import { logEvent } from '../core/log-events.ts';
 import type { CommandRunner } from '../system/run-command.ts';
 import type { LeaseToken } from '../system/staging-store.ts';
 import { isLeaseCurrent } from './job-lease.ts';
-import { appendSwarmEvent } from './swarm-events.ts';
+import { appendSwarmEvent, entryFields } from './swarm-events.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
 
 /** Requests kept (approximately: Redis trims whole nodes). */
@@ -73,8 +73,7 @@ export async function serveDroneRequests(options: DroneRequestOptions): Promise<
       for (const [, entries] of answer ?? []) {
         for (const [id, flat] of entries) {
           position = id;
-          const fields = new Map<string, string>();
-          for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
+          const fields = entryFields(flat);
           let parsed: SyncRequest | undefined;
           try {
             const checked = syncRequestSchema.safeParse(JSON.parse(fields.get('request') ?? 'null'));
@@ -174,8 +173,7 @@ export async function syncDrones(redis: Redis, keys: SwarmKeys, request: SyncReq
       for (const [, entries] of answer ?? []) {
         for (const [entryId, flat] of entries) {
           position = entryId;
-          const fields = new Map<string, string>();
-          for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
+          const fields = entryFields(flat);
           if (fields.get('type') !== 'sync-result' || fields.get('request') !== id) continue;
           const drone = fields.get('drone') ?? '?';
           const outcome = fields.get('outcome');

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { CYCLE_ID_PATTERN } from '../core/swarm/cycle-model.ts';
 import { SWARM_ID_PATTERN } from '../core/swarm/swarm-config.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
+import { entryFields } from './swarm-events.ts';
 
 /** Commands kept (approximately: Redis trims whole nodes). */
 const KEEP_COMMANDS = 1_000;
@@ -48,8 +49,7 @@ export async function sendOperatorCommand(redis: Redis, keys: SwarmKeys, command
 export async function readOperatorCommands(redis: Redis, keys: SwarmKeys, cursor: string, count = 100): Promise<QueuedCommand[]> {
   const entries = await redis.xrange(keys.commands, cursor === '0' ? '-' : `(${cursor}`, '+', 'COUNT', count);
   return entries.map(([id, flat]) => {
-    const fields = new Map<string, string>();
-    for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
+    const fields = entryFields(flat);
     let command: OperatorCommand | undefined;
     try {
       const parsed = operatorCommandSchema.safeParse(JSON.parse(fields.get('command') ?? 'null'));

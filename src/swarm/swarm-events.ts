@@ -19,3 +19,10 @@ export async function appendSwarmEvents(redis: Redis, keys: SwarmKeys, events: r
   for (const fields of events) pipeline.xadd(keys.events, 'MAXLEN', '~', String(KEEP_EVENTS), '*', ...Object.entries({ at, ...fields }).flatMap(([key, value]) => [key, String(value)]));
   await pipeline.exec();
 }
+
+/** A Redis stream entry's flat `[field, value, field, value, …]` as a map. */
+export function entryFields(flat: readonly string[]): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (let index = 0; index + 1 < flat.length; index += 2) fields.set(flat[index] as string, flat[index + 1] as string);
+  return fields;
+}
