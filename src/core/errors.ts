@@ -23,7 +23,6 @@ export const ERROR_CODES = {
   // usage and input
   ARGO_USAGE: { exit: EXIT.usage, summary: 'the command line is invalid' },
   ARGO_INVALID_INPUT: { exit: EXIT.failed, summary: 'a file or value from outside failed validation' },
-  ARGO_NOT_IMPLEMENTED: { exit: EXIT.failed, summary: 'the command exists in the contract but has not landed yet' },
   ARGO_CONFIG_INVALID: { exit: EXIT.usage, summary: 'a configuration file, environment variable or option of the build swarm is invalid or unsafe' },
 
   // rooted file access

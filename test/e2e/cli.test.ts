@@ -13,7 +13,7 @@ describe('the executables', () => {
   it.each([
     ['argo', ['recover', 'preflight', 'snapshot', 'chroot']],
     ['apkg', ['update', 'rollback', 'preflight', 'canary']],
-    ['build-swarm', ['simulate', 'orchestrator', 'drone', 'fresh', 'status', 'monitor', 'verify', 'finalize', 'rollback', 'releases', 'fix-blocked', 'sync', 'reset', 'gateway', 'local']],
+    ['build-swarm', ['simulate', 'orchestrator', 'drone', 'fresh', 'status', 'monitor', 'verify', 'finalize', 'rollback', 'releases', 'fix-blocked', 'sync', 'reset', 'cancel', 'logs', 'up', 'gateway', 'completion']],
   ] as const)('%s --help exits 0 and lists its commands', async (name, commands) => {
     const run = await runBuiltCli(name, ['--help']);
     expect(run.code).toBe(0);
@@ -36,10 +36,10 @@ describe('the executables', () => {
     expect(run.stderr).toContain('hint:');
   });
 
-  it('says plainly when a command of the contract has not landed, in JSON too', async () => {
-    const run = await runBuiltCli('build-swarm', ['fix-blocked', '--json']);
-    expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_NOT_IMPLEMENTED', message: expect.stringContaining('build-swarm fix-blocked') } });
+  it('says which gateway to give when an operator command has none, in JSON too', async () => {
+    const run = await runBuiltCli('build-swarm', ['fix-blocked', '--json'], { env: { ARGO_SWARM_GATEWAY: '' } });
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'ARGO_USAGE', message: 'No gateway to ask', hint: expect.stringContaining('--gateway') } });
   });
 });
 

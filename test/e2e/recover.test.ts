@@ -325,7 +325,7 @@ describe('argo recover on a really broken system', () => {
     }
     // Each round asserted a whole file above; across the rounds the kill landed both before and after the rename.
     expect([...outcomes].sort()).toEqual(['new', 'old']);
-  });
+  }, 240_000); // eight whole recover runs: on one busy CPU, more than the default minute
 });
 
 /** mount/umount on the host for a test's own scratch mounts. */
