@@ -130,7 +130,7 @@ export const buildSwarmCli: CliDefinition = {
         'finalize',
         'Promote staging to production atomically, if verify passes (exit 3 when refused)',
         (command) =>
-          gatewayClientOptions(command)
+          confirmOption(gatewayClientOptions(command))
             .option('profile', { type: 'string', demandOption: true, describe: 'the profile to publish' })
             .option('force', { type: 'string', describe: 'publish although verify says not safe; the reason is kept in the release' })
             .option('threshold', { type: 'number', describe: 'safe when the score is below this (default 15)' }),
@@ -139,7 +139,7 @@ export const buildSwarmCli: CliDefinition = {
       .command(
         'rollback',
         'Switch production back to the previous release (or --to RELEASE)',
-        (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }).option('to', { type: 'string', describe: 'the release to switch to' }),
+        (command) => confirmOption(gatewayClientOptions(command)).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }).option('to', { type: 'string', describe: 'the release to switch to' }),
         bind<SwarmRollbackArgs>(runSwarmRollbackCommand),
       )
       .command('monitor', 'The interactive monitor: drones, queue, failures, live logs (read-only; q quits)', (command) => swarmMonitorOptions(gatewayClientOptions(command)), bind<SwarmMonitorArgs>(runSwarmMonitorCommand))

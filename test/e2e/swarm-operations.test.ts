@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CycleStatus } from '../../src/core/swarm/swarm-status.ts';
 import type { SwarmEvent } from '../../src/swarm-client/api.ts';
 import { createSwarmClient, type SwarmClient } from '../../src/swarm-client/swarm-client.ts';
-import { clusterhqPlanPrefix, PROFILE, startCluster, type RoleProcess, type SwarmCluster } from '../support/swarm-cluster.ts';
+import { execa } from 'execa';
+import { clusterhqPlanPrefix, PROFILE, startCluster, SWARM_BIN, type RoleProcess, type SwarmCluster } from '../support/swarm-cluster.ts';
+import { PROJECT } from '../support/run-cli.ts';
 import { CLUSTERHQ_MD5_CACHE } from '../support/swarm-plan.ts';
 
 let cluster: SwarmCluster;
@@ -162,6 +164,20 @@ describe('operating the swarm', { timeout: 300_000 }, () => {
     const unknown = await cluster.run(['drone', 'restart', 'no-such-drone', ...gateway]);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('No drone no-such-drone');
+  });
+
+  it('on a terminal, asks before a reset and does nothing unless told yes; --yes does not ask', async () => {
+    const before = await cluster.client.xlen('argo:commands');
+    // A real terminal (script(1) gives the command a pty), answered "n".
+    const command = ['node', SWARM_BIN, 'reset', ...gateway].map((word) => `'${word}'`).join(' ');
+    const refused = await execa('script', ['-qec', command, '/dev/null'], { input: 'n\n', reject: false, env: { ...process.env, NO_COLOR: '1', PATH: `${join(PROJECT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+    expect(refused.stdout).toContain('Go ahead? [y/N]');
+    expect(refused.stdout).toContain('ARGO_NOT_CONFIRMED');
+    expect(await cluster.client.xlen('argo:commands')).toBe(before);
+    const yes = await execa('script', ['-qec', `${command} --yes`, '/dev/null'], { input: '', reject: false, env: { ...process.env, NO_COLOR: '1', PATH: `${join(PROJECT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+    expect(yes.stdout).not.toContain('Go ahead?');
+    expect(yes.stdout).toContain('Reset (0 build(s) taken back): done.');
+    expect(await cluster.client.xlen('argo:commands')).toBe(before + 1);
   });
 
   it('prints a completion script', async () => {

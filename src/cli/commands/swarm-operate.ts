@@ -14,26 +14,11 @@ import type { SwarmStatus } from '../../core/swarm/swarm-status.ts';
 import type { SwarmEvent } from '../../swarm-client/api.ts';
 import type { SwarmClient } from '../../swarm-client/swarm-client.ts';
 import { plainText } from '../../monitor/monitor-format.ts';
-import { askOnTerminal } from '../../system/ask-terminal.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
+import { confirm, confirmOption, type ConfirmArgs } from './confirm.ts';
 import { gatewayClient, type GatewayClientArgs } from './swarm-publish.ts';
 
-export interface ConfirmArgs extends GatewayClientArgs {
-  readonly yes: boolean;
-}
-
-export function confirmOption<T>(command: Argv<T>) {
-  return command.option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask first (a terminal asks; a script never does)' });
-}
-
-/** On a terminal without --yes: says what will happen and asks; refuses with ARGO_NOT_CONFIRMED on anything but yes. */
-async function confirm(args: ConfirmArgs, context: HandlerContext, plan: string): Promise<void> {
-  if (args.yes || !context.process.stdinIsTTY || context.process.stderr.isTTY !== true) return;
-  context.process.stderr.write(`${plan}\n`);
-  if (!(await askOnTerminal('Go ahead? [y/N] ', context.signal))) {
-    throw new ArgoError('ARGO_NOT_CONFIRMED', 'Not confirmed; nothing was asked of the swarm', { hint: 'Run again and answer y, or pass --yes.' });
-  }
-}
+export { confirmOption, type ConfirmArgs } from './confirm.ts';
 
 /**
  * Waits for the first event `match` accepts, from `since` on, within `budgetMs`. Undefined when none came: also

@@ -10,6 +10,7 @@ import { createSwarmClient, type SwarmClient } from '../../swarm-client/swarm-cl
 import { readPrivateFile } from '../../system/read-private-file.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 import { renderVerify } from './swarm-verify.ts';
+import { confirm } from './confirm.ts';
 
 export interface GatewayClientArgs extends GlobalOptions {
   readonly gateway: string | undefined;
@@ -17,12 +18,14 @@ export interface GatewayClientArgs extends GlobalOptions {
 }
 
 export interface SwarmFinalizeArgs extends GatewayClientArgs {
+  readonly yes: boolean;
   readonly profile: string;
   readonly force: string | undefined;
   readonly threshold: number | undefined;
 }
 
 export interface SwarmRollbackArgs extends GatewayClientArgs {
+  readonly yes: boolean;
   readonly profile: string;
   readonly to: string | undefined;
 }
@@ -50,6 +53,8 @@ export async function gatewayClient(args: GatewayClientArgs, context: HandlerCon
 
 export async function runSwarmFinalizeCommand(args: SwarmFinalizeArgs, context: HandlerContext): Promise<CommandOutcome> {
   const client = await gatewayClient(args, context);
+  // Publishing what verify passes is the gate's call; publishing past it is the operator's, on a terminal asked.
+  if (args.force !== undefined) await confirm(args, context, `Publish staging of ${args.profile} to production even if verify says it is not safe (reason kept: ${args.force}).`);
   const answer = await client.finalize(args.profile, { ...(args.force === undefined ? {} : { force: args.force }), ...(args.threshold === undefined ? {} : { threshold: args.threshold }) });
   const report = renderVerify(answer.verify as unknown as VerifyReport);
   if (answer.refused || answer.release === undefined) {
@@ -69,6 +74,7 @@ export async function runSwarmFinalizeCommand(args: SwarmFinalizeArgs, context: 
 
 export async function runSwarmRollbackCommand(args: SwarmRollbackArgs, context: HandlerContext): Promise<CommandOutcome> {
   const client = await gatewayClient(args, context);
+  await confirm(args, context, `Switch production of ${args.profile} back to ${args.to ?? 'the previous release'}: clients updating from it get the older packages.`);
   const switched = await client.rollback(args.profile, args.to);
   return { exitCode: EXIT.ok, json: switched, text: `Production of ${args.profile} is now release ${switched.release}${switched.previous === undefined ? '' : ` (was ${switched.previous})`}.` };
 }
