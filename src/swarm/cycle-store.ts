@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ArgoError } from '../core/errors.ts';
+import type { DagInputPackage } from '../core/swarm/build-dag.ts';
 import type { CycleDefinition, PackageRecord } from '../core/swarm/cycle-model.ts';
 import { cycleGraph, initialRecords } from '../core/swarm/cycle-model.ts';
 import { fencedHset, fencedSetMembers } from './leader-lease.ts';
@@ -29,9 +30,8 @@ const HISTORY_LENGTH = 20;
  * The check and the write are one optimistic transaction (WATCH on the active set): two `fresh` at once cannot
  * both start a cycle for one profile. `redis` must be a connection of its own (WATCH is per connection).
  */
-export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition): Promise<{ readonly existing?: string }> {
+export async function createCycle(redis: Redis, keys: SwarmKeys, definition: CycleDefinition, input: string = cycleInputKey(definition)): Promise<{ readonly existing?: string }> {
   const records = initialRecords(cycleGraph(definition), definition.createdAt); // throws on a cyclic graph: it would never finish
-  const input = cycleInputKey(definition);
   for (;;) {
     await redis.watch(keys.activeCycles);
     for (const id of await redis.smembers(keys.activeCycles)) {
@@ -55,9 +55,18 @@ export async function createCycle(redis: Redis, keys: SwarmKeys, definition: Cyc
   }
 }
 
-/** What makes two cycles the same input: the profile and the set of packages (SHA-256 of the sorted CPVs). */
+/** A cycle's input without more than its packages' names: the profile and the sorted CPVs (SHA-256). */
 export function cycleInputKey(definition: CycleDefinition): string {
   return createHash('sha256').update(`${definition.profile}\n${definition.nodes.map((node) => node.cpv).sort().join('\n')}`).digest('hex');
+}
+
+/**
+ * What makes two cycles the same input: the profile and, per package, its CPV, the USE it is built with, its slot
+ * and its dependency texts (an ebuild changed without a revision bump, or USE changed in the plan, is other input).
+ */
+export function packagesInputKey(profile: string, packages: readonly DagInputPackage[]): string {
+  const lines = packages.map((pkg) => [pkg.cpv, [...pkg.use].sort().join(','), `${pkg.slot ?? ''}/${pkg.subSlot ?? ''}`, createHash('sha256').update(`${pkg.depend}\0${pkg.bdepend}\0${pkg.rdepend}`).digest('hex')].join(' ')).sort();
+  return createHash('sha256').update(`${profile}\n${lines.join('\n')}`).digest('hex');
 }
 
 export async function readCycle(redis: Redis, keys: SwarmKeys, id: string): Promise<StoredCycle | undefined> {

@@ -16,7 +16,7 @@ import type { CycleDefinition } from '../core/swarm/cycle-model.ts';
 import type { SchedulingPolicy } from '../core/swarm/dispatch-policy.ts';
 import { estimateDurations } from '../core/swarm/expected-durations.ts';
 import { readSwarmInputs, type SwarmCycleSource } from '../system/swarm-inputs.ts';
-import { createCycle, readCycle, readDurations } from './cycle-store.ts';
+import { createCycle, packagesInputKey, readCycle, readDurations } from './cycle-store.ts';
 import { appendSwarmEvent } from './swarm-events.ts';
 import { listDrones } from './drone-registry.ts';
 import type { SwarmKeys } from './swarm-keys.ts';
@@ -71,7 +71,7 @@ export async function startCycle(options: StartCycleOptions): Promise<StartedCyc
     edges: dag.edges,
     cyclesBroken: dag.cyclesBroken,
   };
-  const created = await createCycle(redis, keys, definition);
+  const created = await createCycle(redis, keys, definition, packagesInputKey(definition.profile, inputs.packages));
   const common = { referenceSpeed, historyBuilds: inputs.builds.length, swarmHistoryPackages: history.size, diagnostics: [...inputs.diagnostics, ...dag.diagnostics] };
   if (created.existing !== undefined) {
     const running = await readCycle(redis, keys, created.existing);

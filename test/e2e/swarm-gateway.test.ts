@@ -423,6 +423,10 @@ describe('cycles started over the API', { timeout: 120_000 }, () => {
     // The same plan again is answered with the running cycle; another plan is refused while it runs.
     expect(await client.startCycle('desktop', { plan: prefix.text })).toMatchObject({ cycle: started.cycle, alreadyRunning: true });
     await expect(client.startCycle('desktop', { plan: (await clusterhqPlanPrefix(3)).text })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', details: { cycle: started.cycle, status: 409 } });
+    // The same packages built with other USE are other input.
+    const otherUse = prefix.text.replace('-right_timezone', 'right_timezone');
+    expect(otherUse).not.toBe(prefix.text);
+    await expect(client.startCycle('desktop', { plan: otherUse })).rejects.toMatchObject({ code: 'ARGO_CYCLE_ACTIVE', details: { cycle: started.cycle } });
     await expect(client.startCycle('server', { plan: '[ebuild   R    ] not/a valid line\n' })).rejects.toMatchObject({ code: 'ARGO_INVALID_INPUT' });
     const reader = createSwarmClient({ url: client.url, token: starter.tokens.read });
     await expect(reader.startCycle('server', { plan: prefix.text })).rejects.toMatchObject({ code: 'ARGO_SWARM_UNAUTHORIZED' });
