@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { logEvent } from '../core/log-events.ts';
 import { ArgoError } from '../core/errors.ts';
 import { lockTarget, type TargetLock } from '../system/target-lock.ts';
+import { checkAncestors } from '../system/trusted-path.ts';
 
 /** Where everything of one local swarm lives. */
 export interface LocalSwarmLayout {
@@ -394,6 +395,8 @@ export async function prepareDataFolder(data: string): Promise<void> {
     await fs.chmod(data, 0o700);
     stats = await fs.lstat(data);
   }
+  // A folder above it that someone else can change could swap the data folder for theirs after this check.
+  await checkAncestors(data, "The local swarm's data folder");
   const euid = process.geteuid?.() ?? 0;
   const reason = stats.isSymbolicLink()
     ? 'it is a symbolic link'

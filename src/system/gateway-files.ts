@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isMissing } from './fs-errors.ts';
+import { checkAncestors } from './trusted-path.ts';
 
 /**
  * The data folder is written as root and served to the world: it must be root's own (not a symlink, not writable
@@ -19,6 +20,7 @@ import { isMissing } from './fs-errors.ts';
  */
 export async function checkDataFolder(data: string): Promise<void> {
   await mkdir(data, { recursive: true, mode: 0o755 });
+  await checkAncestors(data, "The gateway's data folder");
   const info = await lstat(data);
   const euid = process.geteuid?.() ?? 0;
   const problem = info.isSymbolicLink()
