@@ -3,9 +3,10 @@
 import type { Redis } from 'ioredis';
 import type { SwarmKeys } from './swarm-keys.ts';
 
-/** Events kept (approximately: Redis trims whole nodes). */
-// A package appends four or five events a cycle (queued, building, built…): this keeps several cycles of
-// 1,500 packages (about 150 bytes an event: some 7 MB).
+/**
+ * Events kept (approximately: Redis trims whole nodes). A package appends four or five a cycle (queued, building,
+ * built…): this keeps several cycles of 1,500 packages, about 150 bytes an event, some 7 MB.
+ */
 const KEEP_EVENTS = 50_000;
 
 export async function appendSwarmEvent(redis: Redis, keys: SwarmKeys, fields: Readonly<Record<string, string | number>>): Promise<void> {
