@@ -10,14 +10,12 @@
  * the stream ends when the leader records the outcome.
  */
 
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PackageRecord } from '../core/swarm/cycle-model.ts';
 import { logPath } from '../system/file-gateway.ts';
-import { isMissing } from '../system/fs-errors.ts';
+import { readLogLines } from '../system/gateway-files.ts';
 import { buildJobId, type SwarmKeys } from '../swarm/swarm-keys.ts';
 import { openSseStream, type EventStreams, type SseStream } from './sse-stream.ts';
 
@@ -102,21 +100,11 @@ async function relay(flat: readonly string[], send: (event: string, data: unknow
 
 /** The kept log of an attempt, LINES_PER_MESSAGE lines a message; nothing when it was not kept. */
 async function sendKeptLog(file: string, stream: SseStream, send: (event: string, data: unknown) => Promise<void>): Promise<void> {
-  const input = createReadStream(file, { encoding: 'utf8' });
-  const opened = await new Promise<boolean>((resolve, reject) => {
-    input.once('open', () => resolve(true));
-    input.once('error', (error) => (isMissing(error) ? resolve(false) : reject(error)));
-  });
-  if (!opened) return;
-  stream.onClose(() => input.destroy());
-  let batch: string[] = [];
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    batch.push(line);
-    if (batch.length === LINES_PER_MESSAGE) {
-      await send('lines', { lines: batch });
-      batch = [];
-      if (!stream.open()) return;
-    }
+  const log = await readLogLines(file, LINES_PER_MESSAGE);
+  if (log === undefined) return;
+  stream.onClose(() => log.stop());
+  for await (const lines of log.batches) {
+    await send('lines', { lines });
+    if (!stream.open()) return;
   }
-  if (batch.length > 0) await send('lines', { lines: batch });
 }

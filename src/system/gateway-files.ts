@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -79,4 +80,29 @@ export async function readTextIfPresent(file: string): Promise<string | undefine
     if (isMissing(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * A kept log's lines, `batch` at a time, read as a stream (a log may be 64 MiB); undefined when it was not kept.
+ * `stop` ends the reading early (the client went).
+ */
+export async function readLogLines(file: string, batch: number): Promise<{ readonly batches: AsyncIterable<readonly string[]>; stop(): void } | undefined> {
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const opened = await new Promise<boolean>((resolve, reject) => {
+    input.once('open', () => resolve(true));
+    input.once('error', (error) => (isMissing(error) ? resolve(false) : reject(error)));
+  });
+  if (!opened) return undefined;
+  async function* batches(): AsyncGenerator<readonly string[]> {
+    let lines: string[] = [];
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      lines.push(line);
+      if (lines.length === batch) {
+        yield lines;
+        lines = [];
+      }
+    }
+    if (lines.length > 0) yield lines;
+  }
+  return { batches: batches(), stop: () => input.destroy() };
 }

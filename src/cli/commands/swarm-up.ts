@@ -1,14 +1,13 @@
 /**
- * `build-swarm up`: a whole swarm on this machine (src/swarm/local-swarm.ts) until Ctrl-C or SIGTERM. Prints
+ * `build-swarm up`: a whole swarm on this machine (src/system/local-swarm.ts) until Ctrl-C or SIGTERM. Prints
  * the dashboard, the admin token file and the environment for the other commands once everything answers.
  */
 
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { ArgoError, EXIT } from '../../core/errors.ts';
-import type { LocalSwarmReady } from '../../swarm/local-swarm.ts';
+import type { LocalSwarmReady } from '../../system/local-swarm.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 
 export interface SwarmUpArgs extends GlobalOptions {
@@ -49,12 +48,12 @@ export async function runSwarmUpCommand(args: SwarmUpArgs, context: HandlerConte
     if (!isAbsolute(path)) throw new ArgoError('ARGO_USAGE', `--${option} ${path} is not an absolute path`, { hint: `Give it from /, e.g. --${option} ${resolve(path)}.` });
     return path;
   };
-  const md5Cache = args.md5Cache === undefined ? (existsSync(GENTOO_MD5_CACHE) ? GENTOO_MD5_CACHE : undefined) : absolute('md5-cache', args.md5Cache);
-  const history = args.history === undefined ? (existsSync(GENTOO_EMERGE_LOG) ? [GENTOO_EMERGE_LOG] : []) : args.history.map((file) => absolute('history', file));
+  // The supervisor (execa and the rest) is loaded for this command only.
+  const { runLocalSwarm, fileExists } = await import('../../system/local-swarm.ts');
+  const md5Cache = args.md5Cache === undefined ? (fileExists(GENTOO_MD5_CACHE) ? GENTOO_MD5_CACHE : undefined) : absolute('md5-cache', args.md5Cache);
+  const history = args.history === undefined ? (fileExists(GENTOO_EMERGE_LOG) ? [GENTOO_EMERGE_LOG] : []) : args.history.map((file) => absolute('history', file));
   const { stdout } = context.process;
 
-  // The supervisor (execa and the rest) is loaded for this command only.
-  const { runLocalSwarm } = await import('../../swarm/local-swarm.ts');
   const outcome = await runLocalSwarm({
     data: absolute('data', args.data),
     drones: args.drones,

@@ -7,7 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import { constants, existsSync, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,8 +17,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { logEvent } from '../core/log-events.ts';
 import { ArgoError } from '../core/errors.ts';
-import { lockTarget, type TargetLock } from '../system/target-lock.ts';
-import { checkAncestors } from '../system/trusted-path.ts';
+import { lockTarget, type TargetLock } from './target-lock.ts';
+import { checkAncestors } from './trusted-path.ts';
 
 /** Where everything of one local swarm lives. */
 export interface LocalSwarmLayout {
@@ -608,4 +608,9 @@ async function gatewayStatus(url: string, readToken: string): Promise<StatusView
   const leader = typeof body.leader === 'string' ? body.leader : typeof body.leader === 'object' && body.leader !== null && typeof (body.leader as { id?: unknown }).id === 'string' ? (body.leader as { id: string }).id : undefined;
   const drones = Array.isArray(body.drones) ? (body.drones as { id: string; state: string }[]) : [];
   return { ...(leader === undefined ? {} : { leader }), drones };
+}
+
+/** Whether a file is there (the default md5-cache and emerge.log of a Gentoo host, when `up` is given none). */
+export function fileExists(path: string): boolean {
+  return existsSync(path);
 }
