@@ -50,7 +50,7 @@ import { createGatewayMetrics } from './gateway-metrics.ts';
 import { allows, SCOPES, type Scope, type TokenHolder, type TokenTable } from './gateway-tokens.ts';
 import { droneOfAttempt, streamBuildOutput } from './build-output.ts';
 import { cycleGraphView } from './cycle-graph-view.ts';
-import { readCycle } from '../swarm/cycle-store.ts';
+import { readCycle, runningCyclesOf } from '../swarm/cycle-store.ts';
 import { sendSyncRequest } from '../swarm/drone-requests.ts';
 import type { PackageRecord } from '../core/swarm/cycle-model.ts';
 import { streamSwarmEvents } from './swarm-event-stream.ts';
@@ -432,11 +432,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   app.post(`${API_PREFIX}/sync`, { config: { access: 'admin' } }, async (request, reply) => {
     const body = parseWith(syncRequestBodySchema, request.body ?? {}, 'request body');
     if (body.profile !== undefined) profileOf(body.profile);
-    const running = [];
-    for (const cycle of await options.redis.smembers(options.keys.activeCycles)) {
-      const profile = await options.redis.hget(options.keys.cycle(cycle), 'profile');
-      if (profile !== null && (body.profile === undefined || profile === body.profile)) running.push(`${cycle} (${profile})`);
-    }
+    const running = (await runningCyclesOf(options.redis, options.keys, body.profile)).map((cycle) => `${cycle.id} (${cycle.profile})`);
     if (running.length > 0 && body.force !== true) {
       throw new ArgoError('ARGO_CYCLE_ACTIVE', `A cycle is running: ${running.join(', ')}; syncing now would change the tree under its builds`, { hint: 'Wait for it to finish (build-swarm status), cancel it, or sync anyway with --force.' });
     }

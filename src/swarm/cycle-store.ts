@@ -85,6 +85,16 @@ export async function readRecords(redis: Redis, keys: SwarmKeys, id: string): Pr
   return new Map(Object.entries(fields).map(([cpv, json]) => [cpv, JSON.parse(json) as PackageRecord]));
 }
 
+/** The running cycles (of `profile`, or of every profile), each with its profile. */
+export async function runningCyclesOf(redis: Redis, keys: SwarmKeys, profile?: string): Promise<{ readonly id: string; readonly profile: string }[]> {
+  const running: { id: string; profile: string }[] = [];
+  for (const id of await redis.smembers(keys.activeCycles)) {
+    const owner = await redis.hget(keys.cycle(id), 'profile');
+    if (owner !== null && (profile === undefined || owner === profile)) running.push({ id, profile: owner });
+  }
+  return running;
+}
+
 export async function activeCycleIds(redis: Redis, keys: SwarmKeys): Promise<string[]> {
   const ids = await redis.smembers(keys.activeCycles);
   const created = await Promise.all(ids.map(async (id) => [id, Number(await redis.zscore(keys.cycles, id))] as const));

@@ -3,8 +3,8 @@ import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../../core/swarm/dis
 import type { SwarmCycleSource } from '../../system/swarm-inputs.ts';
 import { connectRedis } from '../../swarm/redis-connection.ts';
 import { startCycle } from '../../swarm/start-cycle.ts';
-import type { Redis } from 'ioredis';
-import { swarmKeys, type SwarmKeys } from '../../swarm/swarm-keys.ts';
+import { runningCyclesOf } from '../../swarm/cycle-store.ts';
+import { swarmKeys } from '../../swarm/swarm-keys.ts';
 import { syncDrones } from '../../swarm/drone-requests.ts';
 import { readSwarmState } from '../../swarm/swarm-state.ts';
 import type { CommandOutcome, HandlerContext } from '../run-cli.ts';
@@ -46,8 +46,8 @@ export async function runSwarmFreshCommand(args: SwarmFreshArgs, context: Handle
     const keys = swarmKeys(config.redis.prefix);
     // A running cycle of the profile decides alone (the same packages: that cycle; others: refused): never sync
     // the tree under its builds.
-    const running = await runningCycleOf(redis, keys, profile.name);
-    if (args.sync && running === undefined) {
+    const running = await runningCyclesOf(redis, keys, profile.name);
+    if (args.sync && running.length === 0) {
       const state = await readSwarmState(redis, keys, { cycles: 0 });
       const drones = state.drones.filter((drone) => drone.state !== 'offline' && drone.profiles.includes(profile.name)).map((drone) => drone.id);
       const results = await syncDrones(redis, keys, { type: 'sync', profile: profile.name, budgetSeconds: args.syncBudget }, drones, 'fresh', context.signal);
@@ -110,9 +110,4 @@ function sourceOf(args: SwarmFreshArgs): SwarmCycleSource {
   if (args.packagesIndex !== undefined) return { kind: 'packages-index', file: args.packagesIndex };
   if (args.plan !== undefined && args.md5Cache !== undefined) return { kind: 'plan', file: args.plan, md5Cache: args.md5Cache };
   throw new ArgoError('ARGO_USAGE', 'Name the cycle: --packages-index FILE, or --plan FILE with --md5-cache DIR', { hint: 'Run build-swarm fresh --help.' });
-}
-
-async function runningCycleOf(redis: Redis, keys: SwarmKeys, profile: string): Promise<string | undefined> {
-  for (const id of await redis.smembers(keys.activeCycles)) if ((await redis.hget(keys.cycle(id), 'profile')) === profile) return id;
-  return undefined;
 }
