@@ -49,6 +49,43 @@ describe('runPreflight', () => {
     expect(report.checks[1]?.advice).toBe('restore it');
   });
 
+  it('aborts the signal of a check that runs past its budget, so its commands are killed', async () => {
+    let seen: AbortSignal | undefined;
+    const report = await runPreflight(
+      [
+        check(
+          'glibc',
+          ({ signal }) => {
+            seen = signal;
+            return new Promise(() => undefined);
+          },
+          100,
+        ),
+      ],
+      context,
+    );
+    expect(report.checks[0]).toMatchObject({ status: 'fail', summary: 'could not finish within 100 ms', details: { error: { code: 'ARGO_STEP_TIMED_OUT' } } });
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toMatchObject({ code: 'ARGO_STEP_TIMED_OUT', message: 'check glibc ran past its budget of 100 ms' });
+  });
+
+  it('ends a check that ignores its signal when the run is interrupted, before or while it runs', async () => {
+    const before = new AbortController();
+    before.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGINT'));
+    const during = new AbortController();
+    const hangs = (): Promise<never> => new Promise(() => undefined);
+    const started = Date.now();
+    const [early, late] = await Promise.all([
+      runPreflight([check('news', hangs, 60_000)], { ...context, signal: before.signal }),
+      runPreflight([check('news', hangs, 60_000)], { ...context, signal: during.signal }),
+      Promise.resolve().then(() => during.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGINT'))),
+    ]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const report of [early, late]) {
+      expect(report.checks[0]).toMatchObject({ status: 'fail', summary: 'could not be checked: Interrupted by SIGINT', details: { error: { code: 'ARGO_INTERRUPTED' } } });
+    }
+  });
+
   it('says go when nothing fails, warnings included', async () => {
     const report = await runPreflight([check('news', async () => ({ status: 'warn', summary: 'x', details: {} })), check('console', async () => ({ status: 'pass', summary: 'y', details: {} }))], context);
     expect(report.verdict).toBe('go');

@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { formatDuration } from '../logging/console-renderer.ts';
 import type { Check, CheckContext, CheckOutcome, CheckResult, PreflightReport } from './types.ts';
@@ -17,15 +18,20 @@ export async function runPreflight(checks: readonly Check[], context: Omit<Check
 
 async function runCheck(check: Check, context: CheckContext): Promise<CheckResult> {
   const started = context.system.clock.monotonicMs();
+  // The budget aborts the check's own signal (which kills its commands), then gives up waiting for it: a check
+  // that ignores its signal still ends on time. An interrupt does the same through p-timeout's `signal`.
   const budget = new AbortController();
-  const timer = setTimeout(() => budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `check ${check.id} ran past its budget of ${check.budgetMs} ms`)), check.budgetMs);
   const signal = AbortSignal.any([context.signal, budget.signal]);
   let outcome: CheckOutcome;
   try {
-    const aborted = new Promise<never>((_, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    outcome = await pTimeout(check.run({ ...context, signal }), {
+      milliseconds: check.budgetMs,
+      signal: context.signal,
+      fallback: () => {
+        budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `check ${check.id} ran past its budget of ${check.budgetMs} ms`));
+        throw budget.signal.reason;
+      },
     });
-    outcome = await Promise.race([check.run({ ...context, signal }), aborted]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     outcome = {
@@ -34,8 +40,6 @@ async function runCheck(check: Check, context: CheckContext): Promise<CheckResul
       details: { error: isArgoError(error) ? { code: error.code, message: error.message, hint: error.hint } : { message } },
       advice: isArgoError(error) ? error.hint : 'This is a bug in the check; the log has the stack.',
     };
-  } finally {
-    clearTimeout(timer);
   }
   return { id: check.id, ...outcome, durationMs: Math.round(context.system.clock.monotonicMs() - started) };
 }
