@@ -124,6 +124,37 @@ describe('runPhases', () => {
     expect(result.phases.map((phase) => phase.status)).toEqual(['timed-out', 'succeeded']);
   });
 
+  it('moves on after the settle time from an attempt that ignores an interrupt, and calls it interrupted', async () => {
+    const controller = new AbortController();
+    const { run } = setup(
+      [
+        {
+          id: 'stuck',
+          steps: [
+            {
+              id: 'hang',
+              budgetMs: 60_000,
+              attempts: [
+                {
+                  id: 'plan',
+                  run: () => {
+                    controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGINT'));
+                    return new Promise(() => undefined);
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      { settleMs: 100, signal: controller.signal },
+    );
+    const result = await run();
+    expect(result.interrupted).toBe(true);
+    expect(result.phases[0]?.steps[0]?.attempts.map((attempt) => attempt.outcome)).toEqual(['interrupted']);
+    expect(result.phases[0]?.steps[0]?.durationMs).toBeLessThan(30_000);
+  });
+
   it('skips only the phases that depend on a failed one, saying why', async () => {
     const { run } = setup([
       { id: 'libxcrypt-rebuild', steps: [{ id: 'rebuild', budgetMs: 1000, attempts: [fail('plan', 'nothing worked')] }] },

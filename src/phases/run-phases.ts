@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
@@ -289,34 +290,29 @@ async function runAttempt<D>(
 ): Promise<AttemptOutcomeResult> {
   if (run.signal.aborted) return { kind: 'interrupted', error: run.signal.reason };
   const budget = new AbortController();
-  const timer = setTimeout(
-    () => budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `ran past its budget of ${budgetMs} ms`, { details: { budgetMs } })),
-    budgetMs,
-  );
   const signal = AbortSignal.any([run.signal, budget.signal]);
-  let settleTimer: NodeJS.Timeout | undefined;
-  const abandoned = new Promise<'abandoned'>((resolve) => {
-    const onAbort = (): void => {
-      settleTimer = setTimeout(() => resolve('abandoned'), run.settleMs ?? DEFAULT_SETTLE_MS);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+  const work = attempt.run(contextFor(signal)).then(
+    (output) => ({ ok: true as const, output }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  const inTime = await pTimeout(work, {
+    milliseconds: budgetMs,
+    signal: run.signal,
+    fallback: () => {
+      budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `ran past its budget of ${budgetMs} ms`, { details: { budgetMs } }));
+      return 'stopped' as const;
+    },
+  }).catch((error: unknown) => {
+    if (run.signal.aborted) return 'stopped' as const;
+    throw error;
   });
-  try {
-    const work = attempt.run(contextFor(signal)).then(
-      (output) => ({ ok: true as const, output }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    const settled = await Promise.race([work, abandoned]);
-    if (budget.signal.aborted) return { kind: 'timed-out', error: budget.signal.reason };
-    if (run.signal.aborted) return { kind: 'interrupted', error: run.signal.reason };
-    if (settled === 'abandoned') return { kind: 'failed', error: new Error('attempt did not settle') };
-    if (settled.ok) return { kind: 'succeeded', output: settled.output };
-    return { kind: 'failed', error: settled.error };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(settleTimer);
-  }
+  // Stopped by the budget or an interrupt: its commands are being killed; give it settleMs to wind down.
+  const settled = inTime !== 'stopped' ? inTime : await pTimeout(work, { milliseconds: run.settleMs ?? DEFAULT_SETTLE_MS, fallback: () => 'abandoned' as const });
+  if (budget.signal.aborted) return { kind: 'timed-out', error: budget.signal.reason };
+  if (run.signal.aborted) return { kind: 'interrupted', error: run.signal.reason };
+  if (settled === 'abandoned') return { kind: 'failed', error: new Error('attempt did not settle') };
+  if (settled.ok) return { kind: 'succeeded', output: settled.output };
+  return { kind: 'failed', error: settled.error };
 }
 
 function makeContextFactory<D>(run: PhaseRun<D>, logger: Logger, phaseId: string, stepId: string, attemptId: string) {
