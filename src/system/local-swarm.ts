@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
+import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
 import { logEvent } from '../core/log-events.ts';
 import { ArgoError } from '../core/errors.ts';
@@ -317,7 +318,7 @@ async function stopAll(children: readonly Child[], layout: LocalSwarmLayout, opt
     }
     await Promise.all(
       group.map(async (child) => {
-        const exited = await Promise.race([child.exited, delay(STOP_BUDGET_MS[role]).then(() => undefined)]);
+        const exited = await pTimeout(child.exited ?? Promise.resolve(undefined), { milliseconds: STOP_BUDGET_MS[role], message: false });
         if (exited !== undefined) return;
         options.onNotice(`${child.name} did not stop within ${STOP_BUDGET_MS[role] / 1000} s; killing it. Its log: ${child.log}`);
         child.process?.kill('SIGKILL');
