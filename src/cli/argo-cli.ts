@@ -1,6 +1,7 @@
 import { runChrootCommand, type ChrootArgs } from './commands/chroot.ts';
 import { runPreflightCommand, type PreflightArgs } from './commands/preflight.ts';
 import { runRecoverCommand, type RecoverArgs } from './commands/recover.ts';
+import { runRescueCommand, type RescueArgs } from './commands/rescue.ts';
 import { runSnapshotCommand, type SnapshotArgs } from './commands/snapshot.ts';
 import { preflightOptions } from './preflight-options.ts';
 import type { CliDefinition } from './run-cli.ts';
@@ -72,5 +73,27 @@ export const argoCli: CliDefinition = {
             .option('input', { type: 'string', describe: 'feed this file to the command\'s stdin (its content is never logged)' })
             .example('$0 chroot --root /mnt/gentoo -- emerge --info', 'run emerge --info inside the mounted install'),
         bind<ChrootArgs>(runChrootCommand),
+      )
+      .command(
+        'rescue',
+        'From a live USB: find the Gentoo root on the disks, mount it (and the /usr, /var, /boot its fstab names), repair the login, unmount everything',
+        (sub) =>
+          sub
+            .option('user', { type: 'string', demandOption: true, describe: 'the account that must be able to log in again' })
+            .option('device', { type: 'string', describe: 'the device holding the root (when several hold one); an opened LUKS container is /dev/mapper/NAME' })
+            .option('subvolume', { type: 'string', describe: 'btrfs: the subvolume holding the root (when several do), e.g. @' })
+            .option('scan', { type: 'string', array: true, default: [], describe: 'look only at these disks or partitions (repeatable); default: every block device' })
+            .option('mount-point', { type: 'string', default: '/mnt/gentoo', describe: 'where to mount the root (created if missing; must be empty)' })
+            .option('password-file', { type: 'string', describe: 'file (on this machine or the stick) holding the new password on its first line' })
+            .option('password-hash-file', { type: 'string', describe: 'root-only file holding the crypt(3) hash to set' })
+            .option('generate-password', { type: 'boolean', default: false, describe: 'generate a password, print it once and keep it in a root-only file' })
+            .option('pretend', { type: 'boolean', default: false, describe: 'show what was found and what would be done (read-only mounts, the repair as a dry run); change nothing' })
+            .option('binhost', { type: 'string', describe: 'binhost URL for the binary-package rebuild (PORTAGE_BINHOST)' })
+            .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo' })
+            .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
+            .option('build-inactivity', { type: 'number', default: 1200, describe: 'seconds a build may print nothing before it is killed' })
+            .example('$0 rescue --user alice --password-file /run/archiso/bootmnt/argo/password', 'find the Gentoo root, repair it, unmount')
+            .example('$0 rescue --user alice --generate-password --pretend', 'show what it finds and would do; change nothing'),
+        bind<RescueArgs>(runRescueCommand),
       ),
 };

@@ -44,11 +44,17 @@ export interface EventFields {
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
+  progress: { task: string; unit: string; done: number | undefined; total: number | undefined; elapsedMs: number; etaMs: number | undefined; current: string | undefined; final: boolean };
 
   'restore.folder-kept': { path: string; reason: string };
   'rollback.planned': { updateId: string; pre: number; post: number | undefined; restore: number; other: number; changedAfter: number; merged: string[]; unfinished: string[] };
   'rollback.safety-snapshot': { updateId: string; id: number };
   'rollback.finished': { updateId: string; restored: number; durationMs: number };
+  'rescue.device': { device: string; verdict: string; detail: string };
+  'rescue.candidate': { device: string; subvolume: string | undefined; gentoo: boolean; os: string | undefined };
+  'rescue.mounted': { device: string; at: string; options: string[] };
+  'rescue.mount-failed': { device: string; at: string; reason: string };
+  'rescue.unmounted': { at: string; how: string };
   error: { code: string; message: string; hint: string | undefined };
 
   'swarm.redis-retry': { url: string; attempt: number; delayMs: number };
@@ -151,6 +157,12 @@ export const EVENTS = {
   'rollback.planned': { level: 'info', message: 'Rollback planned', fields: ['updateId', 'pre', 'post', 'restore', 'other', 'changedAfter', 'merged', 'unfinished'] },
   'rollback.safety-snapshot': { level: 'info', message: 'Safety snapshot taken before the rollback', fields: ['updateId', 'id'] },
   'rollback.finished': { level: 'info', message: 'Rollback finished', fields: ['updateId', 'restored', 'durationMs'] },
+  'rescue.device': { level: 'info', message: 'Block device looked at', fields: ['device', 'verdict', 'detail'] },
+  'rescue.candidate': { level: 'info', message: 'Filesystem looked into', fields: ['device', 'subvolume', 'gentoo', 'os'] },
+  'rescue.mounted': { level: 'info', message: 'Mounted for the rescue', fields: ['device', 'at', 'options'] },
+  'rescue.mount-failed': { level: 'warn', message: 'A mount the repair wanted failed; going on without it', fields: ['device', 'at', 'reason'] },
+  'rescue.unmounted': { level: 'info', message: 'Unmounted after the rescue', fields: ['at', 'how'] },
+  progress: { level: 'info', message: 'Progress', fields: ['task', 'unit', 'done', 'total', 'elapsedMs', 'etaMs', 'current', 'final'] },
   error: { level: 'error', message: 'Error', fields: ['code', 'message', 'hint'] },
   'swarm.redis-retry': { level: 'warn', message: 'Reconnecting to Redis', fields: ['url', 'attempt', 'delayMs'] },
   'swarm.redis-error': { level: 'warn', message: 'Redis command failed; retrying', fields: ['source'] },

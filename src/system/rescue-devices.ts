@@ -1,0 +1,146 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ArgoError } from '../core/errors.ts';
+import { LSBLK_COLUMNS, parseBlkidExport, parseLsblk, type BlockDevice, type ProbedFilesystem } from '../core/rescue/block-devices.ts';
+import { parseOsRelease, type RootEvidence } from '../core/rescue/rescue-plan.ts';
+import { createRootedFs } from './rooted-fs.ts';
+import type { CommandRunner } from './run-command.ts';
+
+/**
+ * The side of `argo rescue` that touches the machine: lists and probes block devices, mounts and unmounts.
+ * Every mount here is made in argo's own mount namespace (see private-namespace.ts), so that nothing is left
+ * mounted on the live system however argo ends.
+ */
+
+const BUDGET_MS = 60_000;
+
+export async function listBlockDevices(runner: CommandRunner, signal: AbortSignal): Promise<BlockDevice[]> {
+  const result = await runner.run('lsblk', ['--json', '--bytes', '--output', LSBLK_COLUMNS.join(',')], { mutates: false, budgetMs: BUDGET_MS, signal });
+  return parseLsblk(result.stdout);
+}
+
+/** `blkid -p`: reads the device itself (no cache, no udev). Exit 2 means nothing was found on it. */
+export async function probeFilesystem(runner: CommandRunner, device: string, signal: AbortSignal): Promise<ProbedFilesystem | undefined> {
+  const result = await runner.run('blkid', ['-p', '-o', 'export', '--', device], { mutates: false, budgetMs: BUDGET_MS, okExitCodes: [0, 2], signal });
+  if (result.exitCode === 2) return undefined;
+  return parseBlkidExport(result.stdout);
+}
+
+export interface MountRequest {
+  readonly device: string;
+  readonly at: string;
+  readonly fsType: string;
+  readonly options: readonly string[];
+  /** A read-only look (probe, --pretend): runs in a dry run too. */
+  readonly lookOnly: boolean;
+}
+
+export async function mountDevice(runner: CommandRunner, request: MountRequest, signal: AbortSignal): Promise<void> {
+  const args = ['-t', request.fsType, ...(request.options.length === 0 ? [] : ['-o', request.options.join(',')]), '--', request.device, request.at];
+  await runner.run('mount', args, { mutates: !request.lookOnly, budgetMs: BUDGET_MS, signal });
+}
+
+/**
+ * Unmounts `at`; a busy filesystem is retried once after syncing, then detached lazily (it goes when its
+ * last user does, and in argo's private namespace that is argo itself). Returns how it went.
+ */
+export async function unmount(runner: CommandRunner, at: string, lookOnly: boolean): Promise<'unmounted' | 'detached'> {
+  // Clean-up runs after an interrupt too: no signal, a budget of its own.
+  try {
+    await runner.run('umount', ['--', at], { mutates: !lookOnly, budgetMs: BUDGET_MS });
+    return 'unmounted';
+  } catch {
+    await runner.run('umount', ['--lazy', '--', at], { mutates: !lookOnly, budgetMs: BUDGET_MS });
+    return 'detached';
+  }
+}
+
+/** The default subvolume's path from the top level, or undefined when it is the top level itself (ID 5). */
+export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: string, signal: AbortSignal): Promise<string | undefined> {
+  const result = await runner.run('btrfs', ['subvolume', 'get-default', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
+  // `ID 5 (FS_TREE)` or `ID 256 gen 9 top level 5 path @`
+  const match = /^ID (\d+)(?:.* path (.+))?$/.exec(result.stdout.trim());
+  if (match === null) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs subvolume get-default printed ${JSON.stringify(result.stdout.trim())}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
+  if (match[1] === '5' || match[2] === undefined) return undefined;
+  return match[2];
+}
+
+/** Whether `dir` (under a mounted btrfs top level) is a subvolume: the root inode of a subvolume is 256. */
+export async function isBtrfsSubvolume(dir: string): Promise<boolean> {
+  try {
+    const stats = await fs.lstat(dir);
+    return stats.isDirectory() && stats.ino === 256;
+  } catch {
+    return false;
+  }
+}
+
+/** An os-release is a few hundred bytes; a bigger file or a device planted there is never read. */
+const MAX_OS_RELEASE_BYTES = 64 * 1024;
+
+/** What a mounted filesystem holds, read inside it (symlinks resolved within it, never onto the live system). */
+export async function readRootEvidence(mounted: string): Promise<RootEvidence> {
+  const tree = createRootedFs(mounted);
+  const isDir = async (target: string): Promise<boolean> => tree.isDirectory(target).catch(() => false);
+  let osText: string | undefined;
+  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
+    try {
+      const stats = await tree.stat(file);
+      if (!stats.isFile() || stats.size > MAX_OS_RELEASE_BYTES) continue;
+      osText = await tree.readText(file);
+      break;
+    } catch {
+      continue;
+    }
+  }
+  const osRelease = osText === undefined ? { id: undefined, idLike: [], name: undefined } : parseOsRelease(osText);
+  const hasShell = await tree.exists('/bin/sh').catch(() => false);
+  return {
+    osId: osRelease.id,
+    osIdLike: osRelease.idLike,
+    osName: osRelease.name,
+    hasVarDbPkg: await isDir('/var/db/pkg'),
+    hasEtcPortage: await isDir('/etc/portage'),
+    looksLikeLinuxRoot: (await isDir('/etc')) && (await isDir('/usr')) && hasShell,
+  };
+}
+
+/** A fresh 0700 folder for a probe mount, in the host's temporary folder. Removed with removeMountDir. */
+export async function createMountDir(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'argo-rescue-'));
+}
+
+/** rmdir, never rm -r: if anything is still mounted there, the folder is not empty and stays (and we say so). */
+export async function removeMountDir(dir: string): Promise<void> {
+  await fs.rmdir(dir);
+}
+
+/**
+ * Makes sure the mount point for the chosen root can be used: created (0755) when missing, and refused
+ * when it is a symbolic link, not a folder, not empty, or already a mount point (the admin mounted
+ * something there: use it with `argo recover --root`, or choose another --mount-point).
+ */
+export async function prepareMountPoint(mountPoint: string): Promise<void> {
+  const absolute = path.resolve(mountPoint);
+  let stats;
+  try {
+    stats = await fs.lstat(absolute);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await fs.mkdir(absolute, { recursive: true, mode: 0o755 });
+    stats = await fs.lstat(absolute);
+  }
+  const refuse = (reason: string, hint: string): never => {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The mount point ${absolute} cannot be used: ${reason}`, { hint, details: { mountPoint: absolute } });
+  };
+  if (stats.isSymbolicLink()) refuse('it is a symbolic link', 'Give a real folder with --mount-point.');
+  if (!stats.isDirectory()) refuse('it is not a folder', 'Give a folder with --mount-point.');
+  const parent = await fs.stat(path.dirname(absolute));
+  if (parent.dev !== stats.dev || (await fs.readdir(absolute)).length > 0) {
+    refuse(
+      'something is mounted there or it holds files',
+      `If the Gentoo root is already mounted there, run argo recover --root ${absolute} instead; otherwise unmount it (umount ${absolute}) or choose another --mount-point.`,
+    );
+  }
+}
