@@ -66,7 +66,7 @@ export function openRunLogDir(bases: readonly string[], name: string, options: {
       };
     }
     pivotedFrom.push({ dir: path.join(base, name), reason: prepared.reason });
-    if (prepared.unsafe && !options.reuse) candidates.splice(index + 1, 0, tmp.dirSync({ prefix: 'argo-logs-', mode: 0o700 }).name);
+    if (prepared.unsafe && !options.reuse) candidates.splice(index + 1, 0, tmp.dirSync({ prefix: 'argo-logs', mode: 0o700, keep: true }).name);
   }
   throw new ArgoError('ARGO_LOG_DIR_UNAVAILABLE', `No folder for the run logs could be created (${pivotedFrom.map((p) => `${p.dir}: ${p.reason}`).join('; ')})`, {
     hint: 'Pass a writable folder with --log-dir (e.g. on a USB stick or under /tmp).',

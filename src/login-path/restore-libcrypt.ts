@@ -62,7 +62,7 @@ export async function restoreLibcryptFrom(system: System, tree: string, prefixes
     const check = await testCrypt(withCopy, prefixes, signal);
     if (!check.allOk) return { restored: false, reason: `the libcrypt in ${tree} fails the crypt test too` };
   } finally {
-    await target.remove(checkDir.inside);
+    checkDir.remove();
   }
   const replacedCopy = `${live.file}.argo-replaced-${compactTimestamp(system.clock.now())}-${randomBytes(3).toString('hex')}`;
   await target.writeFileAtomic(replacedCopy, await target.readBytes(live.file), { mode: 0o600, uid: 0, gid: 0 });

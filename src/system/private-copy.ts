@@ -21,9 +21,9 @@ export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (
   const { text, stats } = await readRegularFile(target, file);
   const edited = edit(text);
   await sweepAbandonedCopies();
-  const dir = createPrivateTempDir(`${OVERLAY_PREFIX}-${process.pid}`);
+  const scratch = createPrivateTempDir(`${OVERLAY_PREFIX}-${process.pid}`);
   try {
-    const copy = path.join(dir, path.posix.basename(file));
+    const copy = path.join(scratch.dir, path.posix.basename(file));
     const handle = await fs.open(copy, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     try {
       await handle.writeFile(edited);
@@ -34,7 +34,7 @@ export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (
     }
     return await work({ hostFile: copy, targetPath: file });
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    scratch.remove();
   }
 }
 

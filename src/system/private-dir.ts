@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstatSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import tmp from 'tmp';
 import { ArgoError } from '../core/errors.ts';
@@ -11,6 +11,8 @@ import type { RootedFs } from './rooted-fs.ts';
 export interface PrivateDir {
   readonly inside: string;
   readonly host: string;
+  /** Removes the folder and what it holds; later calls do nothing. */
+  remove(): void;
 }
 
 /**
@@ -38,10 +40,11 @@ function unsafeParentReason(stats: Stats, euid: number): string | undefined {
 }
 
 /**
- * Creates a fresh folder `<parent>/<prefix>-<random>` inside the target with mode 0700, for scratch work that
- * commands inside the target (chroot) use. mkdir never follows a symlink and fails on anything already there,
- * so a name a local user planted first is never reused; the result is then checked with lstat (a real
- * directory, owned by root, 0700) before anyone writes into it.
+ * Creates a fresh folder `<parent>/<prefix>-<pid>-<random>` inside the target with mode 0700, for scratch work
+ * that commands inside the target (chroot) use. The parent must keep others from renaming what we create in it.
+ * The folder comes from tmp, whose mkdir never follows a symlink and fails on anything already there, so a name
+ * a local user planted first is never reused; it is then checked with lstat (a real directory, owned by root,
+ * 0700) before anyone writes into it. `remove` deletes it with what it holds.
  */
 export async function createPrivateDirInside(target: RootedFs, parent: string, prefix: string): Promise<PrivateDir> {
   const euid = process.geteuid?.() ?? 0;
@@ -53,19 +56,15 @@ export async function createPrivateDirInside(target: RootedFs, parent: string, p
       details: { root: target.root, path: parent, reason: parentReason },
     });
   }
-  const name = `${prefix}-${randomBytes(8).toString('hex')}`;
-  const host = path.join(hostParent, name);
-  await fs.mkdir(host, { mode: 0o700 });
-  // The umask may have taken bits away; never add any.
-  await fs.chmod(host, 0o700);
-  const reason = unsafeDirReason(await fs.lstat(host), euid);
-  if (reason !== undefined) {
-    throw new ArgoError('ARGO_UNSAFE_PATH', `The scratch folder ${path.posix.join(parent, name)} in ${target.root} is not private: ${reason}`, {
+  const made = makePrivateDir(hostParent, prefix);
+  const inside = path.posix.join(parent, path.basename(made.dir));
+  if (made.reason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The scratch folder ${inside} in ${target.root} is not private: ${made.reason}`, {
       hint: 'Another user may be interfering with the scratch folder; look at who owns it (ls -ld).',
-      details: { root: target.root, path: path.posix.join(parent, name), reason },
+      details: { root: target.root, path: inside, reason: made.reason },
     });
   }
-  return { inside: path.posix.join(parent, name), host };
+  return { inside, host: made.dir, remove: made.remove };
 }
 
 /**
@@ -73,21 +72,44 @@ export async function createPrivateDirInside(target: RootedFs, parent: string, p
  * folder itself must keep others from renaming what we create in it (root's, or sticky): in a folder anyone
  * may rename entries in, the private folder could be swapped for another between this check and its use.
  */
-export function createPrivateTempDir(prefix: string): string {
-  const dir = tmp.dirSync({ prefix: `${prefix}-`, mode: 0o700 }).name;
-  const reason = unsafeDirReason(lstatSync(dir)) ?? parentReasonOf(dir);
-  if (reason !== undefined) {
-    throw new ArgoError('ARGO_UNSAFE_PATH', `The temporary folder ${dir} is not private: ${reason}`, {
+export function createPrivateTempDir(prefix: string): { readonly dir: string; remove(): void } {
+  const base = realpathSync(os.tmpdir());
+  const parentReason = unsafeParentReason(statSync(base), process.geteuid?.() ?? 0);
+  if (parentReason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The temporary folder ${base} cannot hold a private folder: ${parentReason}`, {
       hint: 'Check the host temporary folder (TMPDIR, /tmp) is a root-owned folder with mode 1777.',
-      details: { path: dir, reason },
+      details: { path: base, reason: parentReason },
     });
   }
-  return dir;
+  const made = makePrivateDir(base, prefix);
+  if (made.reason !== undefined) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `The temporary folder ${made.dir} is not private: ${made.reason}`, {
+      hint: 'Check the host temporary folder (TMPDIR, /tmp) is a root-owned folder with mode 1777.',
+      details: { path: made.dir, reason: made.reason },
+    });
+  }
+  return { dir: made.dir, remove: made.remove };
 }
 
-function parentReasonOf(dir: string): string | undefined {
-  const reason = unsafeParentReason(statSync(path.dirname(dir)), process.geteuid?.() ?? 0);
-  if (reason === undefined) return undefined;
-  rmSync(dir, { recursive: true, force: true });
-  return `its parent ${path.dirname(dir)}: ${reason}`;
+/**
+ * `<parent>/<prefix>-<pid>-<random>` made by tmp (mode 0700) and checked with lstat, with the reason when it is
+ * not private: such a folder is left where it is for a person to look at. tmp keeps the folder on its list until
+ * `remove`, so a process that turns on tmp's graceful cleanup also removes, when it exits, what its work left.
+ */
+function makePrivateDir(parent: string, prefix: string): { readonly dir: string; readonly reason: string | undefined; remove(): void } {
+  const made = tmp.dirSync({ tmpdir: parent, prefix, mode: 0o700, unsafeCleanup: true });
+  // The umask may have taken bits away; never add any.
+  chmodSync(made.name, 0o700);
+  return {
+    dir: made.name,
+    reason: unsafeDirReason(lstatSync(made.name)),
+    remove: () => {
+      try {
+        made.removeCallback();
+      } catch (error) {
+        // Removed already, by the work itself or by hand.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    },
+  };
 }

@@ -101,7 +101,7 @@ async function newestDistfile(context: Context): Promise<string> {
   return path.join(distdir, newest[0]);
 }
 
-/** Scratch folders of the manual build: `/var/tmp/argo-libxcrypt-build-<random>`, fresh for each attempt. */
+/** Scratch folders of the manual build: `/var/tmp/argo-libxcrypt-build-<pid>-<random>`, fresh for each attempt. */
 const SCRATCH_PREFIX = 'argo-libxcrypt-build';
 
 const manualBuild: Attempt<RecoveryDeps> = {
@@ -113,14 +113,15 @@ const manualBuild: Attempt<RecoveryDeps> = {
     // A fresh 0700 folder owned by root: a fixed name in /var/tmp could be planted (or a symlink) by a local
     // user, who could then swap a file of the build before `make install` puts it in the library folder.
     // A dry run creates nothing: the recorded commands name a folder of the same shape.
-    const work = context.dryRun ? `/var/tmp/${SCRATCH_PREFIX}-dry-run` : (await createPrivateDirInside(context.deps.system.target, '/var/tmp', SCRATCH_PREFIX)).inside;
+    const scratch = context.dryRun ? undefined : await createPrivateDirInside(context.deps.system.target, '/var/tmp', SCRATCH_PREFIX);
+    const work = scratch?.inside ?? `/var/tmp/${SCRATCH_PREFIX}-dry-run`;
     const source = path.join(work, path.basename(distfile).replace(/\.tar\.\w+$/, ''));
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const build: RunOptions = { signal: context.signal, budgetMs: buildBudgetMs, inactivityMs: buildInactivityMs, outputLevel: 'info' };
     try {
       await buildInto(context, distfile, work, source, libdir, build);
     } finally {
-      if (!context.dryRun) await context.deps.system.target.remove(work);
+      scratch?.remove();
     }
     return confirmRepaired(context, 'manual-build');
   },
