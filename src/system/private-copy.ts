@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { isMissing } from './fs-errors.ts';
 import type { FileOverlay } from './overlay-argv.ts';
-import { createPrivateTempDir } from './private-dir.ts';
+import { withPrivateTempDir } from './private-dir.ts';
 import type { RootedFs } from './rooted-fs.ts';
 
 /**
@@ -21,9 +21,8 @@ export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (
   const { text, stats } = await readRegularFile(target, file);
   const edited = edit(text);
   await sweepAbandonedCopies();
-  const scratch = createPrivateTempDir(`${OVERLAY_PREFIX}-${process.pid}`);
-  try {
-    const copy = path.join(scratch.dir, path.posix.basename(file));
+  return withPrivateTempDir(`${OVERLAY_PREFIX}-${process.pid}`, async (dir) => {
+    const copy = path.join(dir, path.posix.basename(file));
     const handle = await fs.open(copy, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     try {
       await handle.writeFile(edited);
@@ -32,10 +31,8 @@ export async function withPrivateCopy<T>(target: RootedFs, file: string, edit: (
     } finally {
       await handle.close();
     }
-    return await work({ hostFile: copy, targetPath: file });
-  } finally {
-    scratch.remove();
-  }
+    return work({ hostFile: copy, targetPath: file });
+  });
 }
 
 const OVERLAY_PREFIX = 'argo-overlay';

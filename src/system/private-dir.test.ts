@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPrivateDirInside, createPrivateTempDir } from './private-dir.ts';
+import { createPrivateDirInside, withPrivateTempDir } from './private-dir.ts';
 import { createRootedFs } from './rooted-fs.ts';
 
 let root: string;
@@ -54,18 +54,23 @@ describe('createPrivateDirInside', () => {
   });
 });
 
-describe('createPrivateTempDir', () => {
-  it('makes a 0700 folder of ours under TMPDIR whose name carries our pid (the sweep of abandoned copies reads it)', () => {
-    const made = createPrivateTempDir(`argo-overlay-${process.pid}`);
-    try {
-      expect(basename(made.dir)).toMatch(new RegExp(`^argo-overlay-${process.pid}-`));
-      expect(shape(made.dir)).toEqual([true, 0, 0o700]);
-    } finally {
-      made.remove();
-    }
-    expect(existsSync(made.dir)).toBe(false);
+describe('withPrivateTempDir', () => {
+  it('runs the work in a 0700 folder of ours under TMPDIR whose name carries our pid (the sweep of abandoned copies reads it), and removes it however the work ends', async () => {
+    let seen = '';
+    await expect(
+      withPrivateTempDir(`argo-overlay-${process.pid}`, async (dir) => {
+        seen = dir;
+        expect(basename(dir)).toMatch(new RegExp(`^argo-overlay-${process.pid}-`));
+        expect(shape(dir)).toEqual([true, 0, 0o700]);
+        await writeFile(join(dir, 'shadow'), 'secret');
+        throw new Error('the proof failed');
+      }),
+    ).rejects.toThrow('the proof failed');
+    expect(existsSync(seen)).toBe(false);
   });
+});
 
+describe('createPrivateTempDir', () => {
   it('is removed by tmp when its process exits, in a process that turned on graceful cleanup', async () => {
     const script = [
       "import tmp from 'tmp';",

@@ -68,9 +68,23 @@ export async function createPrivateDirInside(target: RootedFs, parent: string, p
 }
 
 /**
+ * Runs `work` with a fresh private folder (createPrivateTempDir) and removes the folder with what it holds when
+ * `work` ends, however it ends. Never for a mount point: the removal is recursive.
+ */
+export async function withPrivateTempDir<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const made = createPrivateTempDir(prefix);
+  try {
+    return await work(made.dir);
+  } finally {
+    made.remove();
+  }
+}
+
+/**
  * A fresh private folder (0700, random name, owned by us) under the host's temporary folder. The temporary
  * folder itself must keep others from renaming what we create in it (root's, or sticky): in a folder anyone
  * may rename entries in, the private folder could be swapped for another between this check and its use.
+ * `remove` deletes it with what it holds (recursively: never use it for a mount point).
  */
 export function createPrivateTempDir(prefix: string): { readonly dir: string; remove(): void } {
   const base = realpathSync(os.tmpdir());
