@@ -57,7 +57,11 @@ export function describeCleanup(progress: RunProgress | undefined): string {
   return `still cleaning up: running ${running}; left: ${left}`;
 }
 
+/** Set by the single-file build (scripts/build-executable.sh, an esbuild define): the bundle has no package.json beside it. */
+declare const ARGO_BUNDLED_VERSION: string | undefined;
+
 function readPackageVersion(): string {
+  if (typeof ARGO_BUNDLED_VERSION === 'string') return ARGO_BUNDLED_VERSION;
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return manifest.version;
 }

