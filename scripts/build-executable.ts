@@ -122,6 +122,7 @@ async function buildExecutable(): Promise<void> {
     const bundle = join(work.name, 'argo.cjs');
     const { build } = await import('esbuild');
     const result = await build({
+      absWorkingDir: project,
       entryPoints: [entry],
       outfile: bundle,
       bundle: true,
@@ -141,6 +142,11 @@ async function buildExecutable(): Promise<void> {
         'import.meta.url': JSON.stringify('file:///argo-executable/argo.cjs'),
       },
     });
+    // Our own code asking for import.meta (its folder, a file beside it) would get nothing in the bundle: refuse.
+    const emptyMeta = result.warnings.filter((warning) => warning.id === 'empty-import-meta' && warning.location?.file.startsWith('src/') === true);
+    if (emptyMeta.length > 0) {
+      throw new Error(`import.meta is empty in the single file, used at ${emptyMeta.map((warning) => `${warning.location?.file}:${warning.location?.line}`).join(', ')}: pass the value in through a define`);
+    }
     const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('<'));
     log(`bundled ${inputs.length} files into ${(statSync(bundle).size / 1e6).toFixed(1)} MB`);
 
