@@ -60,10 +60,13 @@ export async function unmount(runner: CommandRunner, at: string, lookOnly: boole
 export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: string, signal: AbortSignal): Promise<string | undefined> {
   const result = await runner.run('btrfs', ['subvolume', 'get-default', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
   // `ID 5 (FS_TREE)` or `ID 256 gen 9 top level 5 path @`
-  const match = /^ID (\d+)(?:.* path (.+))?$/.exec(result.stdout.trim());
-  if (match === null) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs subvolume get-default printed ${JSON.stringify(result.stdout.trim())}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
-  if (match[1] === '5' || match[2] === undefined) return undefined;
-  return match[2];
+  const text = result.stdout.trim();
+  const id = /^ID (\d+)\b/.exec(text)?.[1];
+  if (id === undefined) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs subvolume get-default printed ${JSON.stringify(text)}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
+  if (id === '5') return undefined;
+  const subvolume = / path (.+)$/.exec(text)?.[1];
+  if (subvolume === undefined) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs subvolume get-default printed no path: ${JSON.stringify(text)}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
+  return subvolume;
 }
 
 /** Whether `dir` (under a mounted btrfs top level) is a subvolume: the root inode of a subvolume is 256. */
@@ -106,7 +109,11 @@ export async function readRootEvidence(mounted: string): Promise<RootEvidence> {
   };
 }
 
-/** A fresh 0700 folder for a probe mount, in the host's temporary folder. Removed with removeMountDir. */
+/**
+ * A fresh 0700 folder for a probe mount, in the host's temporary folder (mkdtemp: a random name, never an
+ * existing entry). Not tmp's folders (private-dir.ts): their removal is recursive, and a removal that ran
+ * while something was still mounted there would delete the Gentoo root's files. Removed with rmdir only.
+ */
 export async function createMountDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'argo-rescue-'));
 }

@@ -100,7 +100,7 @@ async function buildExt4Disk(image: string, source: string): Promise<void> {
   await writeFile(join(source, 'etc/fstab'), fstab);
   await mkdir(join(source, 'boot'), { recursive: true });
   await mkdir(join(source, 'var/cache/distfiles'), { recursive: true });
-  const loop = (await run('losetup', ['--find', '--show', '--partscan', image])).stdout.trim();
+  const loop = await attachWithPartitions(image);
   try {
     const boot = await mkdtemp('/var/tmp/argo-rescue-boot-');
     await writeFile(join(boot, 'vmlinuz-6.6.30-gentoo'), 'not a kernel: the rescue fixture\'s /boot\n');
@@ -164,6 +164,17 @@ async function buildLuks(image: string): Promise<void> {
   await runWithInput('cryptsetup', ['luksFormat', '--batch-mode', '--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', '-', image], LUKS_PASSPHRASE);
 }
 
+/**
+ * losetup --partscan asks the kernel to read the partition table; on some kernels (a loop driver loaded
+ * with max_part=0) it does not, and `partx --add` (BLKPG ioctls) adds the partitions instead.
+ */
+async function attachWithPartitions(image: string, readOnly = false): Promise<string> {
+  const loop = (await run('losetup', ['--find', '--show', '--partscan', ...(readOnly ? ['--read-only'] : []), image])).stdout.trim();
+  const { stdout } = await run('sfdisk', ['--dump', loop]).catch(() => ({ stdout: '' }));
+  if (/^label:/m.test(stdout) && !existsSync(`${loop}p1`)) await run('partx', ['--add', '--', loop]);
+  return loop;
+}
+
 function runWithInput(file: string, args: readonly string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(file, args, (error) => (error ? reject(error) : resolve()));
@@ -171,7 +182,7 @@ function runWithInput(file: string, args: readonly string[], input: string): Pro
   });
 }
 
-/** A test's own copy of some images, attached to loop devices (partitions scanned); detach() cleans up. */
+/** A test's own copy of some images (or, read-only, the cached images), attached to loop devices (partitions scanned); detach() cleans up. */
 export interface AttachedDisks {
   readonly dir: string;
   readonly devices: Record<string, string>;
@@ -179,7 +190,7 @@ export interface AttachedDisks {
   detach(): Promise<void>;
 }
 
-export async function attachCopies(images: Record<string, string>): Promise<AttachedDisks> {
+export async function attachCopies(images: Record<string, string>, options: { readonly readOnly?: boolean } = {}): Promise<AttachedDisks> {
   const dir = await mkdtemp('/var/tmp/argo-rescue-disks-');
   const devices: Record<string, string> = {};
   const files: Record<string, string> = {};
@@ -189,10 +200,11 @@ export async function attachCopies(images: Record<string, string>): Promise<Atta
   };
   try {
     for (const [name, image] of Object.entries(images)) {
-      const copy = join(dir, `${name}.img`);
-      await run('cp', ['--sparse=always', image, copy]);
-      files[name] = copy;
-      devices[name] = (await run('losetup', ['--find', '--show', '--partscan', copy])).stdout.trim();
+      // Read-only: the cached image itself behind a read-only loop device (no copy; nothing can write it).
+      const file = options.readOnly === true ? image : join(dir, `${name}.img`);
+      if (options.readOnly !== true) await run('cp', ['--sparse=always', image, file]);
+      files[name] = file;
+      devices[name] = await attachWithPartitions(file, options.readOnly === true);
     }
   } catch (error) {
     await detach();

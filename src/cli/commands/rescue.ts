@@ -99,11 +99,12 @@ export function renderRescue(report: RescueReport): string {
       lines.push(`    ${candidate.subvolume === undefined ? (candidate.fsType === 'btrfs' ? 'top level' : 'filesystem') : `subvol=${candidate.subvolume}`}: ${what}${mark}`);
     }
   }
-  lines.push('', `Mounts (at ${report.mountPoint}${report.pretend ? ', read-only' : ''}):`);
+  lines.push('', report.pretend ? `Mounts (read-only, in a private folder; without --pretend the root goes to ${report.mountPoint}):` : `Mounts (at ${report.mountPoint}):`);
   for (const mount of report.mounts) {
     const state = mount.status === 'mounted' ? `mounted (${mount.options.join(',')}), then ${mount.unmounted ?? 'left'}` : `${mount.status}: ${mount.detail ?? ''}`;
     lines.push(`  ${mount.from.padEnd(9)} ${mount.device} on ${mount.at}: ${state}`);
   }
+  if (report.pretend && report.repair !== undefined) lines.push('', 'The repair as a dry run (the root is mounted read-only for --pretend: a root-read-only finding below is that, not a fault):');
   if (report.repair !== undefined) lines.push('', report.repair.summary.trimEnd());
   return `${lines.join('\n')}\n`;
 }

@@ -138,7 +138,7 @@ export function planFstabMounts(entries: readonly FstabEntry[], devices: readonl
     }
     const known = resolveSource(entry.source, devices);
     if (known === undefined) {
-      planned.push({ entry, device: undefined, fsType: entry.type, options, skip: `no device of this machine is ${entry.source}` });
+      planned.push({ entry, device: undefined, fsType: entry.type, options, skip: `no single device of this machine is ${entry.source}` });
       continue;
     }
     const fsType = entry.type === 'auto' ? (known.fs?.type ?? 'auto') : entry.type;
