@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { copyTarget, FIXTURE_CACHE, fixtureEnv, installFakeEmerge } from './debian-target.ts';
-import { PROJECT } from './run-cli.ts';
 import { makeTinyRoot } from './tiny-root.ts';
 
 const run = promisify(execFile);
@@ -49,8 +48,10 @@ export interface RescueImages {
 async function imagesKey(): Promise<string> {
   const env = await fixtureEnv();
   const hash = createHash('sha256');
+  // Bump VERSION when the images change; a rebuilt fixture root or fake emerge rebuilds them too.
   hash.update(`${VERSION}\n${env['ARGO_FIXTURE_BUILDER_SHA256'] ?? ''}\n`);
-  for (const file of ['test/support/rescue-images.ts', 'test/support/debian-target.ts']) hash.update(await readFile(join(PROJECT, file)));
+  const installer = env['ARGO_FIXTURE_FAKE_EMERGE_INSTALLER'];
+  if (installer !== undefined && existsSync(installer)) hash.update(await readFile(installer));
   return hash.digest('hex').slice(0, 16);
 }
 
