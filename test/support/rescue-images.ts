@@ -110,7 +110,7 @@ async function buildExt4Disk(image: string, source: string): Promise<void> {
     // mkfs -d copies the tree (owners, modes, hard links, xattrs) without mounting anything.
     await run('mkfs.ext4', ['-q', '-F', '-L', 'gentoo-root', '-U', EXT4_ROOT_UUID, '-d', source, `${loop}p2`], { maxBuffer: 64 * 1024 * 1024 });
   } finally {
-    await run('losetup', ['-d', loop]);
+    await detachLoop(loop);
   }
 }
 
@@ -176,6 +176,12 @@ async function attachWithPartitions(image: string, readOnly = false): Promise<st
   return loop;
 }
 
+/** Partitions added with partx stay behind a detached loop device on such kernels: removed first. */
+async function detachLoop(loop: string): Promise<void> {
+  if (existsSync(`${loop}p1`)) await run('partx', ['--delete', '--', loop]).catch(() => undefined);
+  await run('losetup', ['-d', loop]).catch(() => undefined);
+}
+
 function runWithInput(file: string, args: readonly string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(file, args, (error) => (error ? reject(error) : resolve()));
@@ -196,7 +202,7 @@ export async function attachCopies(images: Record<string, string>, options: { re
   const devices: Record<string, string> = {};
   const files: Record<string, string> = {};
   const detach = async (): Promise<void> => {
-    for (const device of Object.values(devices)) await run('losetup', ['-d', device]).catch(() => undefined);
+    for (const device of Object.values(devices)) await detachLoop(device);
     await rm(dir, { recursive: true, force: true });
   };
   try {
