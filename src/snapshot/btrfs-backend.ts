@@ -1,8 +1,11 @@
 import * as path from 'node:path';
 import { isArgoError } from '../core/errors.ts';
+import { logEvent } from '../core/log-events.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
 import type { System } from '../system/open-system.ts';
-import { diffTrees } from './diff-trees.ts';
+import { sendChanges } from './btrfs-send-changes.ts';
+import { takeScratchSnapshot } from './btrfs-send-scratch.ts';
+import { diffTrees, type ChangeListOptions } from './diff-trees.ts';
 import { assertFreeSpace, DEFAULT_MIN_FREE_BYTES } from './free-space.ts';
 import { restoreChanges, selectChanges } from './restore-changes.ts';
 import { formatSnapshotInfo, parseSnapshotInfo } from './snapshot-info.ts';
@@ -16,7 +19,15 @@ export interface BtrfsBackendOptions {
   readonly subvolume?: string | undefined;
   readonly minFreeBytes?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * How `diff` finds the changes: `send` from btrfs' own list (btrfs-send-changes.ts), `walk` by walking both
+   * trees (diff-trees.ts), `auto` (default) send, and the walk when send is unavailable or fails (a `pivot` is
+   * logged with why). Both give the same list; `send` and `walk` exist to prove that and to measure them.
+   */
+  readonly diffMethod?: DiffMethod | undefined;
 }
+
+export type DiffMethod = 'auto' | 'send' | 'walk';
 
 /**
  * Snapshots with plain `btrfs` in snapper's layout: `<subvolume>/.snapshots/<N>/snapshot` (read-only) with an
@@ -31,6 +42,7 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
   const snapshotPath = (id: number): string => path.posix.join(snapshotsDir, String(id), 'snapshot');
   const treePath = (id: number): string => (id === CURRENT ? subvolume : snapshotPath(id));
   const btrfs = (args: string[], mutates = true) => system.hostCommands.run('btrfs', args, { signal, mutates });
+  const diffMethod = options.diffMethod ?? 'auto';
 
   async function numbers(): Promise<number[]> {
     if (!(await system.target.isDirectory(snapshotsDir))) return [];
@@ -69,6 +81,41 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
   async function readTree(id: number) {
     await requireSnapshot(id);
     return createRootedFs(await system.target.resolve(treePath(id)));
+  }
+
+  async function changeList(from: number, to: number): Promise<SnapshotChange[]> {
+    const listOptions: ChangeListOptions = {
+      signal,
+      onUnrepresentable: (rel) => system.logger.warn({ path: path.posix.join(subvolume, rel) }, 'Left out of the change list: a name on the path is not UTF-8'),
+    };
+    if (diffMethod !== 'walk') {
+      try {
+        return await sendChangeList(from, to, listOptions);
+      } catch (error) {
+        if (diffMethod === 'send' || signal?.aborted) throw error;
+        logEvent(system.logger, 'pivot', {
+          phase: 'snapshot',
+          step: 'diff',
+          attempt: 'btrfs-send',
+          outcome: isArgoError(error) ? error.code : 'bug',
+          reason: error instanceof Error ? error.message : String(error),
+          next: 'tree-walk',
+        });
+      }
+    }
+    return diffTrees(await readTree(from), await readTree(to), listOptions);
+  }
+
+  /** The live system (0) is compared through a temporary read-only snapshot of it: send reads read-only subvolumes only. */
+  async function sendChangeList(from: number, to: number, listOptions: ChangeListOptions): Promise<SnapshotChange[]> {
+    if (from === to) return [];
+    const scratch = from === CURRENT || to === CURRENT ? await takeScratchSnapshot(system, { subvolume, snapshotsDir, signal }) : undefined;
+    try {
+      const tree = (id: number): string => (id === CURRENT ? (scratch?.path as string) : snapshotPath(id));
+      return await sendChanges(system, tree(from), tree(to), listOptions);
+    } finally {
+      await scratch?.remove();
+    }
   }
 
   const backend: SnapshotBackend = {
@@ -129,7 +176,9 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
     },
 
     async diff(from: number, to: number): Promise<SnapshotChange[]> {
-      const changes = await diffTrees(await readTree(from), await readTree(to), signal);
+      await requireSnapshot(from);
+      await requireSnapshot(to);
+      const changes = await changeList(from, to);
       return changes.map((change) => ({ ...change, path: path.posix.join(subvolume, change.path) }));
     },
 
