@@ -33,7 +33,14 @@ interface Inode {
   changed: boolean;
 }
 
-const inode = (origin: string | undefined, changed = false): Inode => ({ origin, entries: new Map(), loaded: new Map(), changed });
+/** Every inode of the model, reachable at the end or not: a folder the stream emptied and removed still tells which of the parent's paths it changed. */
+type Model = Inode[];
+
+const inode = (model: Model, origin: string | undefined, changed = false): Inode => {
+  const made: Inode = { origin, entries: new Map(), loaded: new Map(), changed };
+  model.push(made);
+  return made;
+};
 
 /**
  * Replays the commands of an incremental send stream (`btrfs send -p PARENT SUBVOL`) on a model of the parent's
@@ -44,7 +51,8 @@ const inode = (origin: string | undefined, changed = false): Inode => ({ origin,
  * does not have, which a whole stream from the kernel never does.
  */
 export function replaySendStream(stream: SendStream): SendCandidates {
-  const root = inode('');
+  const model: Model = [];
+  const root = inode(model, '');
   const [first] = stream.commands;
   if (first?.name !== 'snapshot') throw inconsistent(`it starts with ${first?.name ?? 'nothing'}, not with snapshot: it is not an incremental stream`);
 
@@ -52,9 +60,9 @@ export function replaySendStream(stream: SendStream): SendCandidates {
     const parts = raw.toString('latin1').split('/');
     const name = parts.pop() as string;
     if (name === '') throw inconsistent(`the command path ${printable(raw)} has no last component`);
-    return { parent: walk(root, parts, raw), name };
+    return { parent: walk(model, root, parts, raw), name };
   };
-  const lookup = (raw: Buffer): Inode => (raw.length === 0 ? root : walk(root, raw.toString('latin1').split('/'), raw));
+  const lookup = (raw: Buffer): Inode => (raw.length === 0 ? root : walk(model, root, raw.toString('latin1').split('/'), raw));
 
   for (const command of stream.commands.slice(1)) {
     const { name } = command;
@@ -65,13 +73,13 @@ export function replaySendStream(stream: SendStream): SendCandidates {
     }
     if (CREATING.has(name)) {
       const place = split(pathOf(command));
-      place.parent.entries.set(place.name, inode(undefined, true));
+      place.parent.entries.set(place.name, inode(model, undefined, true));
       continue;
     }
     switch (name) {
       case 'rename': {
         const from = split(pathOf(command));
-        const moved = entryOf(from.parent, from.name, command);
+        const moved = entryOf(model, from.parent, from.name, command);
         const to = split(pathOf(command, SEND_ATTRIBUTE.pathTo));
         from.parent.entries.set(from.name, null);
         to.parent.entries.set(to.name, moved);
@@ -85,7 +93,7 @@ export function replaySendStream(stream: SendStream): SendCandidates {
       case 'unlink':
       case 'rmdir': {
         const place = split(pathOf(command));
-        entryOf(place.parent, place.name, command);
+        entryOf(model, place.parent, place.name, command);
         place.parent.entries.set(place.name, null);
         break;
       }
@@ -93,14 +101,14 @@ export function replaySendStream(stream: SendStream): SendCandidates {
         throw inconsistent(`${name} at byte ${command.offset} is not expected in an incremental stream`);
     }
   }
-  return candidatesOf(root);
+  return candidatesOf(model, root);
 }
 
-function walk(root: Inode, parts: readonly string[], raw: Buffer): Inode {
+function walk(model: Model, root: Inode, parts: readonly string[], raw: Buffer): Inode {
   let current = root;
   for (const part of parts) {
     if (part === '' || part === '.' || part === '..') throw inconsistent(`the command path ${printable(raw)} is not a plain relative path`);
-    const next = childOf(current, part);
+    const next = childOf(model, current, part);
     if (next === undefined) throw inconsistent(`the command path ${printable(raw)} names a folder the stream removed or never made`);
     current = next;
   }
@@ -108,47 +116,51 @@ function walk(root: Inode, parts: readonly string[], raw: Buffer): Inode {
 }
 
 /** The inode at `name` in `folder`: changed by the stream, or looked up in the parent snapshot. */
-function childOf(folder: Inode, name: string): Inode | undefined {
+function childOf(model: Model, folder: Inode, name: string): Inode | undefined {
   const entry = folder.entries.get(name);
   if (entry !== undefined) return entry ?? undefined;
   if (folder.origin === undefined) return undefined;
   let loaded = folder.loaded.get(name);
   if (loaded === undefined) {
-    loaded = inode(`${folder.origin}/${name}`);
+    loaded = inode(model, `${folder.origin}/${name}`);
     folder.loaded.set(name, loaded);
   }
   return loaded;
 }
 
-function entryOf(folder: Inode, name: string, command: SendCommand): Inode {
-  const entry = childOf(folder, name);
+function entryOf(model: Model, folder: Inode, name: string, command: SendCommand): Inode {
+  const entry = childOf(model, folder, name);
   if (entry === undefined) throw inconsistent(`${command.name} at byte ${command.offset} names ${printable(Buffer.from(name, 'latin1'))}, which does not exist at that point`);
   return entry;
 }
 
-/** Walks the final names of the model: every place and inode the stream touched gives its path(s). */
-function candidatesOf(root: Inode): SendCandidates {
+/**
+ * The candidates: on the parent's side, the old path of every name a folder of the parent got changed and of
+ * every changed inode that was there, whether or not it is still reachable at the end; on the sent side, the
+ * final path of every changed name and changed inode, found by walking the final names.
+ */
+function candidatesOf(model: Model, root: Inode): SendCandidates {
   const found = new Set<string>();
+  for (const node of model) {
+    if (node.origin === undefined) continue;
+    if (node.changed) found.add(node.origin);
+    for (const name of node.entries.keys()) found.add(`${node.origin}/${name}`);
+  }
   const visited = new Set<Inode>();
   const visit = (folder: Inode, finalPath: string): void => {
     if (visited.has(folder)) return;
     visited.add(folder);
-    for (const [name, entry] of folder.entries) {
-      if (folder.origin !== undefined) found.add(`${folder.origin}/${name}`);
-      if (entry !== null) found.add(`${finalPath}/${name}`);
-    }
     const children = new Map<string, Inode>(folder.loaded);
     for (const [name, entry] of folder.entries) {
       if (entry === null) children.delete(name);
-      else children.set(name, entry);
+      else {
+        children.set(name, entry);
+        found.add(`${finalPath}/${name}`);
+      }
     }
     for (const [name, child] of children) {
-      const childPath = `${finalPath}/${name}`;
-      if (child.changed) {
-        found.add(childPath);
-        if (child.origin !== undefined) found.add(child.origin);
-      }
-      visit(child, childPath);
+      if (child.changed) found.add(`${finalPath}/${name}`);
+      visit(child, `${finalPath}/${name}`);
     }
   };
   visit(root, '');
