@@ -74,5 +74,5 @@ chmod +x dist/cli/argo.js dist/cli/apkg.js dist/cli/build-swarm.js
 
 if [ "$with_fixtures" -eq 1 ]; then
   log "building the Debian fixture roots (cached)"
-  bash test/chroot-fixtures/build-debian-target.sh >&2
+  node test/chroot-fixtures/build-debian-target.ts >&2
 fi

@@ -7,6 +7,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installFakeEmerge } from '../../test/chroot-fixtures/install-fake-emerge.ts';
+import { unmountBelow } from '../lib/mounts.ts';
 
 const project = fileURLToPath(new URL('../../', import.meta.url));
 const cache = process.env['ARGO_FIXTURE_CACHE'] ?? '/var/cache/argo-fixtures';
@@ -20,7 +22,7 @@ execFileSync('mount', ['-t', 'overlay', 'argo-bench', '-o', `lowerdir=${join(cac
 const wall: number[] = [];
 const checks: number[] = [];
 try {
-  execFileSync('bash', [join(project, 'test/chroot-fixtures/install-fake-emerge.sh'), root, 'BINARY=ok']);
+  await installFakeEmerge(root, ['BINARY=ok']);
   copyFileSync(join(project, 'test/fixtures/preflight/world-update.plan'), join(root, 'etc/argo-fake-emerge.plan'));
   mkdirSync(join(root, 'var/cache/argo-bench-binhost'), { recursive: true });
   copyFileSync(join(project, 'test/fixtures/preflight/Packages'), join(root, 'var/cache/argo-bench-binhost/Packages'));
@@ -34,8 +36,7 @@ try {
     checks.push(Math.max(...report.checks.filter((check) => !['binhost-coverage', 'libxcrypt-pin', 'disk-space'].includes(check.id)).map((check) => check.durationMs)));
   }
 } finally {
-  spawnSync('sh', ['-c', `findmnt -rn -o TARGET | grep -F "${root}/" | sort -r | xargs -r umount -R --lazy`]);
-  spawnSync('umount', [root]);
+  unmountBelow(root);
   rmSync(dir, { recursive: true, force: true });
 }
 console.log('| case | runs | median | target | ok |');

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installFakeEmerge } from '../../test/chroot-fixtures/install-fake-emerge.ts';
 
 const project = fileURLToPath(new URL('../../', import.meta.url));
 const cache = process.env['ARGO_FIXTURE_CACHE'] ?? '/var/cache/argo-fixtures';
@@ -22,7 +23,7 @@ for (let run = 0; run < runs; run += 1) {
   // A private copy of the broken root: an overlay, so the cache stays untouched and nothing is copied.
   execFileSync('mount', ['-t', 'overlay', 'argo-bench', '-o', `lowerdir=${join(cache, 'debian-broken')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, root]);
   try {
-    execFileSync('bash', [join(project, 'test/chroot-fixtures/install-fake-emerge.sh'), root, 'BINARY=ok']);
+    await installFakeEmerge(root, ['BINARY=ok']);
     writeFileSync(join(dir, 'password'), 'correct horse\n', { mode: 0o600 });
     const started = performance.now();
     const result = spawnSync(process.execPath, [join(project, 'dist/cli/argo.js'), 'recover', '--root', root, '--user', 'alice', '--password-file', join(dir, 'password'), '--json'], { encoding: 'utf8' });

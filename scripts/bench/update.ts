@@ -8,6 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installFakeEmerge } from '../../test/chroot-fixtures/install-fake-emerge.ts';
+import { unmountBelow } from '../lib/mounts.ts';
 
 const project = fileURLToPath(new URL('../../', import.meta.url));
 const cache = process.env['ARGO_FIXTURE_CACHE'] ?? '/var/cache/argo-fixtures';
@@ -28,10 +30,10 @@ try {
   sh('mount', [loop, mnt]);
   sh('btrfs', ['subvolume', 'create', join(mnt, 'pristine')]);
   sh('cp', ['-a', `${join(cache, 'debian-base')}/.`, join(mnt, 'pristine')]);
-  const prepare = (name: string): string => {
+  const prepare = async (name: string): Promise<string> => {
     const root = join(mnt, name);
     sh('btrfs', ['subvolume', 'snapshot', join(mnt, 'pristine'), root]);
-    sh('bash', [join(project, 'test/chroot-fixtures/install-fake-emerge.sh'), root, 'BINARY=ok']);
+    await installFakeEmerge(root, ['BINARY=ok']);
     copyFileSync(join(project, 'test/fixtures/preflight/update-world.plan'), join(root, 'etc/argo-fake-emerge.plan'));
     mkdirSync(join(root, 'var/cache/argo-bench-binhost'), { recursive: true });
     const stanza = (cpv: string, use: string) => `BUILD_ID: 1\nCPV: ${cpv}\nPATH: ${cpv}-1.gpkg.tar\nSIZE: 1024\nUSE: ${use}\nMTIME: 1733000000\nREPO: gentoo\n\n`;
@@ -45,7 +47,7 @@ try {
     return root;
   };
   for (let run = 0; run < runs; run += 1) {
-    const bareRoot = prepare(`bare-${run}`);
+    const bareRoot = await prepare(`bare-${run}`);
     for (const fs of ['proc', 'dev']) sh('mount', ['--bind', `/${fs}`, join(bareRoot, fs)]);
     let started = performance.now();
     // The bare run: critical package first, then the rest of the judged plan as =CPV atoms, as apkg does.
@@ -54,7 +56,7 @@ try {
     bare.push(performance.now() - started);
     for (const fs of ['dev', 'proc']) sh('umount', [join(bareRoot, fs)]);
 
-    const root = prepare(`apkg-${run}`);
+    const root = await prepare(`apkg-${run}`);
     started = performance.now();
     const result = spawnSync(process.execPath, [join(project, 'dist/cli/apkg.js'), 'update', '--root', root, '--json', '--binhost', '/var/cache/argo-bench-binhost'], { encoding: 'utf8' });
     wrapped.push(performance.now() - started);
@@ -63,8 +65,7 @@ try {
     snapshots.push(report.phases.filter((phase) => phase.id.endsWith('-snapshot')).reduce((sum, phase) => sum + phase.durationMs, 0));
   }
 } finally {
-  spawnSync('sh', ['-c', `findmnt -rn -o TARGET | grep -F "${mnt}/" | sort -r | xargs -r umount -R --lazy`]);
-  spawnSync('umount', [mnt]);
+  unmountBelow(mnt);
   spawnSync('losetup', ['-d', loop]);
   rmSync(dir, { recursive: true, force: true });
 }

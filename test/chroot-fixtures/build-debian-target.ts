@@ -12,7 +12,6 @@ import {
   readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { ps } from 'zx';
 import { openLock, type FileLock } from '../../scripts/lib/file-lock.ts';
 import { mountsBelow, removeTree, unmountBelow } from '../../scripts/lib/mounts.ts';
 import { $, input, secondsSince } from '../../scripts/lib/shell.ts';
@@ -102,6 +101,8 @@ const timings: string[] = [];
 let lock: FileLock | undefined;
 let force = false;
 let debootstrapSeconds = '';
+/** Set by SIGINT/SIGTERM: the handler stops the children, cleans up and exits. */
+let interrupted = false;
 
 const log = (message: string): void => void process.stderr.write(`${PROG}: ${message}\n`);
 const die = (message: string): never => {
@@ -146,6 +147,7 @@ async function runLogged(name: string, argv: readonly string[], options: { cwd?:
     closeSync(fd);
   }
   if (code === 0) return true;
+  if (interrupted) return false; // we stopped it: not a failure to show
   log(`command failed (exit ${code}): ${argv.join(' ')}`);
   log(`---- last lines of ${file} ----`);
   process.stderr.write(`${readFileSync(file, 'utf8').trimEnd().split('\n').slice(-40).join('\n')}\n`);
@@ -248,27 +250,50 @@ function cleanup(): void {
   lock?.close();
 }
 
-let interrupted = false;
 async function onSignal(signal: 'SIGINT' | 'SIGTERM'): Promise<void> {
   if (interrupted) return;
   interrupted = true;
   log(signal === 'SIGINT' ? 'interrupted' : 'terminated');
   // Our children first (debootstrap, make, cp): they must not write into trees we are about to remove.
-  const children = await ps.tree({ pid: process.pid, recursive: true }).catch(() => []);
-  for (const child of children) {
+  const children = descendants(process.pid);
+  for (const pid of children) {
     try {
-      process.kill(Number(child.pid), 'SIGTERM');
+      process.kill(pid, 'SIGTERM');
     } catch {
       // Already gone.
     }
   }
   for (let tries = 0; tries < 100; tries += 1) {
-    if (!children.some((child) => isAlive(Number(child.pid)))) break;
+    if (!children.some(isAlive)) break;
     await new Promise((done) => setTimeout(done, 100));
   }
   cleanup();
   log(`FAILED in step "${step}" (${signal}) after ${secondsSince(runStarted)}s; logs in ${LOGS}/`);
   process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+/** The processes below `pid`, from /proc/PID/stat's parent field. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(parent, [...(parents.get(parent) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift() as number) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
 }
 function isAlive(pid: number): boolean {
   try {
@@ -283,20 +308,34 @@ function isAlive(pid: number): boolean {
 /** One vdb file, with a trailing newline like Portage. */
 const put = (dir: string, file: string, value: string | number): void => writeFileSync(join(dir, file), `${value}\n`);
 
-/** soname;rpath;needed,needed of one ELF file; empty when it has no dynamic section. */
-async function elfDynamic(file: string): Promise<string> {
-  const text = (await sh()`readelf -d --wide -- ${file}`.nothrow()).stdout;
-  if (text.includes('There is no dynamic section')) return '';
+/**
+ * soname;rpath;needed,needed of each ELF file ('' when it has no dynamic section), from one readelf run: libc6
+ * alone has some 300 ELF files, and a process per file was most of the Gentoo shape's time.
+ */
+async function elfDynamics(files: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(files)];
+  const dynamics = new Map<string, string>();
+  if (unique.length === 0) return dynamics;
+  const text = (await sh()`readelf -d --wide -- ${unique}`.nothrow()).stdout;
+  // With several files, readelf starts each one's part with "File: NAME".
+  const parts = unique.length === 1 ? [[unique[0] as string, text] as const] : text.split(/^File: /m).slice(1).map((part) => [part.slice(0, part.indexOf('\n')), part] as const);
   const value = (line: string): string => line.slice(line.indexOf('[') + 1, line.lastIndexOf(']'));
-  const needed: string[] = [];
-  let soname = '';
-  let rpath = '';
-  for (const line of text.split('\n')) {
-    if (line.includes('(NEEDED)')) needed.push(value(line));
-    if (line.includes('(SONAME)')) soname = value(line);
-    if (/\((RPATH|RUNPATH)\)/.test(line)) rpath = value(line);
+  for (const [file, part] of parts) {
+    if (part.includes('There is no dynamic section')) {
+      dynamics.set(file, '');
+      continue;
+    }
+    const needed: string[] = [];
+    let soname = '';
+    let rpath = '';
+    for (const line of part.split('\n')) {
+      if (line.includes('(NEEDED)')) needed.push(value(line));
+      if (line.includes('(SONAME)')) soname = value(line);
+      if (/\((RPATH|RUNPATH)\)/.test(line)) rpath = value(line);
+    }
+    dynamics.set(file, `${soname};${rpath};${needed.join(',')}`);
   }
-  return `${soname};${rpath};${needed.join(',')}`;
+  return dynamics;
 }
 
 const SCAN_PACKAGES = readFileSync(join(HERE, 'in-root/scan-packages.sh'), 'utf8');
@@ -320,9 +359,10 @@ async function writeVdbFiles(root: string, dir: string, counter: number, provide
   const sonames: string[] = [];
   const requires: string[] = [];
   const libraryPath = new RegExp(`^/(usr/)?lib(64)?/(${MULTIARCH}/)?[^/]+$`);
-  for (const line of lines.filter((entry) => entry.startsWith('E '))) {
-    const [path = '', real = ''] = line.slice(2).split('\t');
-    const dynamic = await elfDynamic(root + real);
+  const elves = lines.filter((entry) => entry.startsWith('E ')).map((line) => line.slice(2).split('\t') as [string, string]);
+  const dynamics = await elfDynamics(elves.map(([, real]) => root + real));
+  for (const [path, real] of elves) {
+    const dynamic = dynamics.get(root + real) ?? ';;';
     if (dynamic === '') continue;
     const [soname = '', rpath = '', needed = ''] = dynamic.split(';');
     elf2Lines.push(`X86_64;${path};${soname};${rpath};${needed};x86_64`);
@@ -864,20 +904,22 @@ async function main(argv: readonly string[]): Promise<void> {
   await printSummary();
 }
 
-process.on('SIGINT', () => void onSignal('SIGINT'));
-process.on('SIGTERM', () => void onSignal('SIGTERM'));
-try {
-  await main(process.argv.slice(2));
-} catch (error) {
-  if (interrupted) await new Promise(() => undefined); // onSignal cleans up and exits
-  if (error instanceof StepError) log(`ERROR in step "${step}": ${error.message}`);
-  else {
-    const failed = error as { exitCode?: number | null; message?: string; stderr?: string };
-    const detail = failed.exitCode === undefined ? String(failed.message ?? error) : `command failed (exit ${failed.exitCode}): ${(failed.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`;
-    log(`ERROR in step "${step}": ${detail}`);
+if (import.meta.main) {
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  try {
+    await main(process.argv.slice(2));
+  } catch (error) {
+    if (interrupted) await new Promise(() => undefined); // onSignal cleans up and exits
+    if (error instanceof StepError) log(`ERROR in step "${step}": ${error.message}`);
+    else {
+      const failed = error as { exitCode?: number | null; message?: string; stderr?: string };
+      const detail = failed.exitCode === undefined ? String(failed.message ?? error) : `command failed (exit ${failed.exitCode}): ${(failed.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`;
+      log(`ERROR in step "${step}": ${detail}`);
+    }
+    process.exitCode = 1;
+    log(`FAILED in step "${step}" after ${secondsSince(runStarted)}s; logs in ${LOGS}/`);
+  } finally {
+    if (!interrupted) cleanup();
   }
-  process.exitCode = 1;
-  log(`FAILED in step "${step}" after ${secondsSince(runStarted)}s; logs in ${LOGS}/`);
-} finally {
-  if (!interrupted) cleanup();
 }

@@ -72,8 +72,8 @@ export async function copyTarget(kind: 'base' | 'broken', options: { readonly sm
 
 /** Installs the faithful fake emerge into a copied root, configured with KEY=VALUE settings. */
 export async function installFakeEmerge(root: string, settings: Record<string, string>): Promise<void> {
-  const args = [join(PROJECT, 'test/chroot-fixtures/install-fake-emerge.sh'), root, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)];
-  await run('bash', args);
+  const args = [join(PROJECT, 'test/chroot-fixtures/install-fake-emerge.ts'), root, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)];
+  await run(process.execPath, args);
 }
 
 /**

@@ -11,7 +11,7 @@ const run = promisify(execFile);
  * A Debian bookworm minbase root with the `openrc` package: the init scripts of the swarm are checked by
  * OpenRC's own tools inside it. Built once per machine under <cache>/openrc-root/<key>/root, where the key is
  * a hash of everything that decides its content (this builder, the suite, the mirror, the packages); a changed
- * builder gets a new folder. Built under the fixture cache's lock (the one build-debian-target.sh holds), with
+ * builder gets a new folder. Built under the fixture cache's lock (the one build-debian-target.ts holds), with
  * debootstrap's downloads in the shared debs/ cache and its /proc and /sys mounts in a private mount namespace;
  * a build is made in a temporary folder and renamed into place, so an interrupted one leaves nothing usable.
  */
