@@ -61,6 +61,11 @@ export async function compareCandidates(older: RootedFs, newer: RootedFs, candid
     if (isBoundary(before, walk.olderDev) || isBoundary(after, walk.newerDev)) listed.add(rel);
     else if (before === undefined || after === undefined || typeOf(before) !== typeOf(after)) {
       if (await compareEntry(walk, rel, before, after)) listed.add(rel);
+    } else if (before.isDirectory() && before.ino !== after.ino) {
+      // Another folder took this name (folders swapped): its entries came with it, and no list names them.
+      await compareEntry(walk, rel, before, after);
+      await compareDirectory(walk, rel);
+      listed.add(rel);
     } else same.push(rel);
   }
   // What remains exists on both sides with one type; comparing it reads no folder, so order does not matter.

@@ -1,12 +1,16 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
+import { ArgoError } from '../core/errors.ts';
 import { openSystem, type System } from '../system/open-system.ts';
-import { createBtrfsBackend } from './btrfs-backend.ts';
-import { describeSnapshotBackend, type ConformanceTarget } from '../../test/support/snapshot-conformance.ts';
+import type { CommandRunner } from '../system/run-command.ts';
+import { createBtrfsBackend, type DiffMethod } from './btrfs-backend.ts';
+import { scratchName, startTimeOf } from './btrfs-send-scratch.ts';
+import { parseSendStream, pathOf, SEND_ATTRIBUTE } from './btrfs-send-stream.ts';
+import { describeChangeListParity, describeSnapshotBackend, type ConformanceTarget } from '../../test/support/snapshot-conformance.ts';
 import { detectSnapshotBackend, openSnapshotBackend } from './detect-backend.ts';
 import { findProtectedSnapshots } from './retention.ts';
 import { createSnapperBackend } from './snapper-backend.ts';
@@ -58,7 +62,7 @@ beforeAll(async () => {
   loop = sh('losetup', ['--find', '--show', join(work, 'disk.img')]).trim();
   sh('mkfs.btrfs', ['-q', loop]);
   sh('mount', [loop, mnt]);
-  for (const name of ['snapper-root', 'btrfs-root', 'snapper-host']) {
+  for (const name of ['snapper-root', 'btrfs-root', 'snapper-host', 'btrfs-stress', 'btrfs-send']) {
     sh('btrfs', ['subvolume', 'create', join(mnt, name)]);
     await makeRootTree(join(mnt, name));
   }
@@ -91,15 +95,27 @@ afterAll(async () => {
 });
 
 const MIN = 1024 * 1024;
+const PROJECT_SRC = join(import.meta.dirname, '..');
 
+// The change list from btrfs send, without its fallback, and the tree walk as the reference it must equal.
 describeSnapshotBackend('btrfs on a foreign root', () => {
   const system = open(join(mnt, 'btrfs-root'));
   return {
     system,
-    backend: createBtrfsBackend({ system, minFreeBytes: MIN }),
+    backend: createBtrfsBackend({ system, minFreeBytes: MIN, diffMethod: 'send' }),
     hostTree: system.root,
-    withMinFree: (bytes) => createBtrfsBackend({ system, minFreeBytes: bytes }),
+    withMinFree: (bytes) => createBtrfsBackend({ system, minFreeBytes: bytes, diffMethod: 'send' }),
+    reference: createBtrfsBackend({ system, minFreeBytes: MIN, diffMethod: 'walk' }),
   } satisfies ConformanceTarget;
+});
+
+describeChangeListParity('btrfs send against the tree walk', () => {
+  const system = open(join(mnt, 'btrfs-stress'));
+  return {
+    backend: createBtrfsBackend({ system, minFreeBytes: MIN, diffMethod: 'send' }),
+    reference: createBtrfsBackend({ system, minFreeBytes: MIN, diffMethod: 'walk' }),
+    hostTree: system.root,
+  };
 });
 
 describeSnapshotBackend('snapper --no-dbus --root on a foreign root', () => {
@@ -191,5 +207,168 @@ describe('argo snapshot handler', () => {
     const restored = await runSnapshotCommand({ ...base, action: 'restore', from: id, paths: ['/etc/hostname'] }, context);
     expect((restored.json as { restored: unknown[] }).restored).toEqual([{ path: '/etc/hostname', status: 'modified' }]);
     expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('gentoo\n');
+  });
+});
+
+/** `system` with its host runner wrapped: `intercept` sees each command first and may throw instead of running it. */
+function interceptCommands(system: System, intercept: (file: string, args: readonly string[]) => void): System {
+  const runner: CommandRunner = {
+    get history() {
+      return system.hostCommands.history;
+    },
+    dryRun: system.hostCommands.dryRun,
+    run: async (file, args, options) => {
+      intercept(file, args);
+      return system.hostCommands.run(file, args, options);
+    },
+  };
+  return { ...system, hostCommands: runner };
+}
+
+/** Whether a process other than a zombie has `pid` as its parent. */
+async function hasLiveChildren(pid: number): Promise<boolean> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[1] === String(pid) && fields[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+const scratchesIn = async (root: string): Promise<string[]> => (await readdir(join(root, '.snapshots'))).filter((name) => name.startsWith('argo-diff-')).sort();
+
+/** btrfs-send-changes.ts and btrfs-send-scratch.ts on a subvolume of their own: what the conformance suite cannot show. */
+describe('btrfs change list from btrfs send', () => {
+  const root = (): string => join(mnt, 'btrfs-send');
+  const backendOf = (system: System, diffMethod: DiffMethod, signal?: AbortSignal) => createBtrfsBackend({ system, minFreeBytes: MIN, diffMethod, signal });
+  let pre = 0;
+  let post = 0;
+
+  beforeAll(async () => {
+    const backend = backendOf(open(root()), 'walk');
+    await mkdir(join(root(), 'srv/data'), { recursive: true });
+    for (const file of ['with space', 'new\nline', 'back\\slash', 'caf\u00e9', 'tab\there', 'del\u007f']) await writeFile(join(root(), 'srv/data', file), 'one\n');
+    pre = (await backend.create({ kind: 'pre', description: 'send pre' })).id;
+    for (const file of ['with space', 'new\nline', 'caf\u00e9', 'del\u007f']) await writeFile(join(root(), 'srv/data', file), 'two, longer\n');
+    await rm(join(root(), 'srv/data/back\\slash'));
+    await writeFile(join(root(), 'srv/data/after \\ it'), 'new\n');
+    await symlink('with space', join(root(), 'srv/data/a link\nhere'));
+    execFileSync('mv', [join(root(), 'srv/data'), join(root(), 'srv/moved data')]);
+    post = (await backend.create({ kind: 'post', preId: pre, description: 'send post' })).id;
+  });
+
+  it('reads the stream as btrfs receive --dump does: every command, and each path and destination with its escapes', async () => {
+    const stream = join(work, 'send-stream');
+    sh('btrfs', ['send', '--no-data', '-q', '-p', join(root(), `.snapshots/${pre}/snapshot`), '-f', stream, join(root(), `.snapshots/${post}/snapshot`)]);
+    // btrfs-progs' print_path_escaped (cmds/receive-dump.c): C escapes, `\ ` and `\\`, octal for what the C locale does not print.
+    const escape = (bytes: Buffer): string =>
+      [...bytes]
+        .map((byte) => {
+          const named: Record<number, string> = { 7: 'a', 8: 'b', 27: 'e', 12: 'f', 10: 'n', 13: 'r', 9: 't', 11: 'v', 32: ' ', 92: '\\' };
+          if (named[byte] !== undefined) return `\\${named[byte]}`;
+          return byte < 0x20 || byte >= 0x7f ? `\\${byte.toString(8).padStart(3, '0')}` : String.fromCharCode(byte);
+        })
+        .join('');
+    const full = (bytes: Buffer): Buffer => Buffer.concat([Buffer.from('./snapshot/'), bytes]);
+    const ours = parseSendStream(await readFile(stream)).commands
+      .filter((command) => command.name !== 'end')
+      .map((command) => {
+        if (command.name === 'snapshot') return `snapshot ${escape(Buffer.from('./'))}${escape(pathOf(command))}`;
+        const line = `${command.name} ${escape(full(pathOf(command)))}`;
+        if (command.name === 'rename') return `${line} dest=${escape(full(pathOf(command, SEND_ATTRIBUTE.pathTo)))}`;
+        if (command.name === 'link' || command.name === 'symlink') return `${line} dest=${escape(pathOf(command, SEND_ATTRIBUTE.pathLink))}`;
+        return line;
+      });
+    // The title is padded to 16 columns and the path to 32; an escaped path holds no bare space.
+    const theirs = execFileSync('btrfs', ['receive', '--dump', '-f', stream], { encoding: 'latin1', env: { ...process.env, LC_ALL: 'C' } })
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const match = /^(\S+) +((?:[^\\ ]|\\.)+)(?: +(.*))?$/.exec(line);
+        if (match === null) return `unparsed: ${line}`;
+        const dest = /^dest=(.*)$/.exec(match[3] ?? '');
+        return ['rename', 'link', 'symlink'].includes(match[1] as string) && dest ? `${match[1]} ${match[2]} dest=${dest[1]}` : `${match[1]} ${match[2]}`;
+      });
+    expect(ours).toEqual(theirs);
+    expect(theirs).toEqual(expect.arrayContaining(['rename ./snapshot/srv/data dest=./snapshot/srv/moved\\ data', 'unlink ./snapshot/srv/moved\\ data/back\\\\slash']));
+    expect(theirs).toEqual(expect.arrayContaining(['update_extent ./snapshot/srv/moved\\ data/caf\\303\\251', 'update_extent ./snapshot/srv/moved\\ data/del\\177']));
+  });
+
+  it('falls back to the tree walk with a pivot when btrfs send fails, and fails without the fallback', async () => {
+    const memory = createMemoryLogger();
+    const broken = interceptCommands(open(root()), (file, args) => {
+      if (file === 'btrfs' && args[0] === 'send') throw new ArgoError('ARGO_COMMAND_FAILED', 'btrfs send … exited with status 1', { hint: 'test' });
+    });
+    const system = { ...broken, logger: memory.logger };
+    const walked = await backendOf(system, 'walk').diff(pre, post);
+    expect(walked.length).toBeGreaterThan(5);
+    expect(await backendOf(system, 'auto').diff(pre, post)).toEqual(walked);
+    expect(memory.events('pivot')).toEqual([expect.objectContaining({ phase: 'snapshot', step: 'diff', attempt: 'btrfs-send', outcome: 'ARGO_COMMAND_FAILED', next: 'tree-walk' })]);
+    await expect(backendOf(system, 'send').diff(pre, post)).rejects.toMatchObject({ code: 'ARGO_COMMAND_FAILED' });
+    expect(await backendOf(open(root()), 'auto').diff(pre, post)).toEqual(walked);
+  });
+
+  it('in a dry run compares the live system by walking (no temporary snapshot) and two snapshots with send', async () => {
+    const memory = createMemoryLogger();
+    const system = openSystem({ root: root(), logger: memory.logger, dryRun: true });
+    systems.push(system);
+    const live = await backendOf(system, 'auto').diff(pre, 0);
+    expect(live).toEqual(await backendOf(open(root()), 'walk').diff(pre, 0));
+    expect(memory.events('pivot')).toEqual([expect.objectContaining({ outcome: 'ARGO_SNAPSHOT_UNAVAILABLE', reason: 'A dry run takes no temporary snapshot of the live subvolume' })]);
+    await backendOf(system, 'auto').diff(pre, post);
+    expect(memory.events('pivot')).toHaveLength(1);
+    expect(system.hostCommands.history.map((record) => record.argv.slice(0, 3).join(' '))).toEqual(['btrfs send --no-data']);
+    expect(await scratchesIn(root())).toEqual([]);
+  });
+
+  it('deletes its temporary snapshot when interrupted, and does not fall back', async () => {
+    const controller = new AbortController();
+    const system = interceptCommands(open(root()), (file, args) => {
+      if (file === 'btrfs' && args[0] === 'send') controller.abort(new ArgoError('ARGO_INTERRUPTED', 'interrupted by the test'));
+    });
+    await expect(backendOf(system, 'auto', controller.signal).diff(pre, 0)).rejects.toMatchObject({ code: 'ARGO_INTERRUPTED' });
+    expect(await scratchesIn(root())).toEqual([]);
+  });
+
+  it('deletes the temporary snapshot a SIGKILLed comparison left, and leaves those of live runs and anything else of that name', async () => {
+    const script = [
+      `import pino from 'pino';`,
+      `import { openSystem } from ${JSON.stringify(join(PROJECT_SRC, 'system/open-system.ts'))};`,
+      `import { createBtrfsBackend } from ${JSON.stringify(join(PROJECT_SRC, 'snapshot/btrfs-backend.ts'))};`,
+      `const backend = createBtrfsBackend({ system: openSystem({ root: process.argv[1], logger: pino({ level: 'silent' }) }), diffMethod: 'send' });`,
+      `for (;;) await backend.diff(Number(process.argv[2]), 0);`,
+    ].join('\n');
+    let left: string[] = [];
+    for (let attempt = 0; attempt < 20 && left.length === 0; attempt += 1) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, root(), String(pre)], { cwd: join(PROJECT_SRC, '..'), stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // Freeze it the moment its temporary snapshot exists; kill it only if the snapshot is still there.
+      while ((await scratchesIn(root())).length === 0 && child.exitCode === null) await new Promise((resolve) => setImmediate(resolve));
+      child.kill('SIGSTOP');
+      // Its btrfs commands run on (a delete among them would take the snapshot away): the snapshot counts once they are done.
+      while (await hasLiveChildren(child.pid as number)) await new Promise((resolve) => setTimeout(resolve, 10));
+      left = await scratchesIn(root());
+      child.kill('SIGKILL');
+      await exited;
+    }
+    expect(left).toHaveLength(1);
+    // A run still going (this one), a plain folder and a symlink under such names: none of them is touched.
+    const self = { boot: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).replace(/-/g, '').slice(0, 8), pid: process.pid, startTime: startTimeOf(await readFile('/proc/self/stat', 'utf8')) as string };
+    const alive = scratchName(self, 'a1a1a1a1a1a1');
+    sh('btrfs', ['subvolume', 'snapshot', '-r', root(), join(root(), '.snapshots', alive)]);
+    const gone = spawnSync('true').pid as number;
+    const planted = scratchName({ ...self, pid: gone }, 'b2b2b2b2b2b2');
+    const link = scratchName({ ...self, pid: gone }, 'c3c3c3c3c3c3');
+    await mkdir(join(root(), '.snapshots', planted));
+    await symlink('/', join(root(), '.snapshots', link));
+    try {
+      expect(await backendOf(open(root()), 'send').diff(pre, 0)).toEqual(await backendOf(open(root()), 'walk').diff(pre, 0));
+      expect(await scratchesIn(root())).toEqual([alive, planted, link].sort());
+    } finally {
+      sh('btrfs', ['subvolume', 'delete', join(root(), '.snapshots', alive)]);
+      await rm(join(root(), '.snapshots', planted), { recursive: true });
+      await rm(join(root(), '.snapshots', link));
+    }
   });
 });
