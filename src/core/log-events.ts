@@ -44,7 +44,7 @@ export interface EventFields {
 
   'file.replaced': { path: string; backup: string | undefined; bytes: number };
   'log-dir.pivot': { from: string; to: string; reason: string };
-  progress: { task: string; unit: string; done: number | undefined; total: number | undefined; elapsedMs: number; etaMs: number | undefined; current: string | undefined; final: boolean };
+  progress: { task: string; unit: string; done: number | undefined; total: number | undefined; elapsedMs: number; etaMs: number | undefined; current: string | undefined; state: 'running' | 'done' | 'stopped' };
 
   'restore.folder-kept': { path: string; reason: string };
   'rollback.planned': { updateId: string; pre: number; post: number | undefined; restore: number; other: number; changedAfter: number; merged: string[]; unfinished: string[] };
@@ -162,7 +162,7 @@ export const EVENTS = {
   'rescue.mounted': { level: 'info', message: 'Mounted for the rescue', fields: ['device', 'at', 'options'] },
   'rescue.mount-failed': { level: 'warn', message: 'A mount the repair wanted failed; going on without it', fields: ['device', 'at', 'reason'] },
   'rescue.unmounted': { level: 'info', message: 'Unmounted after the rescue', fields: ['at', 'how'] },
-  progress: { level: 'info', message: 'Progress', fields: ['task', 'unit', 'done', 'total', 'elapsedMs', 'etaMs', 'current', 'final'] },
+  progress: { level: 'info', message: 'Progress', fields: ['task', 'unit', 'done', 'total', 'elapsedMs', 'etaMs', 'current', 'state'] },
   error: { level: 'error', message: 'Error', fields: ['code', 'message', 'hint'] },
   'swarm.redis-retry': { level: 'warn', message: 'Reconnecting to Redis', fields: ['url', 'attempt', 'delayMs'] },
   'swarm.redis-error': { level: 'warn', message: 'Redis command failed; retrying', fields: ['source'] },

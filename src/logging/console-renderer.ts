@@ -1,13 +1,24 @@
 import type { DestinationStream } from 'pino';
 import { parseChrootArgv } from '../system/chroot-argv.ts';
 
+export { consoleStyleFor, decideColour, type ConsoleStyle } from './console-style.ts';
+
 export interface ConsoleRendererOptions {
   /** Where people read: stderr by default, so that stdout stays free for --json. */
   readonly write: (text: string) => void;
-  /** ANSI colour; only when the stream is a TTY and NO_COLOR is not set. */
+  /** ANSI colour (consoleStyleFor decides). */
   readonly colour: boolean;
   /** ✓ ✗ ↻ only under a UTF-8 locale: a Linux text console font may lack them. */
   readonly unicode: boolean;
+  /**
+   * The stream is a terminal that can redraw a line (a TTY, TERM not dumb): progress is one live line,
+   * redrawn in place. Otherwise it is a line of its own every few seconds at most.
+   */
+  readonly live?: boolean;
+  /** Columns of the terminal: a live line longer than this would wrap and could not be redrawn. */
+  readonly columns?: number | undefined;
+  /** --verbose: also each command run, and the output of builds (commands that log their output at info). */
+  readonly verbose?: boolean;
 }
 
 interface Record_ {
@@ -24,17 +35,10 @@ const SYMBOLS = {
 
 const COLOURS = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 } as const;
 
-/** Decides colour and symbols for a stream the way a careful CLI does. */
-export function consoleStyleFor(
-  stream: { isTTY?: boolean },
-  env: Readonly<Record<string, string | undefined>>,
-): { colour: boolean; unicode: boolean } {
-  const locale = env['LC_ALL'] || env['LC_CTYPE'] || env['LANG'] || '';
-  return {
-    colour: stream.isTTY === true && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb',
-    unicode: /utf-?8/i.test(locale),
-  };
-}
+/** A task shorter than this shows no progress at all: a quick restore prints its result, not a bar. */
+export const PROGRESS_SHOW_AFTER_MS = 2000;
+/** Off a terminal, a task's progress is a line of its own at most this often. */
+export const PROGRESS_LINE_EVERY_MS = 5000;
 
 /**
  * A pino destination that turns catalogued events into lines a person reads at a glance: phase progress,
@@ -75,6 +79,12 @@ export function createConsoleRenderer(options: ConsoleRendererOptions): Destinat
         return `  ${paint('dim', symbols.ok)} ${field('step')} already done in the resumed run`;
       case 'pivot':
         return `  ${paint('yellow', symbols.pivot)} ${field('attempt')} ${field('outcome')} because ${field('reason')}, trying ${field('next')}`;
+      case 'command.started':
+        return options.verbose ? paint('dim', `  $ ${describeArgv(record['argv'], Infinity)}`) : undefined;
+      case 'command.output':
+        // The output of a build, which a command logs at info (outputLevel); short commands log theirs at debug.
+        // Escape sequences of programs inside the target never reach the terminal.
+        return options.verbose && record.level === 'info' ? paint('dim', `  | ${stripControls(field('line'))}`) : undefined;
       case 'command.killed':
         return `  ${paint('yellow', symbols.warn)} killed ${describeArgv(record['argv'])}: ${field('reason')}`;
       case 'log-dir.pivot':
@@ -95,6 +105,38 @@ export function createConsoleRenderer(options: ConsoleRendererOptions): Destinat
     }
   };
 
+  // The live progress line on a terminal: other lines are written above it, and it is drawn again below them.
+  let liveText: string | undefined;
+  // Per task, the elapsedMs of the last progress line shown (off a terminal: to keep to one every few seconds).
+  const shown = new Map<string, number>();
+  const clearLive = (): string => (liveText === undefined ? '' : '\r\u001b[K');
+  const fit = (text: string): string => (options.columns !== undefined && options.columns > 1 && text.length >= options.columns ? `${text.slice(0, options.columns - 2)}…` : text);
+
+  const renderProgressRecord = (record: Record_): void => {
+    const task = String(record['task'] ?? '');
+    const elapsed = typeof record['elapsedMs'] === 'number' ? record['elapsedMs'] : 0;
+    const final = record['state'] === 'done' || record['state'] === 'stopped';
+    const last = shown.get(task);
+    if (last === undefined && elapsed < PROGRESS_SHOW_AFTER_MS) return;
+    const text = describeProgress(record);
+    if (options.live === true) {
+      if (final) {
+        shown.delete(task);
+        liveText = undefined;
+        options.write(`\r\u001b[K${fit(text)}\n`);
+      } else {
+        shown.set(task, elapsed);
+        liveText = fit(text);
+        options.write(`\r\u001b[K${liveText}`);
+      }
+      return;
+    }
+    if (final) shown.delete(task);
+    else if (last !== undefined && elapsed - last < PROGRESS_LINE_EVERY_MS) return;
+    else shown.set(task, elapsed);
+    options.write(`${text}\n`);
+  };
+
   return {
     write(line: string): void {
       let record: Record_;
@@ -103,10 +145,41 @@ export function createConsoleRenderer(options: ConsoleRendererOptions): Destinat
       } catch {
         return;
       }
+      if (record.event === 'progress') {
+        renderProgressRecord(record);
+        return;
+      }
       const text = render(record);
-      if (text !== undefined) options.write(`${text}\n`);
+      if (text === undefined) return;
+      options.write(`${clearLive()}${text}\n${liveText ?? ''}`);
     },
   };
+}
+
+/**
+ * `snapshot restore: 1,234 of 5,000 paths (24%), 12 s elapsed, about 36 s left: /usr/lib64/libfoo.so`;
+ * `libxcrypt source build: 2 min 13 s elapsed, about 1 min 40 s left`. A task that counts nothing and names
+ * what it is on has rendered its own line (emerge's `[ 3/45] … ~5m00s left`): that line is shown as it is.
+ */
+export function describeProgress(record: Readonly<Record<string, unknown>>): string {
+  const number = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  const task = String(record['task'] ?? '');
+  const done = number(record['done']);
+  const total = number(record['total']);
+  const state = record['state'];
+  const running = state !== 'done' && state !== 'stopped';
+  const current = typeof record['current'] === 'string' && record['current'] !== '' ? stripControls(record['current']) : undefined;
+  if (done === undefined && current !== undefined) return `${task}: ${current}${running ? '' : state === 'done' ? ' (done)' : ' (stopped)'}`;
+  const unit = typeof record['unit'] === 'string' && record['unit'] !== '' ? ` ${record['unit']}` : '';
+  const parts: string[] = [];
+  if (done !== undefined && total !== undefined) {
+    const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+    parts.push(`${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}${unit} (${percent}%)`);
+  } else if (done !== undefined) parts.push(`${done.toLocaleString('en-US')}${unit}`);
+  parts.push(state === 'done' ? `done in ${formatRoughly(record['elapsedMs'])}` : state === 'stopped' ? `stopped after ${formatRoughly(record['elapsedMs'])}` : `${formatRoughly(record['elapsedMs'])} elapsed`);
+  const eta = number(record['etaMs']);
+  if (running && eta !== undefined) parts.push(`about ${formatRoughly(Math.max(eta, 1000))} left`);
+  return `${task}: ${parts.join(', ')}${running && current !== undefined ? `: ${current}` : ''}`;
 }
 
 export function formatDuration(value: unknown): string {
@@ -118,10 +191,23 @@ export function formatDuration(value: unknown): string {
   return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
 }
 
-function describeArgv(argv: unknown): string {
+/** Without ANSI escape sequences and other control characters (a tab stays). */
+export function stripControls(text: string): string {
+  return text.replace(/\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b\[[0-?]*[ -\/]*[@-~]|\u001b[@-_]|[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '');
+}
+
+/** Whole seconds, minutes or hours, for progress: `7 s`, `4 min 05 s`, `1 h 12 min`. */
+export function formatRoughly(value: unknown): string {
+  const seconds = Math.round((typeof value === 'number' && Number.isFinite(value) ? Math.max(value, 0) : 0) / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
+  return `${Math.floor(seconds / 3600)} h ${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+function describeArgv(argv: unknown, words = 3): string {
   if (!Array.isArray(argv)) return '';
-  const words = argv.map(String);
-  const chroot = parseChrootArgv(words);
-  const command = chroot?.command ?? words;
-  return command.slice(0, 3).join(' ') + (command.length > 3 ? ' …' : '') + (chroot ? ` (inside ${chroot.root})` : '');
+  const all = argv.map(String);
+  const chroot = parseChrootArgv(all);
+  const command = chroot?.command ?? all;
+  return command.slice(0, words).join(' ') + (command.length > words ? ' …' : '') + (chroot ? ` (inside ${chroot.root})` : '');
 }
