@@ -1,6 +1,7 @@
 /**
  * Copies the files tsc does not emit (the dashboard's HTML, CSS and browser JavaScript) from src/ into dist/,
- * after `tsc -p tsconfig.build.json`. Run by `npm run build`, scripts/setup.sh and the test suite's set-up.
+ * after `tsc -p tsconfig.build.json`, and makes the man pages (build-man.ts). Run by `npm run build`,
+ * scripts/setup.sh and the test suite's set-up.
  */
 
 import { cpSync, existsSync, rmSync } from 'node:fs';
@@ -15,3 +16,5 @@ for (const folder of ASSET_FOLDERS) {
   rmSync(to, { recursive: true, force: true });
   if (existsSync(from)) cpSync(from, to, { recursive: true, filter: (source) => !source.endsWith('.ts') });
 }
+
+await import('./build-man.ts');

@@ -49,7 +49,7 @@ apt_install() {
 # web dashboard is tested in real headless Chromium (playwright-core drives it); tmux: the monitor TUI is tested
 # in a real terminal; systemd: `systemd-analyze verify` checks the swarm's unit files; cryptsetup-bin, fdisk
 # (sfdisk) and xfsprogs: argo rescue is tested on loop-device disks with partitions, LUKS and XFS.
-apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl redis-server chromium tmux systemd cryptsetup-bin fdisk xfsprogs binutils  # binutils: strip, for scripts/build-executable.sh
+apt_install ca-certificates busybox-static debootstrap util-linux mount btrfs-progs snapper openssl zstd attr acl redis-server chromium tmux systemd cryptsetup-bin fdisk xfsprogs binutils man-db groff-base zsh  # binutils: strip, for scripts/build-executable.sh; man-db, groff-base: man -l checks the man pages; zsh: the zsh completion script is loaded by a test
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 
 # npm ci only when the lockfile changed since the last install (it wipes node_modules).

@@ -1,10 +1,12 @@
 import yargs, { type Argv } from 'yargs';
 import type { DestinationStream, Level, Logger } from 'pino';
 import { ArgoError, EXIT, exitCodeOf, type ExitCode } from '../core/errors.ts';
-import { consoleStyleFor, createConsoleRenderer } from '../logging/console-renderer.ts';
+import { createConsoleRenderer } from '../logging/console-renderer.ts';
+import { consoleStyleFor, needsMakeConf, readMakeConfNocolor, type ColourFlag, type ConsoleStyle } from '../logging/console-style.ts';
 import { createLogger, type ClosableLogger } from '../logging/create-logger.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { RunProgress } from '../phases/run-phases.ts';
+import type { ManualSections } from './man-page.ts';
 
 /** What a command handler returns; the CLI shell prints it and picks the exit code. */
 export interface CommandOutcome {
@@ -34,6 +36,10 @@ export interface GlobalOptions {
   readonly json: boolean;
   readonly logFile: string | undefined;
   readonly verbose: boolean;
+  /** Only warnings and errors on the console (stderr); the result on stdout, --json or not, stays. */
+  readonly quiet?: boolean;
+  /** `--color y|n`; undefined: decided by NO_COLOR, TERM, make.conf's NOCOLOR and whether the stream is a terminal. */
+  readonly color?: ColourFlag | undefined;
 }
 
 /** Everything a handler needs from the shell: its logger (console + optional file), the signal, the streams. */
@@ -45,6 +51,8 @@ export interface HandlerContext {
   readonly process: CliProcess;
   /** Pass to a phased run (runPhases' onProgress): a read-only view of where it is. */
   readonly reportProgress?: (progress: RunProgress) => void;
+  /** Colour and symbols for text a handler renders itself (a report on stdout), decided as for the console. */
+  readonly styleFor?: (stream: { isTTY?: boolean }) => ConsoleStyle;
 }
 
 export type Handler<A> = (args: A & GlobalOptions, context: HandlerContext) => Promise<CommandOutcome>;
@@ -52,6 +60,8 @@ export type Handler<A> = (args: A & GlobalOptions, context: HandlerContext) => P
 export interface CliDefinition {
   readonly name: string;
   readonly description: string;
+  /** What its man page says besides the commands: its environment variables, files, related pages. */
+  readonly manual?: ManualSections;
   /** Registers the commands; each calls `bind(handler)` to get a yargs handler. */
   readonly commands: (cli: Argv<GlobalOptions>, bind: <A>(handler: Handler<A>) => (args: unknown) => Promise<void>) => Argv<GlobalOptions>;
 }
@@ -71,37 +81,18 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
     async (raw: unknown): Promise<void> => {
       const args = raw as A & GlobalOptions;
       json = args.json;
-      const consoleStreams = [consoleStreamFor(args, proc)];
+      // make.conf is read only when nothing stronger decided the colour (see decideColour).
+      const readMakeConf = needsMakeConf(proc.stderr, proc.env, args.color) || needsMakeConf(proc.stdout, proc.env, args.color);
+      const makeConfNocolor = readMakeConf ? await readMakeConfNocolor(args.root) : undefined;
+      const styleFor = (stream: { isTTY?: boolean }): ConsoleStyle => consoleStyleFor(stream, proc.env, { flag: args.color, makeConfNocolor });
+      const consoleStreams = [consoleStreamFor(args, proc, styleFor(proc.stderr))];
       logging = createLogger({ file: args.logFile, streams: consoleStreams });
       const reportProgress = (progress: RunProgress): void => proc.onProgress?.(progress);
-      outcome = await handler(args, { logger: logging.logger, consoleStreams, signal: proc.signal, process: proc, reportProgress });
+      outcome = await handler(args, { logger: logging.logger, consoleStreams, signal: proc.signal, process: proc, reportProgress, styleFor });
     };
 
-  const cli = yargs([...proc.argv])
-    .scriptName(definition.name)
-    .usage(`$0 <command> [options]\n\n${definition.description}`)
-    .option('root', {
-      type: 'string',
-      default: '/',
-      describe: 'The system to act on: / for this machine, or where a Gentoo install is mounted (e.g. /mnt/gentoo)',
-    })
-    .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable result on stdout; logs go to stderr' })
-    .option('log-file', { type: 'string', describe: 'Also write the JSON-lines log to this file (synchronously)' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'Show command output on the console' })
-    .parserConfiguration({ 'populate--': true })
-    .strict()
-    .demandCommand(1, 'Name a command; see --help.')
-    .recommendCommands()
-    .version(proc.version)
-    .help()
-    .alias('help', 'h')
-    .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .fail((message, error) => {
-      throw error ?? new ArgoError('ARGO_USAGE', message, { hint: `Run ${definition.name} --help.` });
-    }) as unknown as Argv<GlobalOptions>;
-
   try {
-    await definition.commands(cli, bind).parseAsync();
+    await createParser(definition, proc.argv, proc.version, bind).parseAsync();
   } catch (error) {
     return reportError(error, proc, logging?.logger, json);
   } finally {
@@ -113,10 +104,75 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
   return outcome.exitCode;
 }
 
-function consoleStreamFor(args: GlobalOptions, proc: CliProcess): { stream: DestinationStream; level: Level } {
-  const style = consoleStyleFor(proc.stderr, proc.env);
-  const renderer = createConsoleRenderer({ write: (text) => proc.stderr.write(text), ...style });
-  return { stream: renderer, level: args.verbose ? 'debug' : 'info' };
+type Bind = Parameters<CliDefinition['commands']>[1];
+
+/**
+ * The whole command tree of a CLI, as yargs holds it: the options every command shares, the definition's
+ * commands, and `completion`. runCli parses with it; describeCli walks it for the man pages and completion
+ * scripts, so that what they list is what the parser accepts.
+ */
+export function createParser(definition: CliDefinition, argv: readonly string[], version: string, bind: Bind): Argv<GlobalOptions> {
+  const cli = globalOptions(yargs([...argv]))
+    .scriptName(definition.name)
+    .usage(`$0 <command> [options]\n\n${definition.description}`)
+    .parserConfiguration({ 'populate--': true })
+    .strict()
+    .demandCommand(1, 'Name a command; see --help.')
+    .recommendCommands()
+    .version(version)
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((message, error) => {
+      throw error ?? new ArgoError('ARGO_USAGE', message, { hint: `Run ${definition.name} --help.` });
+    }) as unknown as Argv<GlobalOptions>;
+  return definition.commands(cli, bind).command(
+    'completion [shell]',
+    `Print a bash or zsh completion script: ${definition.name} completion bash > /usr/share/bash-completion/completions/${definition.name} (zsh: ${definition.name} completion zsh > /usr/share/zsh/site-functions/_${definition.name})`,
+    (command) =>
+      command
+        .positional('shell', { type: 'string', choices: ['bash', 'zsh'] as const, describe: 'the shell (default: zsh when $SHELL is zsh, else bash)' })
+        .example(`$0 completion bash > /usr/share/bash-completion/completions/${definition.name}`, 'complete commands and options for everyone'),
+    bind<{ shell: 'bash' | 'zsh' | undefined }>(async (args, context) => {
+      const { completionScript } = await import('./completion-script.ts');
+      const shell = args.shell ?? (/(^|\/)zsh$/.test(context.process.env['SHELL'] ?? '') ? 'zsh' : 'bash');
+      const script = completionScript(definition, shell);
+      return { exitCode: EXIT.ok, json: { shell, script }, text: script };
+    }),
+  );
+}
+
+/** The options of every command, with the short letters Gentoo users know from emerge (-v, -q). */
+function globalOptions(cli: Argv): Argv<GlobalOptions> {
+  return cli
+    .option('root', {
+      type: 'string',
+      default: '/',
+      describe: 'The system to act on: / for this machine, or where a Gentoo install is mounted (e.g. /mnt/gentoo)',
+    })
+    .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable result on stdout; logs go to stderr' })
+    .option('log-file', { type: 'string', describe: 'Also write the JSON-lines log to this file (synchronously)' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show more on the console: each command run and its output' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only warnings and errors on the console; the result (and --json) is still printed' })
+    .option('color', {
+      type: 'string',
+      choices: ['y', 'n'] as const,
+      // --no-color (yargs' negation of any option) means n.
+      coerce: (value: unknown) => (value === false ? 'n' : value),
+      describe: 'Colour on (y) or off (n), as emerge --color; beats NO_COLOR, TERM=dumb and NOCOLOR in make.conf (default: colour on a terminal)',
+    })
+    .check((argv) => {
+      // Not yargs' conflicts(): it counts the defaults (false) as given.
+      if (argv['verbose'] === true && argv['quiet'] === true) throw new ArgoError('ARGO_USAGE', '--verbose and --quiet exclude each other', { hint: 'Give one of them, or neither.' });
+      return true;
+    }, true) as unknown as Argv<GlobalOptions>;
+}
+
+function consoleStreamFor(args: GlobalOptions, proc: CliProcess, style: ConsoleStyle): { stream: DestinationStream; level: Level } {
+  const live = proc.stderr.isTTY === true && proc.env['TERM'] !== 'dumb';
+  const columns = (proc.stderr as { columns?: number }).columns;
+  const renderer = createConsoleRenderer({ write: (text) => proc.stderr.write(text), ...style, live, columns, verbose: args.verbose });
+  return { stream: renderer, level: args.verbose ? 'debug' : args.quiet === true ? 'warn' : 'info' };
 }
 
 function reportError(error: unknown, proc: CliProcess, logger: Logger | undefined, json: boolean): ExitCode {

@@ -43,7 +43,8 @@ export async function runChrootCommand(args: ChrootArgs, context: HandlerContext
       input,
       signal: context.signal,
       budgetMs: args.budget * 1000,
-      outputLevel: 'info',
+      // Its output is printed as it comes (onLine): in the log at debug, so that --verbose does not print it twice.
+      outputLevel: 'debug',
       onLine: args.json ? undefined : (line, stream) => (stream === 'stdout' ? stdout : stderr).write(`${line}\n`),
     });
     return { exitCode: EXIT.ok, json: { root: system.root, argv: result.argv, exitCode: result.exitCode, durationMs: result.durationMs, stdout: result.stdout } };

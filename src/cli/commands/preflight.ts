@@ -41,7 +41,8 @@ export async function runPreflightCommand(args: PreflightArgs, context: HandlerC
       signal: context.signal,
       logger: context.logger,
     });
-    const style = consoleStyleFor(context.process.stdout, context.process.env);
+    // As the console decides (--color, NO_COLOR, TERM, make.conf's NOCOLOR), for stdout.
+    const style = context.styleFor?.(context.process.stdout) ?? consoleStyleFor(context.process.stdout, context.process.env);
     return { exitCode: report.verdict === 'go' ? EXIT.ok : EXIT.refused, json: report, text: renderPreflight(report, style) };
   } finally {
     await system.close();
