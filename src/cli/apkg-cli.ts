@@ -14,7 +14,8 @@ export const apkgCli: CliDefinition = {
         'Preflight gate, snapshot, critical packages first, emerge from the binhost with progress, verify the login path, snapshot, report',
         (sub) =>
           swarmOptions(sub)
-            .option('dry-run', { type: 'boolean', default: false, describe: 'run the gate and show what would be run; change nothing' })
+            .option('pretend', { alias: ['p', 'dry-run'], type: 'boolean', default: false, describe: 'run the gate and show what would be merged; change nothing' })
+            .option('ask', { alias: 'a', type: 'boolean', default: false, describe: 'show what would be merged (as --pretend), ask, then update exactly that; refuses without a terminal' })
             .option('allow-compile', { type: 'string', array: true, default: [] as string[], describe: 'a critical package that may be compiled in place (repeatable)' })
             .option('force', { type: 'string', describe: 'go on past a no-go checklist; the REASON is logged and reported' })
             .option('binhost', { type: 'string', describe: 'binhost URL (PORTAGE_BINHOST) or local PKGDIR' })
@@ -24,6 +25,7 @@ export const apkgCli: CliDefinition = {
             .option('swarm-request-token-file', { type: 'string', describe: 'with --request-builds: a root-only file holding a token of the request scope (start a cycle, publish through verify); never put in a URL (env ARGO_SWARM_REQUEST_TOKEN_FILE)' })
             .option('request-poll', { type: 'number', default: 3, hidden: true, describe: 'seconds between two looks at the swarm\'s cycle' })
             .option('proc-root', { type: 'string', hidden: true })
+            .example('$0 update --ask', 'show what would be merged, ask, then update')
             .example('$0 update --request-builds --swarm https://swarm.lan:8470 --swarm-token-file /root/swarm-read.token --swarm-request-token-file /root/swarm-request.token', 'have the swarm build what is missing, then update from its binaries'),
         bind<UpdateArgs>(runUpdateCommand),
       )
@@ -33,7 +35,8 @@ export const apkgCli: CliDefinition = {
         (sub) =>
           sub
             .option('update', { type: 'string', describe: 'the update id (from the report or argo snapshot list)' })
-            .option('pretend', { type: 'boolean', default: false, describe: 'show what would be put back and what stays; change nothing' })
+            .option('pretend', { alias: 'p', type: 'boolean', default: false, describe: 'show what would be put back and what stays; change nothing' })
+            .option('ask', { alias: 'a', type: 'boolean', default: false, describe: 'always show the plan and ask, as emerge --ask (without it only a terminal without --yes is asked); refuses without a terminal' })
             .option('yes', { type: 'boolean', default: false, describe: 'do not ask first; on a terminal apkg rollback shows its plan and asks, elsewhere it never asks' })
             .option('keep-changed', { type: 'boolean', default: false, describe: 'files of the update changed again after it: keep them, roll back the rest' })
             .option('overwrite-changed', { type: 'boolean', default: false, describe: 'files of the update changed again after it: put them back too (default: refuse)' })

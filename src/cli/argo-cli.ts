@@ -24,7 +24,8 @@ export const argoCli: CliDefinition = {
             .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo, else /tmp/argo' })
             .option('binhost', { type: 'string', describe: 'binhost URL for the binary-package rebuild (PORTAGE_BINHOST)' })
             .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted recovery, skipping what succeeded' })
-            .option('dry-run', { type: 'boolean', default: false, describe: 'diagnose and show what would be done; change nothing' })
+            .option('pretend', { alias: ['p', 'dry-run'], type: 'boolean', default: false, describe: 'diagnose and show what would be done; change nothing' })
+            .option('ask', { alias: 'a', type: 'boolean', default: false, describe: 'diagnose and show what would be done (as --pretend), ask, then do it; refuses without a terminal' })
             .option('skip', { type: 'string', array: true, default: [], describe: 'skip a phase (repeatable)' })
             .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
             .option('build-inactivity', { type: 'number', default: 1200, describe: 'seconds a build may print nothing before it is killed' })
@@ -36,6 +37,7 @@ export const argoCli: CliDefinition = {
               return true;
             })
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB')
+            .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw --ask', 'diagnose, show the plan, and ask before repairing')
             .example('$0 recover --root /mnt/gentoo --undo recovery-20261129T163000Z', 'put back every file that recovery changed'),
         bind<RecoverArgs>(runRecoverCommand),
       )
@@ -56,7 +58,8 @@ export const argoCli: CliDefinition = {
             .option('paths', { type: 'string', array: true, describe: 'restore: only these paths (inside --root)' })
             .option('update', { type: 'string', describe: 'list/diff/restore: the pre/post pair of this update id' })
             .option('all-changes', { type: 'boolean', default: false, describe: 'restore against the live system (no TO): revert every change since FROM, /home and databases included' })
-            .option('pretend', { type: 'boolean', default: false, describe: 'restore: list what would be restored; change nothing' })
+            .option('pretend', { alias: 'p', type: 'boolean', default: false, describe: 'restore: list what would be restored; change nothing' })
+            .option('ask', { alias: 'a', type: 'boolean', default: false, describe: 'restore: list what would be restored, then ask before restoring it (emerge --ask); refuses without a terminal' })
             .option('budget', { type: 'number', describe: 'seconds before the command is stopped (default: create 600, list 120, diff 1800, restore 3600, delete 600)' })
             .example('$0 snapshot create --type pre --description "before update"', 'take a pre snapshot')
             .example('$0 snapshot restore 12 --paths /usr/lib64/libcrypt.so.1.1.0', 'put one file back as it was in snapshot 12')

@@ -139,7 +139,13 @@ export const buildSwarmCli: CliDefinition = {
       .command(
         'rollback',
         'Switch production back to the previous release (or --to RELEASE)',
-        (command) => confirmOption(gatewayClientOptions(command)).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }).option('to', { type: 'string', describe: 'the release to switch to' }),
+        (command) =>
+          confirmOption(gatewayClientOptions(command))
+            .option('profile', { type: 'string', demandOption: true, describe: 'the profile' })
+            .option('to', { type: 'string', describe: 'the release to switch to' })
+            .option('pretend', { alias: 'p', type: 'boolean', default: false, describe: 'say which release production would switch to; change nothing' })
+            .option('ask', { alias: 'a', type: 'boolean', default: false, describe: 'say it, then ask before switching (emerge --ask); refuses without a terminal' })
+            .example('$0 rollback --profile desktop --ask', 'show from which release to which, and ask'),
         bind<SwarmRollbackArgs>(runSwarmRollbackCommand),
       )
       .command('monitor', 'The interactive monitor: drones, queue, failures, live logs (read-only; q quits)', (command) => swarmMonitorOptions(gatewayClientOptions(command)), bind<SwarmMonitorArgs>(runSwarmMonitorCommand))
@@ -164,7 +170,6 @@ export const buildSwarmCli: CliDefinition = {
             .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing until the build ends' }),
         bind<SwarmLogsArgs>(runSwarmLogsCommand),
       )
-      .completion('completion', 'Print a bash or zsh completion script: build-swarm completion >> ~/.bashrc (zsh: >> ~/.zshrc)')
       .command('releases', 'List the production releases of a profile', (command) => gatewayClientOptions(command).option('profile', { type: 'string', demandOption: true, describe: 'the profile' }), bind<SwarmReleasesArgs>(runSwarmReleasesCommand)),
 };
 

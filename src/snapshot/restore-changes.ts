@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
+import { startProgress } from '../logging/progress.ts';
 import type { System } from '../system/open-system.ts';
 import { lstatIfExists } from '../system/rooted-fs.ts';
 import type { SnapshotChange } from './types.ts';
@@ -30,6 +31,8 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
   const run = (file: string, args: string[]): Promise<unknown> => runner.run(file, args, { signal: options.signal });
   const ordered = [...options.changes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   await assertRootOnlyParents(system, ordered.map((change) => change.path));
+  // One `progress` event a second at most (the console draws it; see log-events.md), each path counted once.
+  using progress = startProgress(system.logger, { task: 'snapshot restore', unit: 'paths', total: ordered.length, now: () => system.clock.monotonicMs() });
   const removals: string[] = [];
   for (const change of ordered) {
     options.signal?.throwIfAborted();
@@ -40,6 +43,7 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
       removals.push(change.path);
       continue;
     }
+    progress.advance(1, change.path);
     const currentHost = await system.target.resolveParent(change.path);
     const current = await lstatIfExists(system.target, change.path);
     const sourceHost = await system.target.resolveParent(source);
@@ -63,6 +67,7 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
   }
   for (const target of removals.reverse()) {
     options.signal?.throwIfAborted();
+    progress.advance(1, target);
     const current = await lstatIfExists(system.target, target);
     if (current === undefined) continue;
     if (!current.isDirectory()) {
@@ -76,6 +81,7 @@ export async function restoreChanges(system: System, options: RestoreChangesOpti
       logEvent(system.logger, 'restore.folder-kept', { path: target, reason: 'not empty' });
     }
   }
+  progress.finish();
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
 import * as path from 'node:path';
 import type { DestinationStream, Level } from 'pino';
 import { createLogger } from '../logging/create-logger.ts';
@@ -42,6 +43,8 @@ export interface UpdateReport {
   /** The checks that passed after the update (or after its repair): `crypt`, `pam-modules`, `canary-login`. */
   readonly proof: readonly string[];
   readonly refusedBy: readonly { readonly id: string; readonly summary: string }[];
+  /** The packages of the plan the gate judged, in emerge's order; `binary` when emerge takes a binary package. */
+  readonly plan: readonly { readonly cpv: string; readonly binary: boolean }[];
   /** --request-builds: what was asked of the swarm and how it ended; undefined without it. */
   readonly builds: BuildRequestRecord | undefined;
   readonly phases: readonly { readonly id: string; readonly status: string; readonly durationMs: number; readonly reason?: string; readonly error?: { code: string; message: string } }[];
@@ -64,6 +67,8 @@ export interface UpdateInput {
   readonly clock?: Clock;
   /** Where the run is (phase, step, what is left): the CLI's second Ctrl-C says it. */
   readonly onProgress?: (progress: RunProgress) => void;
+  /** --ask: the CPVs of the plan that was shown and agreed to; the gate refuses any other (ARGO_PLAN_CHANGED). */
+  readonly expectedPlan?: readonly string[] | undefined;
   /** --request-builds: the swarm that builds what its production binhost lacks before the gate. */
   readonly requestBuilds?: { readonly swarm: SwarmAccess; readonly budgetMs: number; readonly pollMs?: number } | undefined;
 }
@@ -109,6 +114,7 @@ export async function runUpdate(input: UpdateInput): Promise<UpdateReport> {
         emergeBudgetMs: input.emergeBudgetMs ?? 12 * 60 * 60_000,
         emergeInactivityMs: input.emergeInactivityMs ?? 30 * 60_000,
         requestBuilds: input.requestBuilds === undefined ? undefined : { swarm: input.requestBuilds.swarm, budgetMs: input.requestBuilds.budgetMs, pollMs: input.requestBuilds.pollMs ?? 3000 },
+        expectedPlan: input.expectedPlan,
       },
       logs,
       snapshots: () => (backend ??= openSnapshotBackend(system, {}).then((opened) => opened.backend)),
@@ -150,7 +156,9 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
   const requested = phase(result, 'request-builds');
   // The swarm's verify refusing to publish the builds is a safety gate too: nothing was changed here either.
   const swarmRefused = requested?.status === 'failed' && requested.error?.code === 'ARGO_UPDATE_REFUSED';
-  const refused = (gate?.status === 'failed' && gate.error?.code === 'ARGO_UPDATE_REFUSED') || swarmRefused;
+  // A plan other than the one agreed to (--ask) is refused at the gate too, before anything changed.
+  const planChanged = gate?.status === 'failed' && gate.error?.code === 'ARGO_PLAN_CHANGED';
+  const refused = (gate?.status === 'failed' && gate.error?.code === 'ARGO_UPDATE_REFUSED') || planChanged || swarmRefused;
   const verify = result.outputs.get('verify/login-path') as LoginPathVerification | undefined;
   const repaired = result.outputs.get('repair/restore-libcrypt') as RepairOutput | undefined;
   const verified = repaired?.after ?? verify;
@@ -158,7 +166,7 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
   const loginOk = refused || verified === undefined ? null : verified.loginOk;
   const anyFailed = result.phases.some((entry) => entry.status === 'failed' || entry.status === 'timed-out');
   const outcome: UpdateOutcome = refused ? 'refused' : repaired !== undefined ? 'repaired' : anyFailed || result.interrupted || loginOk === false ? 'failed' : 'updated';
-  const plan = record.plan?.packages.filter((entry) => entry.kind === 'ebuild' || entry.kind === 'binary') ?? [];
+  const plan = record.plan?.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary') ?? [];
   const critical = (result.outputs.get('critical-first/update-critical') as CriticalFirstOutput | undefined)?.critical ?? [];
   const gateOutput = result.outputs.get('gate/preflight') as { forced?: string } | undefined;
   return {
@@ -174,7 +182,14 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
     repaired,
     loginOk,
     proof: verified?.proof ?? [],
-    refusedBy: swarmRefused ? [{ id: 'request-builds', summary: requested.error?.message ?? 'the swarm refused to publish the builds' }] : refused ? record.gateFailures : [],
+    refusedBy: swarmRefused
+      ? [{ id: 'request-builds', summary: requested.error?.message ?? 'the swarm refused to publish the builds' }]
+      : planChanged
+        ? [{ id: 'plan', summary: gate.error?.message ?? 'the plan changed since it was shown' }]
+        : refused
+          ? record.gateFailures
+          : [],
+    plan: plan.map((entry) => ({ cpv: entry.cpv, binary: entry.kind === 'binary' })),
     builds: record.builds === undefined ? undefined : { ...record.builds },
     phases: result.phases.map((entry) => ({
       id: entry.id,
@@ -194,6 +209,8 @@ export function renderUpdateSummary(report: UpdateReport): string {
     refused:
       report.builds?.outcome === 'refused'
         ? 'REFUSED: the swarm built what was missing, but its verify refused to publish it; production is unchanged, nothing was changed here and no snapshot taken.'
+        : report.refusedBy[0]?.id === 'plan'
+          ? 'REFUSED: the plan changed since it was shown (--ask); nothing was changed and no snapshot taken.'
         : 'REFUSED: the pre-update checklist said no-go; nothing was changed and no snapshot taken.',
     failed: `FAILED: ${report.packages.merged} of ${report.packages.planned} packages merged${report.packages.failed.length > 0 ? `, ${report.packages.failed.join(', ')} failed` : ''}${report.interrupted ? ' (interrupted)' : ''}.`,
     repaired: 'REPAIRED: the update broke the login path; libcrypt was restored from the pre-update snapshot.',

@@ -19,6 +19,8 @@ export interface UpdateOptions {
   readonly emergeInactivityMs: number;
   /** --request-builds: ask the swarm for what its production binhost lacks, then update from that binhost. */
   readonly requestBuilds: RequestBuildsOptions | undefined;
+  /** --ask: the CPVs shown and agreed to; the gate refuses another plan. */
+  readonly expectedPlan?: readonly string[] | undefined;
 }
 
 export interface RequestBuildsOptions {

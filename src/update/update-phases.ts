@@ -60,10 +60,22 @@ export const gatePhase: Phase<UpdateDeps> = {
         });
       }
       if (report.verdict === 'no-go') context.logger.warn({ force: options.force, failed }, 'Update forced past a no-go verdict');
+      if (options.expectedPlan !== undefined) await assertAgreedPlan(context, options.expectedPlan);
       return { verdict: report.verdict, failed, forced: report.verdict === 'no-go' ? options.force : undefined, fullyCovered: Array.isArray(coverage?.missing) && coverage.missing.length === 0 };
     }),
   ],
 };
+
+/** --ask: the plan judged now must be the plan that was shown and agreed to (the same packages). */
+async function assertAgreedPlan(context: Context, agreed: readonly string[]): Promise<void> {
+  const now = (await planUpdate(context)).map((entry) => entry.cpv);
+  const key = (cpvs: readonly string[]): string => [...cpvs].sort().join('\n');
+  if (key(now) === key(agreed)) return;
+  throw new ArgoError('ARGO_PLAN_CHANGED', `The plan changed since it was shown: ${now.length} package(s) now, ${agreed.length} agreed to`, {
+    hint: 'Nothing was changed. Run apkg update --ask again to see the new plan.',
+    details: { added: now.filter((cpv) => !agreed.includes(cpv)), dropped: agreed.filter((cpv) => !now.includes(cpv)) },
+  });
+}
 
 /** 2. The pre-update snapshot, tied to the update id. */
 export const preSnapshotPhase: Phase<UpdateDeps> = {

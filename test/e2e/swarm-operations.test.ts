@@ -183,6 +183,6 @@ describe('operating the swarm', { timeout: 300_000 }, () => {
   it('prints a completion script', async () => {
     const completion = await cluster.run(['completion']);
     expect(completion.code).toBe(0);
-    expect(completion.stdout).toContain('complete -o bashdefault -o default -F _build-swarm_yargs_completions build-swarm');
+    expect(completion.stdout).toContain('complete -o default -F _build_swarm build-swarm');
   });
 });

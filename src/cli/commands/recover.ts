@@ -10,6 +10,7 @@ import type { PasswordSource } from '../../phases/recovery/recovery-deps.ts';
 import { createRootedFs } from '../../system/rooted-fs.ts';
 import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
+import { askFirst, assertCanAsk, willAsk, type Ask } from './confirm.ts';
 
 export interface RecoverArgs extends GlobalOptions {
   readonly user: string;
@@ -24,7 +25,12 @@ export interface RecoverArgs extends GlobalOptions {
   readonly logDir: string | undefined;
   readonly binhost: string | undefined;
   readonly resume: boolean;
-  readonly dryRun: boolean;
+  /** -p/--pretend (also --dry-run): diagnose and show what would be done; change nothing. */
+  readonly pretend: boolean;
+  /** --pretend's older name; either one pretends. */
+  readonly dryRun?: boolean;
+  /** -a/--ask: show what would be done (as --pretend), ask, then do it. */
+  readonly ask?: boolean;
   readonly skip: readonly string[];
   readonly procRoot: string | undefined;
   readonly buildBudget: number;
@@ -45,14 +51,31 @@ async function passwordSourceOf(args: RecoverArgs): Promise<PasswordSource> {
   return { kind: 'generate' };
 }
 
-/** `argo recover`: runs the eight phases and prints the summary (or the report with --json). */
-export async function runRecoverCommand(args: RecoverArgs, context: HandlerContext): Promise<CommandOutcome> {
-  if (args.undo !== undefined) return runUndo(args, args.undo, context);
+/**
+ * `argo recover`: runs the phases and prints the summary (or the report with --json). --ask first runs them as
+ * --pretend does (diagnose, show the plan), asks, and only then repairs; the same for --undo.
+ */
+export async function runRecoverCommand(args: RecoverArgs, context: HandlerContext, ask?: Ask): Promise<CommandOutcome> {
+  const command = args.undo === undefined ? 'argo recover' : 'argo recover --undo';
+  const asking = { ask: args.ask === true, pretend: args.pretend || args.dryRun === true };
+  assertCanAsk(asking, context, command);
+  const once = (pretend: boolean): Promise<CommandOutcome> =>
+    args.undo !== undefined ? runUndo({ ...args, pretend, dryRun: pretend }, args.undo, context) : recoverOnce({ ...args, pretend, dryRun: pretend }, context);
+  if (!willAsk(asking)) return once(asking.pretend);
+  const preview = await once(true);
+  // A look that was interrupted, or an undo with nothing to do, has nothing to agree to.
+  if (preview.exitCode === EXIT.interrupted || (preview.json as { outcomes?: unknown[] } | undefined)?.outcomes?.length === 0) return preview;
+  const action = args.undo === undefined ? `repair ${path.resolve(args.root)} as shown` : `undo ${args.undo} as shown`;
+  await askFirst(asking, context, preview.text ?? '', action, ask);
+  return once(false);
+}
+
+async function recoverOnce(args: RecoverArgs, context: HandlerContext): Promise<CommandOutcome> {
   const password = await passwordSourceOf(args);
   validateRecoverInput({ user: args.user, skip: args.skip, password });
   // Checked here too, so that a bad password file is refused before the lock is taken.
   if (password.kind === 'file') await readPasswordFile(password.path);
-  await using door = await enterTarget(args, { command: 'argo recover', gentoo: true, writable: !args.dryRun, lock: !args.dryRun }, context.logger);
+  await using door = await enterTarget(args, { command: 'argo recover', gentoo: true, writable: !args.pretend, lock: !args.pretend }, context.logger);
   const report = await runRecovery({
     root: door.root,
     user: args.user,
@@ -63,7 +86,7 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
     buildInactivityMs: args.buildInactivity * 1000,
     logDir: args.logDir,
     resume: args.resume,
-    dryRun: args.dryRun,
+    dryRun: args.pretend,
     ...(args.procRoot === undefined ? {} : { procRoot: args.procRoot }),
     signal: context.signal,
     streams: context.consoleStreams,
@@ -83,8 +106,8 @@ export async function runRecoverCommand(args: RecoverArgs, context: HandlerConte
  */
 async function runUndo(args: RecoverArgs, runId: string, context: HandlerContext): Promise<CommandOutcome> {
   assertRunId(runId);
-  await using door = await enterTarget(args, { command: 'argo recover --undo', gentoo: true, writable: !args.dryRun, lock: !args.dryRun }, context.logger);
-  const system = openSystem({ root: door.root, logger: context.logger, dryRun: args.dryRun });
+  await using door = await enterTarget(args, { command: 'argo recover --undo', gentoo: true, writable: !args.pretend, lock: !args.pretend }, context.logger);
+  const system = openSystem({ root: door.root, logger: context.logger, dryRun: args.pretend });
   try {
     const bases = [...(args.logDir === undefined ? [] : [path.resolve(args.logDir)]), await system.target.resolve('/var/log/argo'), '/tmp/argo'];
     let journalFile: string | undefined;
@@ -106,15 +129,15 @@ async function runUndo(args: RecoverArgs, runId: string, context: HandlerContext
     if (path.resolve(journal.root) !== system.root) {
       throw new ArgoError('ARGO_USAGE', `${runId} changed ${journal.root}, not ${system.root}`, { hint: `Run: argo recover --undo ${runId} --root ${journal.root}`, details: { runId, root: journal.root } });
     }
-    const outcomes = await undoChanges(system, journal, { undoRunId: `undo-${compactTimestamp(system.clock.now())}`, force: args.force, dryRun: args.dryRun, signal: context.signal });
+    const outcomes = await undoChanges(system, journal, { undoRunId: `undo-${compactTimestamp(system.clock.now())}`, force: args.force, dryRun: args.pretend, signal: context.signal });
     const conflicts = outcomes.filter((outcome) => outcome.status === 'conflict');
     const lines = [
-      `${args.dryRun ? 'DRY RUN: would undo' : 'Undo of'} ${runId} in ${system.root}:`,
+      `${args.pretend ? 'DRY RUN: would undo' : 'Undo of'} ${runId} in ${system.root}:`,
       ...outcomes.map((outcome) => `  ${outcome.status.padEnd(16)} ${outcome.detail}`),
       conflicts.length > 0 ? `${conflicts.length} file(s) changed after the recovery were left as they are; --force puts the old version back anyway.` : 'Every changed file is as it was before the recovery.',
       '',
     ];
-    return { exitCode: conflicts.length > 0 ? EXIT.refused : EXIT.ok, json: { runId, root: system.root, dryRun: args.dryRun, outcomes }, text: lines.join('\n') };
+    return { exitCode: conflicts.length > 0 ? EXIT.refused : EXIT.ok, json: { runId, root: system.root, dryRun: args.pretend, outcomes }, text: lines.join('\n') };
   } finally {
     await system.close();
   }

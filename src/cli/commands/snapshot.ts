@@ -5,9 +5,11 @@ import { startBudget } from '../../snapshot/budget.ts';
 import { DEFAULT_MIN_FREE_BYTES } from '../../snapshot/free-space.ts';
 import { selectChanges } from '../../snapshot/restore-changes.ts';
 import { deleteSnapshot, findUpdateSnapshots } from '../../snapshot/retention.ts';
-import { CURRENT, type Snapshot, type SnapshotChange, type SnapshotKind } from '../../snapshot/types.ts';
+import { CURRENT, type Snapshot, type SnapshotBackend, type SnapshotChange, type SnapshotKind } from '../../snapshot/types.ts';
+import { startProgress } from '../../logging/progress.ts';
 import { enterTarget } from '../enter-target.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
+import { askFirst, assertCanAsk, type Ask } from './confirm.ts';
 
 export type SnapshotAction = 'create' | 'list' | 'diff' | 'restore' | 'delete';
 
@@ -34,6 +36,8 @@ export interface SnapshotArgs extends GlobalOptions {
   readonly allChanges?: boolean | undefined;
   /** restore: show what would be restored; change nothing. */
   readonly pretend?: boolean | undefined;
+  /** restore: show what would be restored, then ask on the terminal (emerge --ask). */
+  readonly ask?: boolean | undefined;
   /** Seconds the command may take; default per action (BUDGETS). */
   readonly budget?: number | undefined;
 }
@@ -45,7 +49,10 @@ export const BUDGETS: Readonly<Record<SnapshotAction, number>> = { create: 600, 
  * `argo snapshot create|list|diff|restore|delete`: snapper where the root has a config for `/`, plain
  * btrfs otherwise. Handlers return data; --json prints it, otherwise a table.
  */
-export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerContext): Promise<CommandOutcome> {
+export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerContext, ask?: Ask): Promise<CommandOutcome> {
+  const asking = { ask: args.action === 'restore' && args.ask === true, pretend: args.pretend === true };
+  // Before the lock and the diff: a script that says --ask is refused at once.
+  assertCanAsk(asking, context, 'argo snapshot restore');
   // --pretend changes nothing: it needs neither a writable root nor the lock.
   const changes = !['list', 'diff'].includes(args.action) && args.pretend !== true;
   await using door = await enterTarget(args, { command: `argo snapshot ${args.action}`, chroot: false, writable: changes, lock: changes }, context.logger);
@@ -73,7 +80,7 @@ export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerCon
       }
       case 'diff': {
         const [from, to] = await rangeOf(args, backend);
-        const changes = await backend.diff(from, to);
+        const changes = await diffShowingProgress(backend, from, to, context);
         return { exitCode: EXIT.ok, json: { ...about, from, to, changes }, text: formatChanges(changes, `No changes between ${from} and ${label(to)}.`) };
       }
       case 'restore': {
@@ -85,12 +92,18 @@ export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerCon
             details: { from },
           });
         }
+        // The list --pretend shows is the list --ask shows and exactly what is then restored: one diff, then undo().
+        const wouldRestore = selectChanges(await diffShowingProgress(backend, from, to, context), paths);
+        const nothing = 'Nothing to restore: no changes in that range or those paths.';
         if (args.pretend === true) {
-          const wouldRestore = selectChanges(await backend.diff(from, to), paths);
-          return { exitCode: EXIT.ok, json: { ...about, from, to, pretend: true, restored: [], wouldRestore }, text: formatChanges(wouldRestore, 'Nothing to restore: no changes in that range or those paths.') };
+          return { exitCode: EXIT.ok, json: { ...about, from, to, pretend: true, restored: [], wouldRestore }, text: formatChanges(wouldRestore, nothing) };
         }
-        const restored = await backend.restore(from, to, paths);
-        return { exitCode: EXIT.ok, json: { ...about, from, to, restored }, text: formatChanges(restored, 'Nothing to restore: no changes in that range or those paths.') };
+        if (wouldRestore.length > 0) {
+          const plan = `${formatChanges(wouldRestore, nothing)}\n\n${wouldRestore.length} path(s) changed between snapshot ${from} and ${label(to)} go back to how they are in snapshot ${from} (+ created since: removed, - deleted since: put back, c changed: put back).`;
+          await askFirst(asking, context, plan, `restore these ${wouldRestore.length} path(s) from snapshot ${from}`, ask);
+          await backend.undo(from, to, wouldRestore);
+        }
+        return { exitCode: EXIT.ok, json: { ...about, from, to, restored: wouldRestore }, text: formatChanges(wouldRestore, nothing) };
       }
       case 'delete': {
         if (args.from === undefined) throw new ArgoError('ARGO_USAGE', 'argo snapshot delete needs the snapshot number', { hint: 'e.g. argo snapshot delete 12' });
@@ -102,6 +115,16 @@ export async function runSnapshotCommand(args: SnapshotArgs, context: HandlerCon
     budget.dispose();
     await system.close();
   }
+}
+
+/** backend.diff with a `progress` event every second while it walks (elapsed only: the total is known at the end). */
+async function diffShowingProgress(backend: SnapshotBackend, from: number, to: number, context: HandlerContext): Promise<SnapshotChange[]> {
+  using progress = startProgress(context.logger, { task: `snapshot diff ${from}..${label(to)}`, unit: 'changes', heartbeatMs: 1000 });
+  const changes = await backend.diff(from, to);
+  progress.setTotal(changes.length);
+  progress.advance(changes.length);
+  progress.finish();
+  return changes;
 }
 
 async function rangeOf(args: SnapshotArgs, backend: Parameters<typeof findUpdateSnapshots>[0]): Promise<[number, number]> {

@@ -10,7 +10,7 @@ import { createSwarmClient, type SwarmClient } from '../../swarm-client/swarm-cl
 import { readPrivateFile } from '../../system/read-private-file.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
 import { renderVerify } from './swarm-verify.ts';
-import { confirm } from './confirm.ts';
+import { askFirst, assertCanAsk, confirm, willAsk, type Ask } from './confirm.ts';
 
 export interface GatewayClientArgs extends GlobalOptions {
   readonly gateway: string | undefined;
@@ -28,6 +28,10 @@ export interface SwarmRollbackArgs extends GatewayClientArgs {
   readonly yes: boolean;
   readonly profile: string;
   readonly to: string | undefined;
+  /** -p/--pretend: say which release production would switch to; change nothing. */
+  readonly pretend?: boolean;
+  /** -a/--ask: say it, then ask (also with --yes absent in a script: refused). */
+  readonly ask?: boolean;
 }
 
 export interface SwarmReleasesArgs extends GatewayClientArgs {
@@ -72,8 +76,32 @@ export async function runSwarmFinalizeCommand(args: SwarmFinalizeArgs, context: 
   };
 }
 
-export async function runSwarmRollbackCommand(args: SwarmRollbackArgs, context: HandlerContext): Promise<CommandOutcome> {
+/**
+ * `build-swarm rollback`: switches production back. --pretend says from which release to which (read from the
+ * releases the gateway lists, as it picks: --to, else the one before the current), --ask says it and asks;
+ * without either, a terminal is asked unless --yes (confirm).
+ */
+export async function runSwarmRollbackCommand(args: SwarmRollbackArgs, context: HandlerContext, ask?: Ask): Promise<CommandOutcome> {
+  const asking = { ask: args.ask === true, pretend: args.pretend === true, yes: args.yes };
+  assertCanAsk(asking, context, 'build-swarm rollback');
   const client = await gatewayClient(args, context);
+  if (asking.pretend || willAsk(asking)) {
+    const listed = await client.releases(args.profile);
+    const index = listed.releases.findIndex((release) => release.current);
+    const current = listed.releases[index];
+    const target = args.to === undefined ? (index < 0 ? undefined : listed.releases[index + 1]) : listed.releases.find((release) => release.id === args.to);
+    const describe = (release: (typeof listed.releases)[number]): string => `release ${release.id} (${release.packages ?? '?'} packages, made ${release.createdAt}${release.score === undefined ? '' : `, score ${release.score}`})`;
+    if (target === undefined) {
+      throw new ArgoError('ARGO_INVALID_INPUT', args.to === undefined ? `Production of ${args.profile} has no release before ${current?.id ?? 'the current one'} to roll back to` : `Profile ${args.profile} has no release ${args.to}`, {
+        hint: `Releases: ${listed.releases.map((release) => release.id).join(', ') || 'none'} (build-swarm releases --profile ${args.profile}).`,
+      });
+    }
+    const plan = `build-swarm rollback would switch production of ${args.profile}\n  from ${current === undefined ? 'no release' : describe(current)}\n  to   ${describe(target)}\nClients updating from it then get the older packages.`;
+    if (asking.pretend) return { exitCode: EXIT.ok, json: { profile: args.profile, pretend: true, from: current?.id, to: target.id }, text: `PRETEND: nothing was changed.\n${plan}` };
+    await askFirst(asking, context, plan, `switch production of ${args.profile} to release ${target.id}`, ask);
+    const switched = await client.rollback(args.profile, target.id);
+    return { exitCode: EXIT.ok, json: switched, text: `Production of ${args.profile} is now release ${switched.release}${switched.previous === undefined ? '' : ` (was ${switched.previous})`}.` };
+  }
   await confirm(args, context, `Switch production of ${args.profile} back to ${args.to ?? 'the previous release'}: clients updating from it get the older packages.`);
   const switched = await client.rollback(args.profile, args.to);
   return { exitCode: EXIT.ok, json: switched, text: `Production of ${args.profile} is now release ${switched.release}${switched.previous === undefined ? '' : ` (was ${switched.previous})`}.` };

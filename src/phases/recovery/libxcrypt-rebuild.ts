@@ -8,6 +8,9 @@ import type { RunOptions } from '../../system/run-command.ts';
 import type { Attempt, Phase, StepContext } from '../types.ts';
 import { skipUnlessNeeded, type DiagnosticsOutput, type RecoveryDeps } from './recovery-deps.ts';
 import { emergeEnv } from '../../system/emerge-env.ts';
+import { parseEmergeLog } from '../../core/gentoo/parse-emerge-log.ts';
+import { cpOf } from '../../core/update/progress.ts';
+import { startProgress } from '../../logging/progress.ts';
 
 type Context = StepContext<RecoveryDeps>;
 
@@ -53,6 +56,35 @@ async function pretendInDryRun(context: Context, args: readonly string[], option
   await context.deps.system.commands.run('emerge', ['--pretend', ...args], { ...options, mutates: false });
 }
 
+/**
+ * How long a libxcrypt build took here before: the median of its source builds in the target's emerge.log
+ * (the ETA of this one); undefined when it was never built from source or the log cannot be read (an estimate
+ * is no reason to fail a repair).
+ */
+async function pastBuildMs(context: Context): Promise<number | undefined> {
+  let text: string | undefined;
+  try {
+    text = await context.deps.system.target.readTextIfExists('/var/log/emerge.log');
+  } catch (error) {
+    if (typeof (error as { code?: unknown }).code === 'string') return undefined;
+    throw error;
+  }
+  const seconds = parseEmergeLog(text ?? '')
+    .builds.filter((build) => !build.binary && cpOf(build.cpv) === 'sys-libs/libxcrypt')
+    .map((build) => build.seconds)
+    .sort((a, b) => a - b);
+  return seconds.length === 0 ? undefined : (seconds[Math.floor(seconds.length / 2)] as number) * 1000;
+}
+
+/** Runs a build with a `progress` event every few seconds (elapsed, and the time left when emerge.log knows it). */
+async function withProgress<T>(context: Context, task: string, expectedMs: number | undefined, build: () => Promise<T>): Promise<T> {
+  if (context.dryRun) return build();
+  using progress = startProgress(context.logger, { task, expectedMs, heartbeatMs: 2000 });
+  const result = await build();
+  progress.finish();
+  return result;
+}
+
 const binaryPackage: Attempt<RecoveryDeps> = {
   id: 'binary-package',
   budgetMs: (deps) => Math.min(30 * MINUTE, deps.options.buildBudgetMs) + 5 * MINUTE,
@@ -61,7 +93,7 @@ const binaryPackage: Attempt<RecoveryDeps> = {
     const options = emergeOptions(context, Math.min(30 * MINUTE, buildBudgetMs), Math.min(10 * MINUTE, buildInactivityMs));
     const args = ['--oneshot', '--usepkgonly', '--getbinpkg', 'sys-libs/libxcrypt'];
     await pretendInDryRun(context, args, options);
-    await context.deps.system.commands.run('emerge', args, options);
+    await withProgress(context, 'libxcrypt binary package', undefined, () => context.deps.system.commands.run('emerge', args, options));
     return confirmRepaired(context, 'binary-package');
   },
 };
@@ -74,7 +106,7 @@ const sourceBuild: Attempt<RecoveryDeps> = {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const options = emergeOptions(context, buildBudgetMs, buildInactivityMs);
     await pretendInDryRun(context, ['--oneshot', 'sys-libs/libxcrypt'], options);
-    await context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], options);
+    await withProgress(context, 'libxcrypt source build', await pastBuildMs(context), () => context.deps.system.commands.run('emerge', ['--oneshot', 'sys-libs/libxcrypt'], options));
     return confirmRepaired(context, 'source-build');
   },
 };
@@ -119,7 +151,7 @@ const manualBuild: Attempt<RecoveryDeps> = {
     const { buildBudgetMs, buildInactivityMs } = context.deps.options;
     const build: RunOptions = { signal: context.signal, budgetMs: buildBudgetMs, inactivityMs: buildInactivityMs, outputLevel: 'info' };
     try {
-      await buildInto(context, distfile, work, source, libdir, build);
+      await withProgress(context, 'libxcrypt manual build', await pastBuildMs(context), () => buildInto(context, distfile, work, source, libdir, build));
     } finally {
       scratch?.remove();
     }
