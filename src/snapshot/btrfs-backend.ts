@@ -84,11 +84,16 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
   }
 
   async function changeList(from: number, to: number): Promise<SnapshotChange[]> {
+    if (from === to) return [];
     const listOptions: ChangeListOptions = {
       signal,
       onUnrepresentable: (rel) => system.logger.warn({ path: path.posix.join(subvolume, rel) }, 'Left out of the change list: a name on the path is not UTF-8'),
     };
-    if (diffMethod !== 'walk') {
+    // --pretend changes nothing, not even for a moment: no temporary snapshot, so the live system is walked.
+    const live = from === CURRENT || to === CURRENT;
+    if (diffMethod === 'auto' && live && system.hostCommands.dryRun) {
+      system.logger.info({ from, to }, 'A dry run compares the live system by walking its tree (send would need a temporary snapshot)');
+    } else if (diffMethod !== 'walk') {
       try {
         return await sendChangeList(from, to, listOptions);
       } catch (error) {
@@ -108,7 +113,6 @@ export function createBtrfsBackend(options: BtrfsBackendOptions): SnapshotBacken
 
   /** The live system (0) is compared through a temporary read-only snapshot of it: send reads read-only subvolumes only. */
   async function sendChangeList(from: number, to: number, listOptions: ChangeListOptions): Promise<SnapshotChange[]> {
-    if (from === to) return [];
     const scratch = from === CURRENT || to === CURRENT ? await takeScratchSnapshot(system, { subvolume, snapshotsDir, signal }) : undefined;
     try {
       const tree = (id: number): string => (id === CURRENT ? (scratch?.path as string) : snapshotPath(id));
