@@ -65,6 +65,11 @@ describe('the single-file executable dist/argo-linux-x64', () => {
     const before = await stat(EXECUTABLE);
     expect(before.mode & 0o111).toBe(0o111);
     expect(before.size).toBeLessThanOrEqual(120 * 1000 * 1000);
+    // What the next build compares: a fingerprint over files that exist (a plugin's generated module is no file).
+    const stamp = JSON.parse(await readFile(join(PROJECT, 'dist/.argo-linux-x64.stamp.json'), 'utf8')) as { fingerprint: string; inputs: string[] };
+    expect(stamp.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(stamp.inputs).toContain('src/cli/argo-executable.ts');
+    for (const input of stamp.inputs) await access(join(PROJECT, input));
     const again = await run('bash', [join(PROJECT, 'scripts/build-executable.sh')], { cwd: PROJECT });
     expect(again.stderr, buildOutput).toMatch(/dist\/argo-linux-x64 is up to date/);
     const after = await stat(EXECUTABLE);
