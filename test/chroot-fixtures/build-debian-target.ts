@@ -865,9 +865,9 @@ async function main(argv: readonly string[]): Promise<void> {
   if (!(await succeeds(sh()`command -v unshare flock`))) die('util-linux (unshare, flock) is required');
   for (const dir of [CACHE, STAMPS, LOGS]) mkdirSync(dir, { recursive: true });
   lock = openLock(join(CACHE, '.lock'));
-  if (!lock.take('exclusive', 0)) {
+  if (!(await lock.take('exclusive', 0))) {
     log(`another build holds ${CACHE}/.lock; waiting (up to 30 min)`);
-    if (!lock.take('exclusive', 1800)) die(`timed out waiting for ${CACHE}/.lock`);
+    if (!(await lock.take('exclusive', 1800))) die(`timed out waiting for ${CACHE}/.lock`);
   }
   // Leftovers of an interrupted run (we hold the lock, so nobody is using them).
   for (const name of readdirSync(CACHE)) {
@@ -885,8 +885,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const brokenOk = (): boolean => stampOk('debian-broken', keyBroken(), BROKEN);
   if (baseOk() && libsOk() && brokenOk()) {
     log(`all fixtures up to date (builder sha256 ${SCRIPT_SHA.slice(0, 12)}); nothing to do`);
+    // A summary another version of the builder wrote (or none, after a run that failed in its last step).
+    if (!existsSync(ENVFILE) || readKv(ENVFILE, 'ARGO_FIXTURE_BUILDER_SHA256') !== SCRIPT_SHA) await writeSummary();
     await prepareFakeEmerge();
-    if (!existsSync(ENVFILE)) await writeSummary();
     await printSummary();
     return;
   }
@@ -898,9 +899,9 @@ async function main(argv: readonly string[]): Promise<void> {
   if (!brokenOk()) await buildBroken();
 
   beginStep('finish', 'summary');
-  await prepareFakeEmerge();
   if (mountsBelow(CACHE).length > 0) die(`something is still mounted below ${CACHE}`);
   await writeSummary();
+  await prepareFakeEmerge();
   await printSummary();
 }
 

@@ -316,33 +316,32 @@ export interface PrepareOptions {
 /**
  * Makes sure the GPKG and stash are in place and current; returns with a shared lock on .fake-emerge.lock held
  * (released by the returned function), so that nobody rebuilds the cache while the caller copies from it.
+ * Lock order, as everywhere: .lock (the roots) before .fake-emerge.lock. A rebuild holds .lock shared (the
+ * builder, which holds it exclusive while it changes the roots, says so with cacheLockHeld), and nobody waits
+ * for .lock while holding .fake-emerge.lock: the builder, holding .lock, only ever waits for copy-ins.
  */
 async function ensureCache(paths: CachePaths, cacheLockHeld: boolean): Promise<() => void> {
   if (!existsSync(paths.libGood) || !existsSync(paths.libBroken) || !existsSync(join(paths.base, 'var/db/pkg/sys-libs', PF, 'CONTENTS'))) {
     die(`fixture cache incomplete under ${paths.cache}; run build-debian-target.ts first`);
   }
   const feLock = openLock(join(paths.cache, '.fake-emerge.lock'));
+  const rootsLock = cacheLockHeld ? undefined : openLock(join(paths.cache, '.lock'));
   try {
-    if (!feLock.take('shared', 600)) die(`timed out waiting for ${feLock.path}`);
+    if (!(await feLock.take('shared', 600))) die(`timed out waiting for ${feLock.path}`);
     if (cacheOk(paths, cacheKey(paths))) return () => feLock.close();
-    // Rebuild: exclusive cache lock, and the builder must not be rebuilding the roots right now (it holds
-    // .lock and tells us with cacheLockHeld).
     feLock.unlock();
-    if (!feLock.take('exclusive', 600)) die(`timed out waiting for ${feLock.path}`);
-    const rootsLock = cacheLockHeld ? undefined : openLock(join(paths.cache, '.lock'));
-    try {
-      if (rootsLock !== undefined && !rootsLock.take('shared', 1800)) die(`timed out waiting for ${rootsLock.path} (fixture build running?)`);
-      const key = cacheKey(paths);
-      if (!cacheOk(paths, key)) await buildCache(paths, key);
-    } finally {
-      rootsLock?.close();
-    }
+    if (rootsLock !== undefined && !(await rootsLock.take('shared', 1800))) die(`timed out waiting for ${rootsLock.path} (fixture build running?)`);
+    if (!(await feLock.take('exclusive', 600))) die(`timed out waiting for ${feLock.path}`);
+    const key = cacheKey(paths);
+    if (!cacheOk(paths, key)) await buildCache(paths, key);
     feLock.unlock();
-    if (!feLock.take('shared', 600)) die(`timed out waiting for ${feLock.path}`);
+    if (!(await feLock.take('shared', 600))) die(`timed out waiting for ${feLock.path}`);
     return () => feLock.close();
   } catch (error) {
     feLock.close();
     throw error;
+  } finally {
+    rootsLock?.close();
   }
 }
 
