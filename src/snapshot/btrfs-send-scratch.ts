@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { isArgoError } from '../core/errors.ts';
+import { ArgoError, isArgoError } from '../core/errors.ts';
 import type { System } from '../system/open-system.ts';
 import { lstatIfExists } from '../system/rooted-fs.ts';
 import { snapshotError } from './snapshot-errors.ts';
@@ -66,6 +66,12 @@ export async function takeScratchSnapshot(system: System, options: ScratchOption
       details: { subvolume: options.subvolume },
     });
   }
+  if (!(await isRootOnly(system, options.snapshotsDir))) {
+    throw new ArgoError('ARGO_UNSAFE_PATH', `${options.snapshotsDir} in ${system.root} is not a folder only root can change: no temporary snapshot is put there`, {
+      hint: 'Make it root\'s and not writable by group or others (chmod 0750); the live system is compared by walking its tree meanwhile.',
+      details: { path: options.snapshotsDir },
+    });
+  }
   await sweepScratchSnapshots(system, options.snapshotsDir, options.signal);
   const owner = await ownScratchOwner(system);
   const inside = path.posix.join(options.snapshotsDir, scratchName(owner, randomBytes(6).toString('hex')));
@@ -84,12 +90,11 @@ export async function takeScratchSnapshot(system: System, options: ScratchOption
 }
 
 /**
- * Deletes the scratch snapshots of runs that are gone. Only in a `.snapshots` folder that only root can change,
- * and only real subvolumes (not a symlink or folder planted under such a name); failures are logged, not thrown.
+ * Deletes the scratch snapshots of runs that are gone. Only in a `.snapshots` folder that only root can change
+ * (scratch snapshots are made nowhere else), and only real subvolumes (not a symlink or folder planted under such a name); failures are logged, not thrown.
  */
 export async function sweepScratchSnapshots(system: System, snapshotsDir: string, signal?: AbortSignal): Promise<void> {
-  const folder = await lstatIfExists(system.target, snapshotsDir);
-  if (folder === undefined || !folder.isDirectory() || folder.uid !== 0 || (folder.mode & 0o022) !== 0) return;
+  if (!(await isRootOnly(system, snapshotsDir))) return;
   const self = await ownScratchOwner(system);
   for (const entry of await system.target.readdir(snapshotsDir)) {
     signal?.throwIfAborted();
@@ -101,6 +106,12 @@ export async function sweepScratchSnapshots(system: System, snapshotsDir: string
     system.logger.info({ path: inside, pid: owner.pid }, 'Deleting the temporary snapshot of a comparison that did not finish');
     await deleteSubvolume(system, await system.target.resolveParent(inside), 'stale');
   }
+}
+
+/** Another user who could rename entries there could swap a temporary snapshot for a subvolume of theirs. */
+async function isRootOnly(system: System, folder: string): Promise<boolean> {
+  const stats = await lstatIfExists(system.target, folder);
+  return stats !== undefined && stats.isDirectory() && stats.uid === 0 && (stats.mode & 0o022) === 0;
 }
 
 async function deleteSubvolume(system: System, host: string, why: 'done' | 'stale'): Promise<void> {

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
@@ -320,6 +320,19 @@ describe('btrfs change list from btrfs send', () => {
     expect(memory.events('pivot')).toEqual([]);
     await expect(backendOf(system, 'send').diff(pre, 0)).rejects.toMatchObject({ code: 'ARGO_SNAPSHOT_UNAVAILABLE' });
     expect(system.hostCommands.history.map((record) => record.argv.slice(0, 3).join(' '))).toEqual(['btrfs send --no-data']);
+    expect(await scratchesIn(root())).toEqual([]);
+  });
+
+  it('puts no temporary snapshot in a .snapshots folder others may write to: the live system is walked', async () => {
+    const memory = createMemoryLogger();
+    const system = { ...open(root()), logger: memory.logger };
+    await chmod(join(root(), '.snapshots'), 0o777);
+    try {
+      expect(await backendOf(system, 'auto').diff(pre, 0)).toEqual(await backendOf(open(root()), 'walk').diff(pre, 0));
+    } finally {
+      await chmod(join(root(), '.snapshots'), 0o755);
+    }
+    expect(memory.events('pivot')).toEqual([expect.objectContaining({ outcome: 'ARGO_UNSAFE_PATH', next: 'tree-walk' })]);
     expect(await scratchesIn(root())).toEqual([]);
   });
 
