@@ -323,6 +323,21 @@ describe('btrfs change list from btrfs send', () => {
     expect(await scratchesIn(root())).toEqual([]);
   });
 
+  it('leaves a name that is not UTF-8 out of the list, both ways, and says so in the log', async () => {
+    const name = Buffer.concat([Buffer.from(join(root(), 'srv/caf')), Buffer.from([0xe9])]);
+    await writeFile(name, 'latin-1\n');
+    try {
+      for (const method of ['send', 'walk'] as const) {
+        const memory = createMemoryLogger();
+        const changes = await backendOf({ ...open(root()), logger: memory.logger }, method).diff(pre, 0);
+        expect(changes.some((change) => change.path.startsWith('/srv/caf'))).toBe(false);
+        expect(memory.records).toContainEqual(expect.objectContaining({ level: 'warn', path: '/srv/caf\uFFFD', msg: 'Left out of the change list: a name on the path is not UTF-8' }));
+      }
+    } finally {
+      await rm(name);
+    }
+  });
+
   it('puts no temporary snapshot in a .snapshots folder others may write to: the live system is walked', async () => {
     const memory = createMemoryLogger();
     const system = { ...open(root()), logger: memory.logger };
