@@ -90,7 +90,7 @@ export const argoCli: CliDefinition = {
             .option('password-file', { type: 'string', describe: 'file (on this machine or the stick) holding the new password on its first line' })
             .option('password-hash-file', { type: 'string', describe: 'root-only file holding the crypt(3) hash to set' })
             .option('generate-password', { type: 'boolean', default: false, describe: 'generate a password, print it once and keep it in a root-only file' })
-            .option('pretend', { type: 'boolean', default: false, describe: 'show what was found and what would be done (read-only mounts, the repair as a dry run); change nothing' })
+            .option('pretend', { alias: 'p', type: 'boolean', default: false, describe: 'show what was found and what would be done (read-only mounts, the repair as a dry run); change nothing' })
             .option('binhost', { type: 'string', describe: 'binhost URL for the binary-package rebuild (PORTAGE_BINHOST)' })
             .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo' })
             .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
