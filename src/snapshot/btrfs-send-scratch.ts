@@ -46,7 +46,7 @@ export function startTimeOf(procStat: string): string | undefined {
 export interface ScratchSnapshot {
   /** The snapshot's path inside the target root. */
   readonly path: string;
-  /** Deletes it. Never throws: a snapshot that could not be deleted is logged and left to the next sweep. */
+  /** Deletes it. Idempotent; a failed delete is logged, not thrown, and left to a sweep after this process ends. */
   remove(): Promise<void>;
 }
 
@@ -76,7 +76,13 @@ export async function takeScratchSnapshot(system: System, options: ScratchOption
   const owner = await ownScratchOwner(system);
   const inside = path.posix.join(options.snapshotsDir, scratchName(owner, randomBytes(6).toString('hex')));
   const host = path.join(await system.target.resolve(options.snapshotsDir), path.posix.basename(inside));
-  await system.hostCommands.run('btrfs', ['subvolume', 'snapshot', '-r', await system.target.resolve(options.subvolume), host], { signal: options.signal });
+  try {
+    await system.hostCommands.run('btrfs', ['subvolume', 'snapshot', '-r', await system.target.resolve(options.subvolume), host], { signal: options.signal });
+  } catch (error) {
+    // Killed by an interruption after the kernel made it: it is ours, so it goes now, not at the next sweep.
+    if ((await lstatIfExists(system.target, inside)) !== undefined) await deleteSubvolume(system, host, 'done');
+    throw error;
+  }
   let removed = false;
   return {
     path: inside,
@@ -119,7 +125,7 @@ async function deleteSubvolume(system: System, host: string, why: 'done' | 'stal
     await system.hostCommands.run('btrfs', ['subvolume', 'delete', host]);
   } catch (error) {
     if (!isArgoError(error)) throw error;
-    system.logger.warn({ path: host, why, err: error }, 'A temporary snapshot could not be deleted; the next comparison tries again');
+    system.logger.warn({ path: host, why, err: error }, 'A temporary snapshot could not be deleted; a comparison after this run has ended deletes it');
   }
 }
 

@@ -210,8 +210,11 @@ describe('argo snapshot handler', () => {
   });
 });
 
-/** `system` with its host runner wrapped: `intercept` sees each command first and may throw instead of running it. */
-function interceptCommands(system: System, intercept: (file: string, args: readonly string[]) => void): System {
+/**
+ * `system` with its host runner wrapped: `intercept` sees each command first and may throw instead of running it;
+ * `after` sees each command that ran and may throw instead of returning its result.
+ */
+function interceptCommands(system: System, intercept: (file: string, args: readonly string[]) => void, after?: (file: string, args: readonly string[]) => void): System {
   const runner: CommandRunner = {
     get history() {
       return system.hostCommands.history;
@@ -219,7 +222,9 @@ function interceptCommands(system: System, intercept: (file: string, args: reado
     dryRun: system.hostCommands.dryRun,
     run: async (file, args, options) => {
       intercept(file, args);
-      return system.hostCommands.run(file, args, options);
+      const result = await system.hostCommands.run(file, args, options);
+      after?.(file, args);
+      return result;
     },
   };
   return { ...system, hostCommands: runner };
@@ -356,6 +361,21 @@ describe('btrfs change list from btrfs send', () => {
     const system = interceptCommands(open(root()), (file, args) => {
       if (file === 'btrfs' && args[0] === 'send') controller.abort(new ArgoError('ARGO_INTERRUPTED', 'interrupted by the test'));
     });
+    await expect(backendOf(system, 'auto', controller.signal).diff(pre, 0)).rejects.toMatchObject({ code: 'ARGO_INTERRUPTED' });
+    expect(await scratchesIn(root())).toEqual([]);
+  });
+
+  it('deletes its temporary snapshot when interrupted the moment btrfs made it', async () => {
+    const controller = new AbortController();
+    const system = interceptCommands(
+      open(root()),
+      () => undefined,
+      (file, args) => {
+        if (file !== 'btrfs' || args[1] !== 'snapshot') return;
+        controller.abort(new ArgoError('ARGO_INTERRUPTED', 'interrupted by the test'));
+        throw controller.signal.reason;
+      },
+    );
     await expect(backendOf(system, 'auto', controller.signal).diff(pre, 0)).rejects.toMatchObject({ code: 'ARGO_INTERRUPTED' });
     expect(await scratchesIn(root())).toEqual([]);
   });
