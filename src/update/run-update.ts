@@ -43,7 +43,7 @@ export interface UpdateReport {
   /** The checks that passed after the update (or after its repair): `crypt`, `pam-modules`, `canary-login`. */
   readonly proof: readonly string[];
   readonly refusedBy: readonly { readonly id: string; readonly summary: string }[];
-  /** The packages of the plan the gate judged, in emerge's order; `binary` when emerge takes a binary package. */
+  /** The packages of the plan the gate judged, in emerge's order; `binary` when the binhost has one (else compiled here). */
   readonly plan: readonly { readonly cpv: string; readonly binary: boolean }[];
   /** --request-builds: what was asked of the swarm and how it ended; undefined without it. */
   readonly builds: BuildRequestRecord | undefined;
@@ -168,7 +168,9 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
   const outcome: UpdateOutcome = refused ? 'refused' : repaired !== undefined ? 'repaired' : anyFailed || result.interrupted || loginOk === false ? 'failed' : 'updated';
   const plan = record.plan?.packages.filter((entry): entry is EmergePlanPackage => entry.kind === 'ebuild' || entry.kind === 'binary') ?? [];
   const critical = (result.outputs.get('critical-first/update-critical') as CriticalFirstOutput | undefined)?.critical ?? [];
-  const gateOutput = result.outputs.get('gate/preflight') as { forced?: string } | undefined;
+  const gateOutput = result.outputs.get('gate/preflight') as { forced?: string; missingBinaries?: readonly string[] } | undefined;
+  // Binary when the binhost has it (emerge runs with --getbinpkg), else as emerge -pv planned it.
+  const binary = (entry: EmergePlanPackage): boolean => (gateOutput?.missingBinaries === undefined ? entry.kind === 'binary' : !gateOutput.missingBinaries.includes(entry.cpv));
   return {
     updateId,
     root,
@@ -189,7 +191,7 @@ export function buildReport(result: RunResult, record: UpdateRecord, updateId: s
         : refused
           ? record.gateFailures
           : [],
-    plan: plan.map((entry) => ({ cpv: entry.cpv, binary: entry.kind === 'binary' })),
+    plan: plan.map((entry) => ({ cpv: entry.cpv, binary: binary(entry) })),
     builds: record.builds === undefined ? undefined : { ...record.builds },
     phases: result.phases.map((entry) => ({
       id: entry.id,

@@ -28,6 +28,8 @@ export interface GateOutput {
   readonly forced: string | undefined;
   /** Every planned package has a binary: the update can run from binaries only. */
   readonly fullyCovered: boolean;
+  /** The planned packages the binhost has no binary of (compiled here); undefined when coverage was not checked. */
+  readonly missingBinaries?: readonly string[] | undefined;
 }
 
 /** 1. The preflight checklist; no-go refuses the update (exit 3) unless --force gave a reason. */
@@ -61,7 +63,8 @@ export const gatePhase: Phase<UpdateDeps> = {
       }
       if (report.verdict === 'no-go') context.logger.warn({ force: options.force, failed }, 'Update forced past a no-go verdict');
       if (options.expectedPlan !== undefined) await assertAgreedPlan(context, options.expectedPlan);
-      return { verdict: report.verdict, failed, forced: report.verdict === 'no-go' ? options.force : undefined, fullyCovered: Array.isArray(coverage?.missing) && coverage.missing.length === 0 };
+      const missingBinaries = Array.isArray(coverage?.missing) ? coverage.missing.map(String) : undefined;
+      return { verdict: report.verdict, failed, forced: report.verdict === 'no-go' ? options.force : undefined, fullyCovered: missingBinaries?.length === 0, missingBinaries };
     }),
   ],
 };

@@ -6,13 +6,15 @@
  */
 
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/core/errors.ts';
+import { useBtrfsDisk } from '../support/btrfs-target.ts';
+import { installFakeEmerge } from '../support/debian-target.ts';
 import { PROJECT, runBuiltCli } from '../support/run-cli.ts';
 import { makeTinyRoot } from '../support/tiny-root.ts';
 
@@ -367,4 +369,61 @@ describe('snapshot restore on btrfs: --pretend, --ask on a terminal, progress', 
     expect(quiet.stderr).toBe('');
     expect(quiet.stdout).toContain('c /srv/data/f60');
   }, 300_000);
+});
+
+describe('apkg update -p and --ask on a Debian root with the faithful fake emerge, on btrfs', () => {
+  const btrfs = useBtrfsDisk();
+  const PLAN = join(PROJECT, 'test/fixtures/preflight/update-world.plan');
+  const INDEX = [
+    ['app-editors/nano-8.2', 'amd64 ncurses nls spell unicode'],
+    ['app-misc/tmux-3.5a', 'amd64'],
+    ['sys-libs/libxcrypt-4.4.36', 'abi_x86_64 amd64 compat elibc_glibc kernel_linux system'],
+  ] as const;
+
+  /** As update.test.ts: the fake emerge, its plan, a local binhost with a binary for each package, the canary. */
+  async function updatableRoot(name: string): Promise<string> {
+    const root = await btrfs().makeRoot(name);
+    await installFakeEmerge(root, { BINARY: 'ok' });
+    await copyFile(PLAN, join(root, 'etc/argo-fake-emerge.plan'));
+    await mkdir(join(root, 'var/cache/argo-test-binhost'), { recursive: true });
+    const header = 'ARCH: amd64\nCHOST: x86_64-pc-linux-gnu\nPACKAGES: 3\nTIMESTAMP: 1733000000\nVERSION: 0\n\n';
+    await writeFile(join(root, 'var/cache/argo-test-binhost/Packages'), header + INDEX.map(([cpv, use]) => `BUILD_ID: 1\nCPV: ${cpv}\nPATH: ${cpv}-1.gpkg.tar\nSIZE: 1024\nUSE: ${use}\nMTIME: 1733000000\nREPO: gentoo\n\n`).join(''));
+    await mkdir(join(root, 'etc/portage/package.use'), { recursive: true });
+    await writeFile(join(root, 'etc/portage/package.use/libxcrypt'), 'sys-libs/libxcrypt compat system\n');
+    const canary = await runBuiltCli('apkg', ['canary', 'setup', '--root', root]);
+    expect(canary.code, canary.stderr).toBe(0);
+    return root;
+  }
+
+  const merges = async (root: string): Promise<string[]> => ((await readFile(join(root, 'var/log/emerge.log'), 'utf8').catch(() => '')).match(/>>> emerge \(\d+ of \d+\) \S+/g) ?? []).map((line) => line.replace(/^.* /, ''));
+  const snapshots = async (root: string): Promise<unknown[]> => (JSON.parse((await runBuiltCli('argo', ['snapshot', 'list', '--root', root, '--json'])).stdout) as { snapshots: unknown[] }).snapshots;
+  const update = ['update', '--binhost', '/var/cache/argo-test-binhost'];
+
+  it('-p shows the plan step by step and changes nothing', async () => {
+    const root = await updatableRoot('pretend');
+    const pretend = await runBuiltCli('apkg', [...update, '--root', root, '-p']);
+    expect(pretend.code, pretend.stderr).toBe(0);
+    expect(pretend.stdout).toContain(`PRETEND: nothing was changed. apkg update on ${root} would:`);
+    expect(pretend.stdout).toMatch(/merge the login path's packages first, alone, and prove a login:\n\s+\[binary\] sys-libs\/libxcrypt-4\.4\.36\n/);
+    expect(pretend.stdout).toMatch(/merge the rest, 2 package\(s\):\n\s+\[binary\] app-editors\/nano-8\.2\n\s+\[binary\] app-misc\/tmux-3\.5a\n/);
+    expect(await merges(root)).toEqual([]);
+    expect(await snapshots(root)).toEqual([]);
+  }, 300_000);
+
+  it('--ask on a terminal: "n" merges nothing and takes no snapshot (exit 3); "y" merges exactly the plan shown', async () => {
+    const root = await updatableRoot('ask');
+    const refused = await onTerminal('apkg', [...update, '--root', root, '--ask'], 'n\n');
+    expect(refused.output).toContain('[binary] sys-libs/libxcrypt-4.4.36');
+    expect(refused.output).toContain('Would you like to merge these 3 package(s)? [Yes/No]');
+    expect(refused.output).toContain('[ARGO_NOT_CONFIRMED]');
+    expect(refused.code).toBe(EXIT.refused);
+    expect(await merges(root)).toEqual([]);
+    expect(await snapshots(root)).toEqual([]);
+
+    const agreed = await onTerminal('apkg', [...update, '--root', root, '--ask'], 'y\n');
+    expect(agreed.code, agreed.output).toBe(EXIT.ok);
+    expect(agreed.output).toMatch(/UPDATED: 3 of 3 packages merged/);
+    expect(await merges(root)).toEqual(['sys-libs/libxcrypt-4.4.36', 'app-editors/nano-8.2', 'app-misc/tmux-3.5a']);
+    expect(await snapshots(root)).toHaveLength(2);
+  }, 600_000);
 });
