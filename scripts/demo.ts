@@ -39,7 +39,7 @@ process.exitCode = await withCleanup(() => target.remove()).run(async () => {
   writeFileSync(passwordFile, 'correct horse\n', { mode: 0o600 });
 
   const login = async (): Promise<boolean> =>
-    (await input('correct horse\n', { nothrow: true })`chroot ${root} pamtester -I tty=tty1 login alice authenticate acct_mgmt`).exitCode === 0;
+    (await input('correct horse\n', { nothrow: true, quiet: true })`chroot ${root} pamtester -I tty=tty1 login alice authenticate acct_mgmt`).exitCode === 0;
   console.log('\n== before: a real PAM login of alice with her right password');
   console.log((await login()) ? '   login works (unexpected: the fixture should be broken)' : '   REFUSED: nobody can log in');
   const mountsBefore = mountCount();
