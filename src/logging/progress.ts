@@ -17,6 +17,8 @@ export interface ProgressOptions {
   readonly total?: number | undefined;
   /** How long the task is expected to take (the last build of the same package): the ETA of a task that counts nothing. */
   readonly expectedMs?: number | undefined;
+  /** The time left as the caller knows it better than the rate (emerge.log's past builds of what is left). */
+  readonly eta?: (() => number | undefined) | undefined;
   /** Least time between two events. Default 1000 ms. */
   readonly everyMs?: number;
   /** Also emit every `heartbeatMs` when nothing advances (a compile prints no count), so elapsed and ETA move. */
@@ -30,6 +32,8 @@ export interface Progress extends Disposable {
   advance(n?: number, current?: string): void;
   /** What the task works on now, without counting. */
   note(current: string): void;
+  /** Units done in all, as counted elsewhere (emerge's own "N of M"), and what it works on now. */
+  set(done: number, current?: string): void;
   /** The total, once known (a diff that has finished walking). */
   setTotal(total: number): void;
   /** The last event, `state: done`. Later calls do nothing. */
@@ -74,7 +78,7 @@ export function startProgress(logger: Logger, options: ProgressOptions): Progres
       done,
       total,
       elapsedMs,
-      etaMs: state === 'running' ? estimateEtaMs({ done, total, elapsedMs, expectedMs: options.expectedMs }) : undefined,
+      etaMs: state !== 'running' ? undefined : options.eta !== undefined ? options.eta() : estimateEtaMs({ done, total, elapsedMs, expectedMs: options.expectedMs }),
       current,
       state,
     });
@@ -99,6 +103,11 @@ export function startProgress(logger: Logger, options: ProgressOptions): Progres
       maybeEmit();
     },
     note(what) {
+      current = what;
+      maybeEmit();
+    },
+    set(value, what) {
+      done = value;
       current = what;
       maybeEmit();
     },

@@ -3,7 +3,9 @@ import { hashPrefixesInUse } from '../core/auth/shadow.ts';
 import { parseEmergeLog } from '../core/gentoo/parse-emerge-log.ts';
 import type { EmergePlanPackage } from '../core/gentoo/parse-emerge-plan.ts';
 import { parseEmergeProgressLine, type EmergeProgressEvent } from '../core/gentoo/parse-emerge-progress.ts';
-import { applyProgressEvent, baseCpv, cpOf, estimateRemainingSeconds, renderProgressLine, startProgress } from '../core/update/progress.ts';
+import { applyProgressEvent, baseCpv, cpOf, estimateRemainingSeconds, startProgress, type UpdateProgress } from '../core/update/progress.ts';
+import type { EmergeLogBuild } from '../core/gentoo/parse-emerge-log.ts';
+import { startProgress as startProgressEvents, type Progress } from '../logging/progress.ts';
 import { restoreLibcryptFrom, type RestoreResult } from '../login-path/restore-libcrypt.ts';
 import { describeVerification, verifyLoginPath, type LoginPathVerification } from '../login-path/verify-login-path.ts';
 import type { Phase, StepContext } from '../phases/types.ts';
@@ -139,6 +141,29 @@ async function emergeJudged(context: Context, packages: readonly EmergePlanPacka
   });
 }
 
+/**
+ * emerge's own "(N of M)" progress as `progress` events: the console's live line (a line every few seconds off a
+ * terminal), the run's log; every 2 s at least, so that elapsed time moves during a long compile. The time left
+ * is emerge.log's past builds of what is left. Nothing in a dry run, where emerge is not run.
+ */
+function showEmergeProgress(context: Context, task: string, plan: readonly EmergePlanPackage[], history: readonly EmergeLogBuild[], state: () => UpdateProgress | undefined): Progress | undefined {
+  if (context.dryRun) return undefined;
+  const { clock } = context.deps.system;
+  return startProgressEvents(context.logger, {
+    task,
+    unit: 'packages',
+    total: plan.length,
+    heartbeatMs: 2000,
+    now: () => clock.monotonicMs(),
+    eta: () => {
+      const progress = state();
+      return progress === undefined ? undefined : estimateRemainingSeconds(plan, progress, history) * 1000;
+    },
+  });
+}
+
+const describeCurrent = (progress: UpdateProgress): string | undefined => (progress.current === undefined ? undefined : `${progress.current.cpv}${progress.current.binary ? ' (binary)' : ''}`);
+
 /** 3. libxcrypt, pam, pambase, glibc alone first, from binaries unless --allow-compile, and proven. */
 export const criticalFirstPhase: Phase<UpdateDeps> = {
   id: 'critical-first',
@@ -149,7 +174,16 @@ export const criticalFirstPhase: Phase<UpdateDeps> = {
       const critical = planned.filter((entry) => LOGIN_PATH_PACKAGES.includes(cpOf(entry.cpv)));
       if (critical.length === 0) return { critical: [] };
       const compile = critical.some((entry) => context.deps.options.allowCompile.has(cpOf(entry.cpv)));
-      await emergeJudged(context, critical, [compile ? '--usepkg' : '--usepkgonly', '--getbinpkg']);
+      // With --allow-compile this may be a glibc compile: as long as the rest of the update, and shown the same way.
+      const history = parseEmergeLog((await context.deps.system.target.readTextIfExists('/var/log/emerge.log')) ?? '').builds;
+      const judged = new Set(critical.map((entry) => entry.cpv));
+      let progress = startProgress(critical.length);
+      using shown = showEmergeProgress(context, 'emerge (login path first)', critical, history, () => progress);
+      await emergeJudged(context, critical, [compile ? '--usepkg' : '--usepkgonly', '--getbinpkg'], (event) => {
+        progress = applyProgressEvent(progress, event, judged);
+        shown?.set(progress.completed.length + progress.failed.length, describeCurrent(progress));
+      });
+      shown?.finish();
       const verification = await verifyLoginPath(context.deps.system, context.signal);
       if (verification.loginOk === false) {
         throw new ArgoError('ARGO_LOGIN_BROKEN', `After updating ${critical.map((entry) => entry.cpv).join(', ')} the login path fails`, {
@@ -187,17 +221,13 @@ export const updatePhase: Phase<UpdateDeps> = {
             record.progress = startProgress(plan.length);
             if (plan.length === 0) return { planned: 0, merged: 0 };
             const history = parseEmergeLog((await system.target.readTextIfExists('/var/log/emerge.log')) ?? '').builds;
-            const started = system.clock.monotonicMs();
-            try {
-              await emergeJudged(context, plan, ['--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : [])], (event) => {
-                if (record.progress === undefined) return;
-                record.progress = applyProgressEvent(record.progress, event, planned);
-                const elapsed = (system.clock.monotonicMs() - started) / 1000;
-                context.deps.showProgress(renderProgressLine(record.progress, elapsed, estimateRemainingSeconds(plan, record.progress, history)), false);
-              });
-            } finally {
-              if (record.progress) context.deps.showProgress(renderProgressLine(record.progress, (system.clock.monotonicMs() - started) / 1000, 0), true);
-            }
+            using shown = showEmergeProgress(context, 'emerge', plan, history, () => record.progress);
+            await emergeJudged(context, plan, ['--getbinpkg', ...(gate?.fullyCovered ? ['--usepkgonly'] : [])], (event) => {
+              if (record.progress === undefined) return;
+              record.progress = applyProgressEvent(record.progress, event, planned);
+              shown?.set(record.progress.completed.length + record.progress.failed.length, describeCurrent(record.progress));
+            });
+            shown?.finish();
             return { planned: plan.length, merged: record.progress.completed.length };
           },
         },

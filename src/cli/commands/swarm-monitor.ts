@@ -32,7 +32,8 @@ export async function runSwarmMonitorCommand(args: SwarmMonitorArgs, context: Ha
   const [{ runMonitor }, { monitorTheme }] = await Promise.all([import('../../monitor/start-monitor.tsx'), import('../../monitor/monitor-theme.ts')]);
   await runMonitor({
     client: client satisfies MonitorClient,
-    theme: monitorTheme({ isTTY: stdoutIsTTY }, context.process.env, args.ascii),
+    // Colour as the console decides it (--color, NO_COLOR, TERM=dumb, make.conf's NOCOLOR).
+    theme: { ...monitorTheme({ isTTY: stdoutIsTTY }, context.process.env, args.ascii), ...(context.styleFor === undefined ? {} : { colour: context.styleFor({ isTTY: stdoutIsTTY }).colour }) },
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
