@@ -5,7 +5,7 @@
  * a long restore on a real btrfs filesystem.
  */
 
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/core/errors.ts';
 import { useBtrfsDisk } from '../support/btrfs-target.ts';
-import { installFakeEmerge } from '../support/debian-target.ts';
+import { copyTarget, installFakeEmerge, type TargetCopy } from '../support/debian-target.ts';
 import { PROJECT, runBuiltCli } from '../support/run-cli.ts';
 import { makeTinyRoot } from '../support/tiny-root.ts';
 
@@ -425,5 +425,40 @@ describe('apkg update -p and --ask on a Debian root with the faithful fake emerg
     expect(agreed.output).toMatch(/UPDATED: 3 of 3 packages merged/);
     expect(await merges(root)).toEqual(['sys-libs/libxcrypt-4.4.36', 'app-editors/nano-8.2', 'app-misc/tmux-3.5a']);
     expect(await snapshots(root)).toHaveLength(2);
+  }, 600_000);
+});
+
+describe('argo recover --ask on the broken Debian root (logins fail: libcrypt lost SHA-512)', () => {
+  let target: TargetCopy | undefined;
+  afterAll(async () => {
+    await target?.remove();
+  });
+
+  /** A real PAM login inside the target, as the incident's user would try it. */
+  const pamLogin = (root: string, password: string): Promise<number | null> => {
+    const child = spawn('chroot', [root, 'pamtester', 'login', 'alice', 'authenticate'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.stdin.end(`${password}\n`);
+    return new Promise((resolve) => child.once('exit', resolve));
+  };
+
+  it('shows what --pretend shows, asks; "n" changes nothing (exit 3), "y" repairs and the login works', async () => {
+    target = await copyTarget('broken');
+    await installFakeEmerge(target.root, { BINARY: 'ok' });
+    const passwordFile = join(target.dir, 'password');
+    await writeFile(passwordFile, 'correct horse\n', { mode: 0o600 });
+    const shadow = await readFile(join(target.root, 'etc/shadow'), 'utf8');
+    const args = ['recover', '--root', target.root, '--user', 'alice', '--password-file', passwordFile, '--ask'];
+
+    const refused = await onTerminal('argo', args, 'n\n');
+    expect(refused.output).toContain('DRY RUN: nothing was changed');
+    expect(refused.output).toContain(`Would you like to repair ${target.root} as shown? [Yes/No]`);
+    expect(refused.output).toContain('[ARGO_NOT_CONFIRMED]');
+    expect(refused.code).toBe(EXIT.refused);
+    expect(await readFile(join(target.root, 'etc/shadow'), 'utf8')).toBe(shadow);
+    expect(await pamLogin(target.root, 'correct horse')).not.toBe(0);
+
+    const agreed = await onTerminal('argo', args, 'y\n');
+    expect(agreed.code, agreed.output).toBe(EXIT.ok);
+    expect(await pamLogin(target.root, 'correct horse')).toBe(0);
   }, 600_000);
 });
