@@ -95,17 +95,16 @@ function run(command: string, args: readonly string[], cwd: string = project): s
 
 /**
  * Start-up: Node.js runs the whole bundle before `argo --version` can answer, so modules that a command needs
- * only when it runs are loaded when it runs. The files that define the CLIs (their commands and options) name
- * each command's handler; here those handlers, and the swarm client of the preflight options, become small
+ * only when it runs are loaded when it runs. The files that define the CLIs (their commands and options, and
+ * run-cli's shell) name each command's handler, the swarm client and the loggers; here those become small
  * functions that load their module on their first call. Only names the target file declares as
  * `export function` or `export async function` are deferred; anything else is imported as written. The end-to-end
- * test runs real commands through these. With string-width's deferral below, `argo --version` loads 70 of the
- * bundle's 520 modules instead of all, which took 290 ms of CPU before and 180 ms after on the busy
- * development machine (a bare `node -e 0`: 125 ms).
+ * test runs real commands through these. With string-width's deferral below, `argo --version` loads 57 of the
+ * bundle's 534 modules instead of all of them.
  */
 function deferHandlers(): Plugin {
-  const definitions = ['src/cli/argo-cli.ts', 'src/cli/apkg-cli.ts', 'src/cli/preflight-options.ts'].map((file) => join(project, file));
-  const deferrable = ['src/cli/commands/', 'src/swarm-client/'].map((folder) => join(project, folder));
+  const definitions = ['src/cli/argo-cli.ts', 'src/cli/apkg-cli.ts', 'src/cli/preflight-options.ts', 'src/cli/run-cli.ts'].map((file) => join(project, file));
+  const deferrable = ['src/cli/commands/', 'src/swarm-client/', 'src/logging/'].map((folder) => join(project, folder));
   return {
     name: 'defer-handlers',
     setup(esbuild) {

@@ -6,7 +6,8 @@
  * Runs are interleaved, after one warm-up each. Targets: ≤ 120 MB, `--version` ≤ 150 ms.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,6 +47,7 @@ function cpuMs(argv: readonly string[]): number {
   return seconds.reduce((sum, value) => sum + value, 0) * 1000;
 }
 
+const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const wall = cases.map(() => [] as number[]);
 const cpu = cases.map(() => [] as number[]);
 for (const item of cases) wallMs(item.argv);
@@ -56,6 +58,7 @@ for (let run = 0; run < runs; run += 1) {
   });
 }
 
+const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const size = statSync(executable).size;
 const nodeSize = statSync(nodeBinary).size;
 console.log('| case | runs | median wall | median CPU | target | ok |');
@@ -67,3 +70,4 @@ cases.forEach((item, index) => {
   const verdict = item.target === undefined ? '–' : w <= item.target ? 'yes' : 'NO';
   console.log(`| ${item.label} | ${runs} | ${w.toFixed(0)} ms | ${c.toFixed(0)} ms | ${item.target === undefined ? '–' : `≤ ${item.target} ms`} | ${verdict} |`);
 });
+console.log(`\nLoad average (1 min) before and after: ${loadBefore}, ${loadAfter} on ${availableParallelism()} CPUs.`);
