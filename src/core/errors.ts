@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   ARGO_ROOT_READ_ONLY: { exit: EXIT.usage, summary: 'a command that changes the target was given a read-only root' },
   ARGO_RESCUE_NO_ROOT: { exit: EXIT.failed, summary: 'argo rescue found no Gentoo root on the block devices it could read' },
   ARGO_RESCUE_AMBIGUOUS: { exit: EXIT.usage, summary: 'argo rescue found several Gentoo roots; --device (and --subvolume) picks one' },
+  ARGO_RESCUE_MOUNT_FAILED: { exit: EXIT.failed, summary: 'argo rescue could not mount a filesystem the repair needs (/usr, /var, /var/db/pkg, /var/log from the root\'s fstab)' },
   ARGO_DEVICE_NOT_FOUND: { exit: EXIT.usage, summary: 'a --device or --scan names no block device of this machine' },
   ARGO_TARGET_LOCKED: { exit: EXIT.refused, summary: 'another argo or apkg run is changing the same target root' },
   ARGO_LOCK_FAILED: { exit: EXIT.failed, summary: 'the lock folder for target roots cannot be used' },

@@ -13,10 +13,13 @@ import {
   type KnownDevice,
   type PlannedMount,
   type RootCandidate,
+  type RootForPlan,
 } from '../core/rescue/rescue-plan.ts';
 import { parseFstab } from '../core/system-state/fstab.ts';
+import { stripControls } from '../logging/console-renderer.ts';
 import {
   btrfsDefaultSubvolume,
+  btrfsSubvolumeId,
   createMountDir,
   isBtrfsSubvolume,
   listBlockDevices,
@@ -28,7 +31,7 @@ import {
   unmount,
 } from '../system/rescue-devices.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
-import type { CommandRunner } from '../system/run-command.ts';
+import { CommandError, type CommandRunner } from '../system/run-command.ts';
 
 /**
  * `argo rescue`: from "booted the stick" to "logged in". Finds the Gentoo root among the block devices,
@@ -92,14 +95,22 @@ export interface RescueReport {
 
 export async function runRescue(options: RescueOptions): Promise<RescueReport> {
   const { devices, candidates, known } = await discover(options);
-  const choice = chooseRoot(candidates, { device: options.device, subvolume: options.subvolume });
+  const lockedDevices = devices.filter((finding) => finding.verdict === 'locked').map((finding) => finding.device);
+  const choice = chooseRoot(candidates, { device: options.device, subvolume: options.subvolume }, { lockedDevices });
   if (choice.kind === 'none') throw noRootError(devices, candidates, options);
   if (choice.kind === 'several') {
-    const list = choice.candidates.map((candidate) => `  ${candidateName(candidate)}  ${candidate.evidence.osName ?? 'Gentoo'}`).join('\n');
+    const list = choice.candidates.map((candidate) => `  ${shown(candidateName(candidate))}  ${shown(candidate.evidence.osName ?? 'Gentoo')}`).join('\n');
     const first = choice.candidates[0] as RootCandidate;
     throw new ArgoError('ARGO_RESCUE_AMBIGUOUS', `Found ${choice.candidates.length} Gentoo roots:\n${list}`, {
-      hint: `Pick one: argo rescue --device ${first.device}${first.subvolume === undefined ? '' : ` --subvolume ${first.subvolume}`} ...`,
+      hint: `Pick one: argo rescue --device ${shellWord(first.device)}${first.subvolume === undefined ? '' : ` --subvolume ${shellWord(first.subvolume)}`} ...`,
       details: { candidates: choice.candidates.map(candidateName) },
+    });
+  }
+  if (choice.kind === 'unsure') {
+    const locked = devices.filter((finding) => finding.verdict === 'locked').map((finding) => `  ${finding.description}: ${finding.detail}`);
+    throw new ArgoError('ARGO_RESCUE_AMBIGUOUS', `Found one Gentoo root, ${shown(candidateName(choice.candidate))}, but ${shown(choice.reason)}${locked.length > 0 ? `:\n${locked.join('\n')}` : ''}`, {
+      hint: `If ${shown(candidateName(choice.candidate))} is the system to repair, say so: argo rescue --device ${shellWord(choice.candidate.device)}${choice.candidate.subvolume === undefined ? '' : ` --subvolume ${shellWord(choice.candidate.subvolume)}`} ...; otherwise open the locked device first and run again.`,
+      details: { candidate: candidateName(choice.candidate), reason: choice.reason },
     });
   }
   const chosen = choice.candidate;
@@ -111,8 +122,20 @@ export async function runRescue(options: RescueOptions): Promise<RescueReport> {
     if (!options.pretend) await prepareMountPoint(mountPoint);
     const rootOptions = [...(options.pretend ? lookOnlyOptions(chosen.fsType) : ['rw']), ...subvolumeOptions(chosen)];
     await mountOne(options, mounts, { device: chosen.device, at: mountPoint, fsType: chosen.fsType, options: rootOptions, from: 'root' }, true);
-    for (const planned of await fstabPlan(mountPoint, known, chosen)) {
-      await mountFstabEntry(options, mounts, mountPoint, planned);
+    const diskOf = diskFinder(known);
+    const plan = await fstabPlan(mountPoint, known, { device: chosen.device, fsType: chosen.fsType, sameDisk: (device) => diskOf(device) === diskOf(chosen.device) });
+    for (const planned of plan) await mountFstabEntry(options, mounts, mountPoint, planned);
+    // /usr, /var, /var/db/pkg, /var/log: without them the repair would work on the folders they hide.
+    const missing = plan.filter((planned) => planned.required && !mounts.some((mount) => mount.from === `fstab:${planned.entry.line}` && mount.status === 'mounted'));
+    if (missing.length > 0) {
+      const lines = missing.map((planned) => {
+        const outcome = mounts.find((mount) => mount.from === `fstab:${planned.entry.line}`);
+        return `  fstab line ${planned.entry.line}: ${shown(planned.entry.source)} on ${shown(planned.entry.mountPoint)}: ${shown(outcome?.detail ?? planned.skip ?? 'not mounted')}`;
+      });
+      throw new ArgoError('ARGO_RESCUE_MOUNT_FAILED', `The repair needs what the root's fstab mounts there, and it could not be mounted; nothing was repaired:\n${lines.join('\n')}`, {
+        hint: `Open, assemble or activate its device (cryptsetup open, mdadm --assemble --scan, vgchange -ay) and run again, or mount the root and these yourself and run argo recover --root ${mountPoint === options.mountPoint ? mountPoint : '/mnt/gentoo'}.`,
+        details: { missing: missing.map((planned) => ({ line: planned.entry.line, source: planned.entry.source, mountPoint: planned.entry.mountPoint })) },
+      });
     }
     repair = await options.repair(mountPoint, options.pretend);
   } finally {
@@ -140,8 +163,10 @@ async function discover(options: RescueOptions): Promise<Discovery> {
       });
     }
   }
+  // The scope is --scan (or every device); --device picks among what is found, it does not narrow the look:
+  // a locked device beside it, or a second root, is still seen and reported.
   const inScope = (device: BlockDevice): boolean => {
-    const roots = options.device !== undefined ? [options.device] : options.scan;
+    const roots = options.scan.length > 0 ? [...options.scan, ...(options.device === undefined ? [] : [options.device])] : [];
     if (roots.length === 0) return true;
     for (let current: BlockDevice | undefined = device; current !== undefined; current = current.parent === undefined ? undefined : byPath.get(current.parent)) {
       if (roots.includes(current.path)) return true;
@@ -153,9 +178,24 @@ async function discover(options: RescueOptions): Promise<Discovery> {
   const candidates: RootCandidate[] = [];
   for (const device of all) {
     if (device.sizeBytes === 0) continue; // an unused loop or an empty card reader slot
-    const fs = await probeFilesystem(options.runner, device.path, options.signal);
+    let fs: ProbedFilesystem | undefined;
+    let probeError: string | undefined;
+    try {
+      fs = await probeFilesystem(options.runner, device.path, options.signal);
+    } catch (error) {
+      // Two signatures (blkid's "ambivalent result"), an I/O error, a disk that does not answer: that device
+      // is reported, the others are still looked at.
+      if (options.signal.aborted) throw error;
+      probeError = commandReason(error);
+    }
     known.push({ device, fs });
     if (!inScope(device)) continue;
+    if (probeError !== undefined) {
+      const detail = `blkid -p could not identify it: ${probeError} (wipefs -n ${device.path} lists its signatures)`;
+      logEvent(options.logger, 'rescue.device', { device: device.path, verdict: 'skip', detail });
+      devices.push({ device: device.path, description: describeDevice(device, undefined), verdict: 'skip', detail });
+      continue;
+    }
     const verdict = classifyDevice(device, fs);
     const detail = verdict.kind === 'probe' ? verdict.fs.type : verdict.kind === 'locked' ? `${verdict.what}: ${verdict.howToOpen}` : verdict.reason;
     logEvent(options.logger, 'rescue.device', { device: device.path, verdict: verdict.kind, detail });
@@ -166,8 +206,8 @@ async function discover(options: RescueOptions): Promise<Discovery> {
       candidates.push(...(await lookInto(options, device, verdict.fs)));
     } catch (error) {
       if (options.signal.aborted) throw error;
-      const reason = error instanceof ArgoError ? error.message : String(error);
-      devices[devices.length - 1] = { ...finding, verdict: 'skip', detail: `${verdict.fs.type}, but it could not be looked into read-only: ${reason}` };
+      const mountedAt = device.mountpoints.length > 0 ? ` (the live system has it mounted at ${device.mountpoints.join(', ')}: if that is the root, run argo recover --root ${device.mountpoints[0] as string})` : '';
+      devices[devices.length - 1] = { ...finding, verdict: 'skip', detail: `${verdict.fs.type}, but it could not be looked into read-only: ${commandReason(error)}${mountedAt}` };
     }
   }
   return { devices, candidates, known };
@@ -179,22 +219,36 @@ async function lookInto(options: RescueOptions, device: BlockDevice, fs: ProbedF
   const mounts: MountOutcome[] = [];
   try {
     const btrfs = fs.type === 'btrfs';
-    const lookOptions = [...lookOnlyOptions(fs.type), ...(btrfs ? ['subvolid=5'] : [])];
+    const lookOptions = [...lookOnlyOptions(fs.type), 'nodev', 'nosuid', 'noexec', ...(btrfs ? ['subvolid=5'] : [])];
     await mountOne(options, mounts, { device: device.path, at: dir, fsType: fs.type, options: lookOptions, from: 'look' }, true);
-    const candidate = async (subvolume: string | undefined): Promise<RootCandidate> => {
+    const candidate = async (subvolume: string | undefined, subvolumeId: string | undefined): Promise<RootCandidate> => {
       const evidence = await readRootEvidence(subvolume === undefined ? dir : path.join(dir, subvolume));
-      const found: RootCandidate = { device: device.path, fsType: fs.type, uuid: fs.uuid, label: fs.label, sizeBytes: device.sizeBytes, subvolume, evidence, gentoo: isGentoo(evidence) };
+      const found: RootCandidate = {
+        device: device.path,
+        fsType: fs.type,
+        uuid: fs.uuid,
+        label: fs.label,
+        sizeBytes: device.sizeBytes,
+        removable: device.removable,
+        subvolume,
+        subvolumeId,
+        evidence,
+        gentoo: isGentoo(evidence),
+      };
       logEvent(options.logger, 'rescue.candidate', { device: device.path, subvolume, gentoo: found.gentoo, os: evidence.osName });
       return found;
     };
-    if (!btrfs) return [await candidate(undefined)];
-    // The top level itself, the default subvolume, and the usual names; each subvolume looked into once.
-    const subvolumes = new Set<string | undefined>([undefined]);
+    if (!btrfs) return [await candidate(undefined, undefined)];
+    // The top level itself, the default subvolume, and the usual names; each subvolume looked into once, and
+    // mounted later by its id (a name may hold a comma, which mount would read as another option).
+    const subvolumes = new Map<string | undefined, string | undefined>([[undefined, '5']]);
     const defaultSubvolume = await btrfsDefaultSubvolume(options.runner, dir, options.signal);
-    if (defaultSubvolume !== undefined) subvolumes.add(defaultSubvolume);
-    for (const name of BTRFS_ROOT_SUBVOLUMES) if (await isBtrfsSubvolume(path.join(dir, name))) subvolumes.add(name);
+    if (defaultSubvolume !== undefined) subvolumes.set(defaultSubvolume.path, defaultSubvolume.id);
+    for (const name of BTRFS_ROOT_SUBVOLUMES) {
+      if (!subvolumes.has(name) && (await isBtrfsSubvolume(path.join(dir, name)))) subvolumes.set(name, await btrfsSubvolumeId(options.runner, path.join(dir, name), options.signal));
+    }
     const found: RootCandidate[] = [];
-    for (const subvolume of subvolumes) found.push(await candidate(subvolume));
+    for (const [subvolume, id] of subvolumes) found.push(await candidate(subvolume, id));
     return found;
   } finally {
     await unmountAll(options, mounts);
@@ -202,14 +256,51 @@ async function lookInto(options: RescueOptions, device: BlockDevice, fs: ProbedF
   }
 }
 
-const subvolumeOptions = (candidate: RootCandidate): string[] =>
-  candidate.fsType !== 'btrfs' ? [] : candidate.subvolume === undefined ? ['subvolid=5'] : [`subvol=${candidate.subvolume}`];
+const subvolumeOptions = (candidate: RootCandidate): string[] => (candidate.fsType !== 'btrfs' ? [] : [`subvolid=${candidate.subvolumeId ?? '5'}`]);
 
-async function fstabPlan(mountPoint: string, known: readonly KnownDevice[], chosen: RootCandidate): Promise<PlannedMount[]> {
-  const text = await createRootedFs(mountPoint).readTextIfExists('/etc/fstab');
-  if (text === undefined) return [];
-  return planFstabMounts(parseFstab(text), known, { device: chosen.device, fsType: chosen.fsType });
+/** The whole disk a device is on (its topmost parent), for "is this fstab source on the root's disk". */
+function diskFinder(known: readonly KnownDevice[]): (device: string) => string {
+  const byPath = new Map(known.map((entry) => [entry.device.path, entry.device]));
+  return (device) => {
+    let current = byPath.get(device);
+    while (current?.parent !== undefined && byPath.has(current.parent)) current = byPath.get(current.parent);
+    return current?.path ?? device;
+  };
 }
+
+/** fstab is read only when it is a regular file of a sane size: a FIFO or a device planted there is not opened. */
+const MAX_FSTAB_BYTES = 1024 * 1024;
+
+async function fstabPlan(mountPoint: string, known: readonly KnownDevice[], root: RootForPlan): Promise<PlannedMount[]> {
+  const tree = createRootedFs(mountPoint);
+  let stats;
+  try {
+    stats = await tree.stat('/etc/fstab');
+  } catch {
+    return [];
+  }
+  if (!stats.isFile() || stats.size > MAX_FSTAB_BYTES) {
+    throw new ArgoError('ARGO_INVALID_INPUT', `The root's /etc/fstab is not a regular file of at most 1 MiB`, {
+      hint: 'Look at it (ls -l etc/fstab in the root); mount the root and what its fstab should mount yourself and run argo recover --root.',
+    });
+  }
+  return planFstabMounts(parseFstab(await tree.readText('/etc/fstab')), known, root);
+}
+
+/** What went wrong with a command, in one line: mount's own last line ("wrong fs type", "already mounted"). */
+function commandReason(error: unknown): string {
+  if (error instanceof CommandError) {
+    const last = [...error.result.tail].reverse().find((line) => line.trim() !== '');
+    return last === undefined ? error.message : `${last.trim()} (${error.result.argv[0] ?? 'command'} exited with status ${String(error.result.exitCode ?? error.result.signal)})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Text read from a disk is shown without its control characters (a planted PRETTY_NAME cannot redraw the screen). */
+const shown = (text: string): string => stripControls(text);
+
+/** A word to paste into a root shell: quoted unless it is plainly safe. */
+const shellWord = (word: string): string => (/^[A-Za-z0-9_./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`);
 
 /** One fstab entry, with nofail semantics: a failure is reported and the repair goes on without it. */
 async function mountFstabEntry(options: RescueOptions, mounts: MountOutcome[], mountPoint: string, planned: PlannedMount): Promise<void> {
@@ -246,14 +337,28 @@ async function mountOne(
   try {
     await mountDevice(options.runner, { device: request.device, at: request.at, fsType: request.fsType, options: request.options, lookOnly }, options.signal);
   } catch (error) {
-    if (required || options.signal.aborted) throw error;
-    const reason = error instanceof ArgoError ? error.message : String(error);
+    if (options.signal.aborted) throw error;
+    const reason = commandReason(error);
+    if (required) {
+      throw new ArgoError('ARGO_MOUNT_FAILED', `${shown(request.device)} could not be mounted${lookOnly ? ' read-only' : ''}: ${shown(reason)}`, {
+        cause: error,
+        hint: `Check the filesystem first (${fsckHint(request.fsType, request.device)}), then run argo rescue again.`,
+        details: { device: request.device, fsType: request.fsType, options: request.options },
+      });
+    }
     logEvent(options.logger, 'rescue.mount-failed', { device: request.device, at: request.at, reason });
     mounts.push({ ...request, status: 'failed', detail: reason });
     return;
   }
   logEvent(options.logger, 'rescue.mounted', { device: request.device, at: request.at, options: [...request.options] });
   mounts.push({ ...request, status: 'mounted', detail: undefined });
+}
+
+function fsckHint(fsType: string, device: string): string {
+  if (fsType === 'xfs') return `xfs_repair -n ${device}; -L only as a last resort, it drops the log`;
+  if (fsType === 'btrfs') return `btrfs check --readonly ${device}`;
+  if (fsType.startsWith('ext')) return `e2fsck -f ${device}`;
+  return `fsck -n ${device}`;
 }
 
 /** Deepest first; every one tried even when one fails (the namespace takes the rest down with it anyway). */
@@ -274,14 +379,14 @@ function noRootError(devices: readonly DeviceFinding[], candidates: readonly Roo
     const inside = candidates
       .filter((candidate) => candidate.device === finding.device)
       .map((candidate) => `${candidate.subvolume === undefined ? '' : `subvol=${candidate.subvolume}: `}${candidate.evidence.osName ?? (candidate.evidence.looksLikeLinuxRoot ? 'a Linux root, not Gentoo' : 'not a Linux root')}`);
-    return `  ${finding.description}: ${inside.length > 0 ? inside.join('; ') : finding.detail}`;
+    return `  ${shown(finding.description)}: ${shown(inside.length > 0 ? inside.join('; ') : finding.detail)}`;
   });
   const locked = devices.filter((finding) => finding.verdict === 'locked');
   const where = options.device !== undefined ? ` on ${options.device}${options.subvolume === undefined ? '' : ` subvol=${options.subvolume}`}` : '';
   return new ArgoError('ARGO_RESCUE_NO_ROOT', `No Gentoo root found${where}. Looked at:\n${lines.join('\n') || '  (no block devices)'}`, {
     hint:
       locked.length > 0
-        ? `Open the locked device${locked.length > 1 ? 's' : ''} first, then run argo rescue again: ${locked.map((finding) => finding.detail.split(': ').slice(1).join(': ')).join('; ')}`
+        ? `Open the locked device${locked.length > 1 ? 's' : ''} first, then run argo rescue again: ${locked.map((finding) => shown(finding.detail.split(': ').slice(1).join(': '))).join('; ')}`
         : 'If the root is on a device not listed here, attach it (or load its driver) and run again; if it is mounted already, use argo recover --root.',
     details: { devices, candidates: candidates.map((candidate) => ({ name: candidateName(candidate), os: candidate.evidence.osName, gentoo: candidate.gentoo })) },
   });

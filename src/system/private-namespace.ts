@@ -1,4 +1,6 @@
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { execa } from 'execa';
 import { ArgoError } from '../core/errors.ts';
 
@@ -17,11 +19,17 @@ import { ArgoError } from '../core/errors.ts';
 /** Set in the inner argo's environment; with the namespace check below it tells the inner one it is inside. */
 export const NAMESPACE_MARKER = 'ARGO_PRIVATE_MOUNT_NAMESPACE';
 
-/** Whether this process runs in a mount namespace other than its parent's, and was started as the inner argo. */
-export async function inPrivateMountNamespace(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
-  if (env[NAMESPACE_MARKER] !== '1') return false;
+/**
+ * Whether this process is the inner argo: started with the marker, which names the outer argo's mount
+ * namespace, and running in another one whose parent (the outer argo) is in the named one. The marker is
+ * then removed from the environment, so that the programs argo runs do not inherit it.
+ */
+export async function inPrivateMountNamespace(env: Record<string, string | undefined>): Promise<boolean> {
+  const marker = env[NAMESPACE_MARKER];
+  delete env[NAMESPACE_MARKER];
+  if (marker === undefined || marker === '') return false;
   const [own, parents] = await Promise.all([fs.readlink('/proc/self/ns/mnt'), fs.readlink(`/proc/${process.ppid}/ns/mnt`).catch(() => '')]);
-  return own !== parents;
+  return parents === marker && own !== parents;
 }
 
 /** The command line that starts this program again: `node script.js args` or, for the single executable, `argo args`. */
@@ -42,10 +50,23 @@ export async function ownCommandLine(argv: readonly string[]): Promise<{ file: s
  * `signal` as SIGTERM, and resolves to its exit code (128+n for a signal n, as a shell would).
  */
 export async function runInPrivateMountNamespace(command: { file: string; args: readonly string[] }, env: Readonly<Record<string, string | undefined>>, signal: AbortSignal): Promise<number> {
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    throw new ArgoError('ARGO_USAGE', 'argo rescue mounts filesystems: run it as root', { hint: 'sudo argo rescue ... (or from a root shell of the live system)' });
+  }
+  for (const program of ['setpriv', 'unshare']) {
+    if (!(await onPath(program, env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'))) {
+      throw new ArgoError('ARGO_COMMAND_NOT_FOUND', `${program} (util-linux) is not installed on this system`, {
+        hint: 'Install util-linux 2.33 or newer (every live system has it); argo rescue needs a mount namespace of its own.',
+      });
+    }
+  }
+  // A Ctrl-C while argo was starting: nothing was done, nothing is started.
+  signal.throwIfAborted();
+  const ownNamespace = await fs.readlink('/proc/self/ns/mnt');
   const argv = ['--pdeathsig', 'SIGKILL', '--', 'unshare', '--mount', '--propagation', 'private', '--', command.file, ...command.args];
   const child = execa('setpriv', argv, {
     stdio: 'inherit',
-    env: { ...env, [NAMESPACE_MARKER]: '1' },
+    env: { ...env, [NAMESPACE_MARKER]: ownNamespace },
     extendEnv: false,
     detached: true,
     reject: false,
@@ -63,8 +84,22 @@ export async function runInPrivateMountNamespace(command: { file: string; args: 
       });
     }
     if (result.exitCode !== undefined) return result.exitCode;
-    return 128 + (result.signal === 'SIGKILL' ? 9 : result.signal === 'SIGTERM' ? 15 : 1);
+    const number = result.signal === undefined ? undefined : os.constants.signals[result.signal as keyof typeof os.constants.signals];
+    return 128 + (number ?? 1);
   } finally {
     signal.removeEventListener('abort', forward);
   }
+}
+
+async function onPath(program: string, searchPath: string): Promise<boolean> {
+  for (const dir of searchPath.split(':')) {
+    if (dir === '') continue;
+    try {
+      await fs.access(path.join(dir, program), fs.constants.X_OK);
+      return true;
+    } catch {
+      continue;
+    }
+  }
+  return false;
 }

@@ -36,8 +36,17 @@ export interface MountRequest {
   readonly lookOnly: boolean;
 }
 
+/**
+ * mount(8), read-write with -w (without it, mount falls back to read-only on a write-protected device and
+ * says so only in a warning) or read-only with -r. A read-only look at anything but btrfs goes through a
+ * read-only loop device (`-o loop`): ext4 cleans up orphan inodes even on a read-only mount, without the
+ * journal when `noload` is given, and XFS or f2fs may replay logs; on a read-only block device none of them
+ * can write. btrfs keeps the direct mount (a second device with the same fsid confuses its device registry)
+ * with `rescue=nologreplay`.
+ */
 export async function mountDevice(runner: CommandRunner, request: MountRequest, signal: AbortSignal): Promise<void> {
-  const args = ['-t', request.fsType, ...(request.options.length === 0 ? [] : ['-o', request.options.join(',')]), '--', request.device, request.at];
+  const options = request.lookOnly && request.fsType !== 'btrfs' ? ['loop', ...request.options] : [...request.options];
+  const args = [request.lookOnly ? '-r' : '-w', '-t', request.fsType, ...(options.length === 0 ? [] : ['-o', options.join(',')]), '--', request.device, request.at];
   await runner.run('mount', args, { mutates: !request.lookOnly, budgetMs: BUDGET_MS, signal });
 }
 
@@ -56,9 +65,9 @@ export async function unmount(runner: CommandRunner, at: string, lookOnly: boole
   }
 }
 
-/** The default subvolume's path from the top level, or undefined when it is the top level itself (ID 5). */
-export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: string, signal: AbortSignal): Promise<string | undefined> {
-  const result = await runner.run('btrfs', ['subvolume', 'get-default', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
+/** The default subvolume (its path from the top level and its id), or undefined when it is the top level (ID 5). */
+export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: string, signal: AbortSignal): Promise<{ path: string; id: string } | undefined> {
+  const result = await runner.run('btrfs', ['subvolume', 'get-default', '--', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
   // `ID 5 (FS_TREE)` or `ID 256 gen 9 top level 5 path @`
   const text = result.stdout.trim();
   const id = /^ID (\d+)\b/.exec(text)?.[1];
@@ -66,7 +75,15 @@ export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: s
   if (id === '5') return undefined;
   const subvolume = / path (.+)$/.exec(text)?.[1];
   if (subvolume === undefined) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs subvolume get-default printed no path: ${JSON.stringify(text)}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
-  return subvolume;
+  return { path: subvolume, id };
+}
+
+/** The id of the subvolume at `dir` (`btrfs inspect-internal rootid`). */
+export async function btrfsSubvolumeId(runner: CommandRunner, dir: string, signal: AbortSignal): Promise<string> {
+  const result = await runner.run('btrfs', ['inspect-internal', 'rootid', '--', dir], { mutates: false, budgetMs: BUDGET_MS, signal });
+  const id = result.stdout.trim();
+  if (!/^\d+$/.test(id)) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs inspect-internal rootid printed ${JSON.stringify(id)}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
+  return id;
 }
 
 /** Whether `dir` (under a mounted btrfs top level) is a subvolume: the root inode of a subvolume is 256. */

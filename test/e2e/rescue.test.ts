@@ -27,10 +27,18 @@ beforeAll(async () => {
 const attached: AttachedDisks[] = [];
 const scratch: string[] = [];
 afterEach(async () => {
+  const leftovers: string[] = [];
   for (const disks of attached.splice(0)) {
-    for (const point of await mountsOf(Object.values(disks.devices))) await run('umount', ['--lazy', point]).catch(() => undefined);
+    // A test that failed half-way may leave a rescue's namespace behind: its mounts are taken down inside it
+    // (nsenter), and the test run still fails for it.
+    for (const entry of await mountsOf(Object.values(disks.devices))) {
+      leftovers.push(entry);
+      const [pid, point] = entry.split(': ') as [string, string];
+      await run('nsenter', ['-t', pid, '-m', 'umount', '--lazy', point]).catch(() => undefined);
+    }
     await disks.detach();
   }
+  expect(leftovers).toEqual([]);
   for (const dir of scratch.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
@@ -94,11 +102,12 @@ describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
     const copies = await disks(['ext4', 'xfs', 'luks']);
     const before = await Promise.all(Object.values(copies.files).map(sha256));
     const mountPoint = join(await scratchDir(), 'gentoo');
-    const result = await runBuiltCli('argo', ['rescue', '--user', 'alice', '--password-file', await passwordFile(), '--pretend', '--mount-point', mountPoint, '--json', ...scanArgs(copies)]);
+    const root = `${copies.devices['ext4'] as string}p2`;
+    // A locked container beside it could hold the real root: the admin names the device.
+    const result = await runBuiltCli('argo', ['rescue', '--user', 'alice', '--password-file', await passwordFile(), '--pretend', '--device', root, '--mount-point', mountPoint, '--json', ...scanArgs(copies)]);
     const report = reportOf(result);
     expect(result.code, result.stderr).toBe(0);
     expect(report.pretend).toBe(true);
-    const root = `${copies.devices['ext4'] as string}p2`;
     expect(report.chosen).toMatchObject({ device: root });
     expect(report.candidates.find((candidate) => candidate.device === root)).toMatchObject({ gentoo: true, evidence: { osId: 'gentoo' } });
     expect(report.candidates.find((candidate) => candidate.device === copies.devices['xfs'])).toMatchObject({ gentoo: false, evidence: { osId: 'debian' } });
@@ -130,6 +139,16 @@ describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
     expect(error.message).toContain(`${copies.devices['ext4'] as string}p2`);
     expect(error.message).toContain(`${copies.devices['btrfs'] as string} subvol=@`);
     expect(error.hint).toMatch(/--device /);
+    expect(await mountsOf(Object.values(copies.devices))).toEqual([]);
+  });
+
+  it('one Gentoo root beside a locked LUKS container: does not take it by itself, says how to open the container or name the device', async () => {
+    const copies = await disks(['ext4', 'luks'], true);
+    const result = await runBuiltCli('argo', ['rescue', '--user', 'alice', '--password-file', await passwordFile(), ...scanArgs(copies)]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('ARGO_RESCUE_AMBIGUOUS');
+    expect(result.stderr).toContain(`cryptsetup open ${copies.devices['luks'] as string}`);
+    expect(result.stderr).toContain(`--device ${copies.devices['ext4'] as string}p2`);
     expect(await mountsOf(Object.values(copies.devices))).toEqual([]);
   });
 
@@ -201,9 +220,16 @@ describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
     expect(result.signal).toBe('SIGKILL');
     // The inner argo dies with the outer one (its death signal), and its namespace with every mount in it.
     await waitUntilUnmounted(Object.values(copies.devices));
-    // The kernel unmounted the filesystem cleanly: its superblock says so (a crash would leave it 'not clean').
-    const { stdout } = await run('dumpe2fs', ['-h', `${copies.devices['ext4'] as string}p2`]);
-    expect(stdout).toMatch(/^Filesystem state:\s+clean$/m);
+    // The kernel unmounts the filesystem cleanly: its superblock says so (a crash would leave it 'not clean').
+    // The namespace's mount table is gone a moment before ext4 has written that: wait for it.
+    const deadline = Date.now() + 60_000;
+    let state = '';
+    while (Date.now() < deadline) {
+      state = /^Filesystem state:\s+(.*)$/m.exec((await run('dumpe2fs', ['-h', `${copies.devices['ext4'] as string}p2`])).stdout)?.[1] ?? '';
+      if (state === 'clean') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(state).toBe('clean');
   });
 });
 
@@ -218,7 +244,8 @@ describe('the SystemRescue autorun hook', { timeout: 300_000 }, () => {
     const launcher = join(stick, 'argo/argo-linux-x64');
     await writeFile(launcher, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(PROJECT, 'dist/cli/argo.js'))} "$@"\n`);
     await chmod(launcher, 0o755);
-    await writeFile(join(stick, 'argo/rescue.conf'), '# written on a Windows machine\r\nARGO_USER=alice\r\n');
+    // Written on another system: a byte-order mark, Windows line ends, quotes.
+    await writeFile(join(stick, 'argo/rescue.conf'), `\uFEFF# written on a Windows machine\r\nARGO_USER="alice"\r\nARGO_DEVICE=${copies.devices['ext4'] as string}p2\r\n`);
     // A FAT stick: every file world-readable; argo would refuse it as a password file as it is.
     await writeFile(join(stick, 'argo/password'), 'correct horse\r\n', { mode: 0o755 });
     const mountPoint = join(await scratchDir(), 'gentoo');
@@ -240,6 +267,9 @@ describe('the SystemRescue autorun hook', { timeout: 300_000 }, () => {
     const text = await readFile(join(stick, 'argo/logs', logs.find((name) => name.endsWith('.txt')) as string), 'utf8');
     expect(text).toContain('RECOVERED: alice can log in again');
     expect(text).not.toContain('correct horse');
+    const log = await readFile(join(stick, 'argo/logs', logs.find((name) => name.endsWith('.log')) as string), 'utf8');
+    expect(log).toContain('"event":"rescue.mounted"');
+    expect(log).not.toContain('correct horse');
     // The private copy of the password is gone.
     expect((await readdir('/run')).filter((name) => name.startsWith('argo-autorun.'))).toEqual([]);
     expect(await mountsOf(Object.values(copies.devices))).toEqual([]);

@@ -66,7 +66,7 @@ export async function rescueImages(): Promise<RescueImages> {
     luks: join(dir, 'locked-luks.img'),
   };
   if (existsSync(join(dir, 'complete'))) return images;
-  await rm(join(FIXTURE_CACHE, 'rescue-images'), { recursive: true, force: true });
+  // Other versions stay: another test run on this machine may be using them right now.
   const building = `${dir}.building-${process.pid}`;
   await mkdir(building, { recursive: true });
   const root = await copyTarget('broken');

@@ -39,7 +39,7 @@ export async function runRescueCommand(args: RescueArgs, context: HandlerContext
       hint: 'e.g. argo rescue --user alice --password-file /run/archiso/bootmnt/argo/password',
     });
   }
-  if (!(await inPrivateMountNamespace(context.process.env))) {
+  if (!(await inPrivateMountNamespace(process.env))) {
     const code = await runInPrivateMountNamespace(await ownCommandLine(process.argv), context.process.env, context.signal);
     // The inner argo printed its own result and log; only its exit code is passed on.
     return { exitCode: code as ExitCode };

@@ -12,7 +12,7 @@ import { ArgoError } from '../errors.ts';
  */
 
 /** The lsblk columns asked for; `lsblk --json --bytes --output` with these names. */
-export const LSBLK_COLUMNS = ['NAME', 'PATH', 'TYPE', 'SIZE', 'RO', 'MOUNTPOINTS', 'PKNAME'] as const;
+export const LSBLK_COLUMNS = ['NAME', 'PATH', 'TYPE', 'SIZE', 'RO', 'RM', 'HOTPLUG', 'TRAN', 'MOUNTPOINTS', 'PKNAME'] as const;
 
 interface LsblkNode {
   readonly name: string;
@@ -20,9 +20,14 @@ interface LsblkNode {
   readonly type: string;
   readonly size: number | null;
   readonly ro: boolean | null;
+  readonly rm?: boolean | null | undefined;
+  readonly hotplug?: boolean | null | undefined;
+  readonly tran?: string | null | undefined;
   readonly mountpoints: readonly (string | null)[] | null;
   readonly children?: readonly LsblkNode[] | undefined;
 }
+
+const flag = z.union([z.boolean(), z.enum(['0', '1']).transform((value) => value === '1'), z.null()]).optional();
 
 const lsblkNode: z.ZodType<LsblkNode> = z.lazy(() =>
   z.object({
@@ -32,6 +37,9 @@ const lsblkNode: z.ZodType<LsblkNode> = z.lazy(() =>
     // util-linux prints numbers as numbers with --bytes; older versions printed strings.
     size: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number), z.null()]),
     ro: z.union([z.boolean(), z.enum(['0', '1']).transform((value) => value === '1'), z.null()]),
+    rm: flag,
+    hotplug: flag,
+    tran: z.string().nullable().optional(),
     mountpoints: z.array(z.string().nullable()).nullable(),
     children: z.array(lsblkNode).optional(),
   }),
@@ -47,6 +55,8 @@ export interface BlockDevice {
   readonly type: string;
   readonly sizeBytes: number | undefined;
   readonly readOnly: boolean;
+  /** Removable, hot-pluggable or on USB (this device or a parent): a stick or an external disk. */
+  readonly removable: boolean;
   readonly mountpoints: readonly string[];
   readonly parent: string | undefined;
   readonly childTypes: readonly string[];
@@ -58,19 +68,20 @@ export function parseLsblk(text: string): BlockDevice[] {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ArgoError('ARGO_INVALID_INPUT', 'lsblk --json printed something that is not JSON', { cause: error, hint: 'Check that util-linux is installed and recent (lsblk --json needs 2.27 or newer).' });
+    throw new ArgoError('ARGO_INVALID_INPUT', 'lsblk --json printed something that is not JSON', { cause: error, hint: 'Check that util-linux is installed and recent (lsblk --output MOUNTPOINTS needs 2.37 or newer).' });
   }
   const parsed = lsblkOutput.safeParse(json);
   if (!parsed.success) {
     throw new ArgoError('ARGO_INVALID_INPUT', `lsblk --json printed an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
-      hint: 'Check that util-linux is installed and recent (lsblk --json needs 2.27 or newer).',
+      hint: 'Check that util-linux is installed and recent (lsblk --output MOUNTPOINTS needs 2.37 or newer).',
     });
   }
   const devices = new Map<string, BlockDevice>();
-  const visit = (node: LsblkNode, parent: string | undefined): void => {
+  const visit = (node: LsblkNode, parent: string | undefined, parentRemovable: boolean): void => {
+    const removable = parentRemovable || node.rm === true || node.hotplug === true || node.tran === 'usb';
     const known = devices.get(node.path);
     const children = node.children ?? [];
-    // A device under two parents (an md array on two disks) appears twice; keep the first, add children.
+    // A device under two parents (an md array on two disks) appears twice; the first is kept.
     if (known === undefined) {
       devices.set(node.path, {
         name: node.name,
@@ -78,15 +89,16 @@ export function parseLsblk(text: string): BlockDevice[] {
         type: node.type,
         sizeBytes: node.size ?? undefined,
         readOnly: node.ro === true,
+        removable,
         mountpoints: (node.mountpoints ?? []).filter((point): point is string => point !== null),
         parent,
         childTypes: children.map((child) => child.type),
         childPaths: children.map((child) => child.path),
       });
     }
-    for (const child of children) visit(child, node.path);
+    for (const child of children) visit(child, node.path, removable);
   };
-  for (const node of parsed.data.blockdevices) visit(node, undefined);
+  for (const node of parsed.data.blockdevices) visit(node, undefined, false);
   return [...devices.values()];
 }
 
@@ -144,12 +156,13 @@ export function classifyDevice(device: BlockDevice, fs: ProbedFilesystem | undef
   if (type === 'crypto_LUKS') {
     if (device.childTypes.includes('crypt')) return { kind: 'skip', device, fs, reason: `LUKS container, open as ${device.childPaths.join(', ')}` };
     const name = `${device.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_crypt`;
+    const quoted = /^[A-Za-z0-9_./:-]+$/.test(device.path) ? device.path : `'${device.path.replace(/'/g, "'\\''")}'`;
     return {
       kind: 'locked',
       device,
       fs,
       what: 'an encrypted LUKS container',
-      howToOpen: `cryptsetup open ${device.path} ${name}   (then run argo rescue again; it finds /dev/mapper/${name})`,
+      howToOpen: `cryptsetup open ${quoted} ${name}   (then run argo rescue again; it finds /dev/mapper/${name})`,
     };
   }
   if (type === 'linux_raid_member') {
@@ -171,8 +184,9 @@ export function classifyDevice(device: BlockDevice, fs: ProbedFilesystem | undef
 /** `sda2 (ext4, LABEL=gentoo, 50.0 GiB)` for lists the admin reads. */
 export function describeDevice(device: BlockDevice, fs: ProbedFilesystem | undefined): string {
   const parts = [fs?.type ?? device.type];
-  if (fs?.label !== undefined && fs.label !== '') parts.push(`LABEL=${fs.label}`);
+  if (fs?.label !== undefined && fs.label !== '') parts.push(`LABEL=${JSON.stringify(fs.label).slice(1, -1)}`);
   if (device.sizeBytes !== undefined) parts.push(formatSize(device.sizeBytes));
+  if (device.removable) parts.push('removable or USB');
   return `${device.path} (${parts.join(', ')})`;
 }
 

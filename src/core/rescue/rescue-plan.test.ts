@@ -85,7 +85,7 @@ describe('what is a Gentoo root, and which one', () => {
   });
 
   const candidate = (device: string, subvolume: string | undefined, gentoo: boolean): RootCandidate => ({
-    device, fsType: 'btrfs', uuid: undefined, label: undefined, sizeBytes: undefined, subvolume, evidence: evidence({}), gentoo,
+    device, fsType: 'btrfs', uuid: undefined, label: undefined, sizeBytes: undefined, removable: false, subvolume, evidence: evidence({}), gentoo,
   });
 
   it('chooses the only Gentoo root; refuses to guess between several; --device and --subvolume pick', () => {
@@ -94,6 +94,13 @@ describe('what is a Gentoo root, and which one', () => {
     expect(chooseRoot([candidate('/dev/a', '@', true), candidate('/dev/b', undefined, true)], { device: '/dev/b' })).toMatchObject({ kind: 'chosen', candidate: { device: '/dev/b' } });
     expect(chooseRoot([candidate('/dev/a', '@', true), candidate('/dev/a', '@gentoo', true)], { subvolume: '/@gentoo' })).toMatchObject({ kind: 'chosen', candidate: { subvolume: '@gentoo' } });
     expect(chooseRoot([candidate('/dev/a', undefined, false)], {})).toEqual({ kind: 'none' });
+  });
+
+  it('does not take the only root by itself beside a locked device, or on a stick; --device does', () => {
+    const only = [candidate('/dev/sdb1', undefined, true)];
+    expect(chooseRoot(only, {}, { lockedDevices: ['/dev/nvme0n1p3'] })).toMatchObject({ kind: 'unsure', reason: '/dev/nvme0n1p3 is locked and could hold the real root' });
+    expect(chooseRoot([{ ...(only[0] as RootCandidate), removable: true }], {})).toMatchObject({ kind: 'unsure', reason: expect.stringContaining('removable') });
+    expect(chooseRoot(only, { device: '/dev/sdb1' }, { lockedDevices: ['/dev/nvme0n1p3'] })).toMatchObject({ kind: 'chosen' });
   });
 
   it('reads without writing: no journal or log replay on the looks', () => {
@@ -105,7 +112,7 @@ describe('what is a Gentoo root, and which one', () => {
 
 describe('the fstab entries the repair mounts', () => {
   const known = (path: string, fs: Partial<KnownDevice['fs']> & { type: string }): KnownDevice => ({
-    device: { name: path.slice(5), path, type: 'part', sizeBytes: 1, readOnly: false, mountpoints: [], parent: undefined, childTypes: [], childPaths: [] },
+    device: { name: path.slice(5), path, type: 'part', sizeBytes: 1, readOnly: false, removable: false, mountpoints: [], parent: undefined, childTypes: [], childPaths: [] },
     fs: { uuid: undefined, label: undefined, partUuid: undefined, partLabel: undefined, usage: 'filesystem', ...fs },
   });
   const devices = [
@@ -133,14 +140,46 @@ describe('the fstab entries the repair mounts', () => {
   );
 
   it('mounts /boot, /usr, /var and below, by UUID, PARTLABEL and by-label links; keeps the options that say how, drops those that say when', () => {
-    const plan = planFstabMounts(fstab, devices, { device: '/dev/sda2', fsType: 'btrfs' });
-    expect(plan.map((entry) => [entry.entry.mountPoint, entry.device, entry.fsType, entry.options.join(','), entry.skip])).toEqual([
-      ['/boot', '/dev/sda1', 'ext4', 'noatime', undefined],
-      ['/var', '/dev/sdb1', 'xfs', '', undefined],
-      ['/var/log', '/dev/sda2', 'btrfs', 'subvol=@log,noatime', undefined],
-      ['/var/cache', undefined, 'ext4', '', 'no single device of this machine is UUID=same'],
-      ['/usr/portage', undefined, 'ext4', '', 'no single device of this machine is UUID=gone'],
-      ['/var/../etc', undefined, 'ext4', '', 'its mount point has .. in it'],
+    const plan = planFstabMounts(fstab, devices, { device: '/dev/sda2', fsType: 'btrfs', sameDisk: () => true });
+    expect(plan.map((entry) => [entry.entry.mountPoint, entry.device, entry.fsType, entry.options.join(','), entry.skip, entry.required])).toEqual([
+      ['/boot', '/dev/sda1', 'ext4', 'noatime', undefined, false],
+      ['/var', '/dev/sdb1', 'xfs', '', undefined, true],
+      ['/var/log', '/dev/sda2', 'btrfs', 'subvol=@log,noatime', undefined, true],
+      ['/var/cache', undefined, 'ext4', '', 'no single device of this machine is UUID=same', false],
+      ['/usr/portage', undefined, 'ext4', '', 'no single device of this machine is UUID=gone', false],
+      ['/var/../etc', undefined, 'ext4', '', 'its mount point has .. in it', false],
+    ]);
+  });
+
+  it('passes on only the options that say how a filesystem reads and writes, and only filesystem types it knows', () => {
+    const entries = parseFstab(
+      [
+        'UUID=bbbb-boot /boot ext4 X-mount.mkdir,X-mount.mode=0777,loop,offset=0,helper=udisks2,uid=0,noatime,x-systemd.automount,user,remount,shared 0 2',
+        'LABEL=var\\040disk /var ntfs-3g defaults 0 0',
+        '',
+      ].join('\n'),
+    );
+    const plan = planFstabMounts(entries, devices, { device: '/dev/sda2', fsType: 'btrfs', sameDisk: () => true });
+    expect(plan.map((entry) => [entry.entry.mountPoint, entry.options.join(','), entry.skip])).toEqual([
+      ['/boot', 'uid=0,noatime', undefined],
+      ['/var', '', 'fstab says ntfs-3g, and /dev/sdb1 holds xfs'],
+    ]);
+  });
+
+  it('never mounts a member of an array or a container, a device in use, a kernel name off the root disk, or one filesystem twice', () => {
+    const raid = known('/dev/sde1', { type: 'linux_raid_member', uuid: 'r' });
+    const busy = { ...known('/dev/sdf1', { type: 'ext4', uuid: 'busy' }), device: { ...known('/dev/sdf1', { type: 'ext4' }).device, mountpoints: ['/run/media/x'] } };
+    const other = known('/dev/sdg1', { type: 'ext4', uuid: 'g' });
+    const entries = parseFstab(
+      ['/dev/sde1 /usr ext4 defaults 0 0', 'UUID=busy /var ext4 defaults 0 0', '/dev/sdg1 /var/log ext4 defaults 0 0', 'UUID=bbbb-boot /boot ext4 defaults 0 0', 'UUID=bbbb-boot /var/db ext4 defaults 0 0', ''].join('\n'),
+    );
+    const plan = planFstabMounts(entries, [...devices, raid, busy, other], { device: '/dev/sda2', fsType: 'btrfs', sameDisk: (device) => device !== '/dev/sdg1' });
+    expect(plan.map((entry) => [entry.entry.mountPoint, entry.skip, entry.required])).toEqual([
+      ['/usr', '/dev/sde1 is a linux_raid_member, not a filesystem: open, assemble or activate it and mount it by hand', true],
+      ['/var', 'the live system has /dev/sdf1 mounted at /run/media/x', true],
+      ['/boot', undefined, false],
+      ['/var/log', expect.stringContaining('/dev/sdg1 is a kernel name, and names move on a live system'), true],
+      ['/var/db', '/dev/sda1 is mounted already for this rescue; one filesystem is never mounted twice', true],
     ]);
   });
 

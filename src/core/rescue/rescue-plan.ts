@@ -53,8 +53,12 @@ export interface RootCandidate {
   readonly uuid: string | undefined;
   readonly label: string | undefined;
   readonly sizeBytes: number | undefined;
-  /** btrfs: the subvolume path from the top level (`@`), or undefined for the default subvolume. */
+  /** On a removable, hot-pluggable or USB device: a stick or an external disk, perhaps not this machine's. */
+  readonly removable: boolean;
+  /** btrfs: the subvolume path from the top level (`@`), or undefined for the top level itself. */
   readonly subvolume: string | undefined;
+  /** btrfs: its subvolume id (5 for the top level), how it is mounted. */
+  readonly subvolumeId?: string | undefined;
   readonly evidence: RootEvidence;
   readonly gentoo: boolean;
 }
@@ -67,21 +71,30 @@ export function candidateName(candidate: Pick<RootCandidate, 'device' | 'subvolu
 export type Choice =
   | { readonly kind: 'chosen'; readonly candidate: RootCandidate }
   | { readonly kind: 'none' }
-  | { readonly kind: 'several'; readonly candidates: readonly RootCandidate[] };
+  | { readonly kind: 'several'; readonly candidates: readonly RootCandidate[] }
+  | { readonly kind: 'unsure'; readonly candidate: RootCandidate; readonly reason: string };
 
 /**
  * The root to repair among the Gentoo candidates: the only one; with --device, the one on that device (a
- * btrfs filesystem can hold several Gentoo subvolumes: then --subvolume picks, else they are listed). Two
- * candidates that are the same subvolume seen twice (default subvolume = `@`) count once.
+ * btrfs filesystem can hold several Gentoo subvolumes: then --subvolume picks, else they are listed).
+ * Without --device the only candidate is still not taken when a locked device (LUKS, md, LVM) could hold
+ * the real root, or when it is on a stick or an external disk: a backup clone or a planted stick would be
+ * "repaired" and the real system left broken. Then the admin names it.
  */
-export function chooseRoot(candidates: readonly RootCandidate[], wanted: { device?: string | undefined; subvolume?: string | undefined }): Choice {
+export function chooseRoot(candidates: readonly RootCandidate[], wanted: { device?: string | undefined; subvolume?: string | undefined }, context: { lockedDevices?: readonly string[] } = {}): Choice {
   let gentoo = candidates.filter((candidate) => candidate.gentoo);
   if (wanted.device !== undefined) gentoo = gentoo.filter((candidate) => candidate.device === wanted.device);
   const subvolume = wanted.subvolume?.replace(/^\/+/, '');
   if (subvolume !== undefined) gentoo = gentoo.filter((candidate) => (candidate.subvolume ?? '') === subvolume);
   if (gentoo.length === 0) return { kind: 'none' };
-  if (gentoo.length === 1) return { kind: 'chosen', candidate: gentoo[0] as RootCandidate };
-  return { kind: 'several', candidates: gentoo };
+  if (gentoo.length > 1) return { kind: 'several', candidates: gentoo };
+  const candidate = gentoo[0] as RootCandidate;
+  if (wanted.device === undefined) {
+    const locked = context.lockedDevices ?? [];
+    if (locked.length > 0) return { kind: 'unsure', candidate, reason: `${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} locked and could hold the real root` };
+    if (candidate.removable) return { kind: 'unsure', candidate, reason: `${candidate.device} is a removable or USB device, perhaps not this machine's system` };
+  }
+  return { kind: 'chosen', candidate };
 }
 
 /** A device of the live system, with what blkid found on it: how fstab's sources are matched. */
@@ -98,10 +111,29 @@ export function neededForRepair(mountPoint: string): boolean {
 }
 
 /** fstab types that are not a block device of this machine: never mounted by rescue. */
-const NOT_LOCAL = new Set(['swap', 'proc', 'sysfs', 'tmpfs', 'devpts', 'devtmpfs', 'efivarfs', 'cgroup', 'cgroup2', 'debugfs', 'securityfs', 'configfs', 'none', 'nfs', 'nfs4', 'cifs', 'smb3', 'sshfs', 'fuse', 'fuse.sshfs', 'overlay', 'autofs', '9p', 'virtiofs']);
+const NOT_LOCAL = new Set(['swap', 'proc', 'sysfs', 'tmpfs', 'devpts', 'devtmpfs', 'efivarfs', 'cgroup', 'cgroup2', 'debugfs', 'securityfs', 'configfs', 'none', 'nfs', 'nfs4', 'cifs', 'smb3', 'sshfs', 'overlay', 'autofs', '9p', 'virtiofs']);
 
-/** Options that say when or by whom to mount, not how: rescue mounts now, as root, read-write or read-only as it decides. */
-const DROPPED_OPTIONS = new Set(['defaults', 'auto', 'noauto', 'nofail', 'user', 'users', 'nouser', 'owner', 'group', '_netdev', 'ro', 'rw', 'sw', 'discard=async']);
+/** Filesystems rescue mounts from fstab; anything else (FUSE, network, exotic types) would run a mount helper of the live system. */
+const FSTAB_TYPES = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'exfat', 'f2fs']);
+
+/**
+ * Mount options passed on from fstab: only those that say how a filesystem reads and writes. Everything
+ * else (loop, offset=, helper=, X-mount.*, owner changes, propagation flags, user mounts) is dropped: they
+ * could mount one filesystem twice, change the mount point, or run a program.
+ */
+const KEPT_OPTIONS = [
+  /^(no)?atime$/, /^(rel|strict|lazy|no)?atime$/, /^nodiratime$/, /^(no)?(dev|suid|exec)$/, /^sync$/, /^async$/, /^dirsync$/,
+  /^subvol=[^,]+$/, /^subvolid=\d+$/, /^compress(-force)?(=[a-z0-9:]+)?$/, /^space_cache(=v[12])?$/, /^nospace_cache$/, /^(no)?ssd(_spread)?$/, /^autodefrag$/, /^(no)?discard(=async|=sync)?$/,
+  /^data=(journal|ordered|writeback)$/, /^commit=\d+$/, /^(no)?barrier(=\d)?$/, /^errors=(continue|remount-ro|panic)$/, /^(no)?acl$/, /^(no)?user_xattr$/, /^(no)?journal_checksum$/,
+  /^(no)?(inode64|largeio|swalloc|attr2)$/, /^logbufs=\d+$/, /^logbsize=\d+k?$/,
+  /^(uid|gid)=\d+$/, /^(umask|fmask|dmask)=[0-7]{3,4}$/, /^codepage=\d+$/, /^iocharset=[a-z0-9_-]+$/, /^shortname=(lower|win95|winnt|mixed)$/, /^utf8$/, /^flush$/, /^quiet$/,
+] as const;
+
+/** fstab mount points the repair cannot do without: Portage's database, the libraries, the logs. */
+const REQUIRED_MOUNTS = new Set(['/usr', '/usr/lib', '/usr/lib64', '/var', '/var/db', '/var/db/pkg', '/var/lib', '/var/lib/portage', '/var/log']);
+
+/** blkid types that are not a filesystem of their own: a member of something else. */
+const NOT_A_FILESYSTEM = new Set(['linux_raid_member', 'LVM2_member', 'crypto_LUKS', 'swap', 'zfs_member', 'ddf_raid_member', 'isw_raid_member']);
 
 export interface PlannedMount {
   readonly entry: FstabEntry;
@@ -111,45 +143,79 @@ export interface PlannedMount {
   readonly options: readonly string[];
   /** Why this entry is not mounted (it still appears in the report). */
   readonly skip: string | undefined;
+  /** The repair does not run without it (/usr, /var, /var/db/pkg, /var/log, ...). */
+  readonly required: boolean;
+}
+
+export interface RootForPlan {
+  readonly device: string;
+  readonly fsType: string;
+  /** Whether `device` is on the same disk as the root (a source named by kernel name must be). */
+  readonly sameDisk: (device: string) => boolean;
 }
 
 /**
  * The fstab entries of the chosen root that the repair needs (/usr, /var and below, /boot), with their
  * source resolved against the devices blkid identified: UUID=, LABEL=, PARTUUID=, PARTLABEL=, the
- * /dev/disk/by-* links of those, or a /dev path. Entries the repair does not need, network and virtual
- * filesystems, and bind mounts are left out; an entry whose device is not here is kept with `skip` so that
- * the report says so (nofail semantics: one missing /var/cache disk does not stop a login repair).
- * Shallow mount points come first (/var before /var/log).
+ * /dev/disk/by-* links of those, or a /dev path (kernel names move on a live system: such a source is
+ * taken only on the root's own disk). A source must be a filesystem of the type fstab says, not a member of
+ * an array or a container, not in use by the live system, and not a device mounted twice (btrfs
+ * subvolumes aside). Entries the repair does not need, network and virtual filesystems and bind mounts are
+ * left out; an entry that cannot be mounted is kept with `skip` so that the report says so: nofail, except
+ * for the `required` ones. Shallow mount points come first (/var before /var/log).
  */
-export function planFstabMounts(entries: readonly FstabEntry[], devices: readonly KnownDevice[], root: { device: string; fsType: string }): PlannedMount[] {
+export function planFstabMounts(entries: readonly FstabEntry[], devices: readonly KnownDevice[], root: RootForPlan): PlannedMount[] {
   const planned: PlannedMount[] = [];
   const seen = new Set<string>();
+  const usedDevices = new Map<string, string>([[root.device, root.fsType]]);
   for (const entry of entries) {
     const mountPoint = entry.mountPoint.replace(/\/+$/, '') || '/';
     if (mountPoint === '/' || !mountPoint.startsWith('/') || !neededForRepair(mountPoint)) continue;
-    if (NOT_LOCAL.has(entry.type) || entry.type.startsWith('fuse.')) continue;
+    if (NOT_LOCAL.has(entry.type) || entry.type.startsWith('fuse')) continue;
     if (entry.options.includes('bind') || entry.options.includes('rbind')) continue;
     if (seen.has(mountPoint)) continue; // the first line wins, as mount -a would leave the later one shadowing it
     seen.add(mountPoint);
-    const options = entry.options.filter((option) => !DROPPED_OPTIONS.has(option) && !option.startsWith('x-') && !option.startsWith('comment='));
+    const required = REQUIRED_MOUNTS.has(mountPoint);
+    const options = entry.options.filter((option) => KEPT_OPTIONS.some((pattern) => pattern.test(option)));
+    const skipped = (skip: string, device?: string): PlannedMount => ({ entry, device, fsType: entry.type, options, skip, required });
     if (mountPoint.split('/').includes('..')) {
-      planned.push({ entry, device: undefined, fsType: entry.type, options, skip: 'its mount point has .. in it' });
+      planned.push(skipped('its mount point has .. in it'));
       continue;
     }
     const known = resolveSource(entry.source, devices);
     if (known === undefined) {
-      planned.push({ entry, device: undefined, fsType: entry.type, options, skip: `no single device of this machine is ${entry.source}` });
+      planned.push(skipped(`no single device of this machine is ${entry.source}`));
       continue;
     }
-    const fsType = entry.type === 'auto' ? (known.fs?.type ?? 'auto') : entry.type;
-    if (known.device.path === root.device && root.fsType !== 'btrfs') {
-      planned.push({ entry, device: known.device.path, fsType, options, skip: 'it names the root filesystem itself' });
+    const path = known.device.path;
+    const probed = known.fs?.type;
+    const fsType = entry.type === 'auto' ? (probed ?? 'auto') : entry.type;
+    const problem =
+      probed === undefined ? `blkid found no filesystem on ${path}`
+      : NOT_A_FILESYSTEM.has(probed) ? `${path} is a ${probed}, not a filesystem: open, assemble or activate it and mount it by hand`
+      : probed !== fsType && !(/^ext[234]$/.test(probed) && /^ext[234]$/.test(fsType)) ? `fstab says ${fsType}, and ${path} holds ${probed}`
+      : !FSTAB_TYPES.has(fsType) ? `${fsType} is not a filesystem argo rescue mounts`
+      : known.device.childTypes.length > 0 ? `${path} is in use by ${known.device.childPaths.join(', ')}`
+      : known.device.mountpoints.length > 0 ? `the live system has ${path} mounted at ${known.device.mountpoints.join(', ')}`
+      : isKernelName(entry.source) && !root.sameDisk(path) ? `${entry.source} is a kernel name, and names move on a live system (it is not on the root's disk here): use UUID= in fstab, or mount it by hand`
+      : usedDevices.has(path) && !(fsType === 'btrfs' && usedDevices.get(path) === 'btrfs') ? `${path} is mounted already for this rescue; one filesystem is never mounted twice`
+      : undefined;
+    if (problem !== undefined) {
+      planned.push(skipped(problem, path));
       continue;
     }
-    planned.push({ entry, device: known.device.path, fsType, options, skip: undefined });
+    if (path === root.device && root.fsType !== 'btrfs') {
+      planned.push(skipped('it names the root filesystem itself', path));
+      continue;
+    }
+    usedDevices.set(path, fsType);
+    planned.push({ entry, device: path, fsType, options, skip: undefined, required });
   }
   return planned.sort((a, b) => depth(a.entry.mountPoint) - depth(b.entry.mountPoint));
 }
+
+/** `/dev/sda3`, `/dev/nvme0n1p3`, `/dev/vdb1`: names the kernel gives in the order it finds disks. */
+const isKernelName = (source: string): boolean => /^\/dev\/(sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+)/.test(source);
 
 const depth = (mountPoint: string): number => mountPoint.split('/').filter((part) => part !== '').length;
 
