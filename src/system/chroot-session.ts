@@ -104,7 +104,8 @@ async function resolveMountPoints(target: RootedFs): Promise<ChrootMountPoints> 
   };
 }
 
-async function isOnPath(program: string, searchPath: string): Promise<boolean> {
+/** Whether `program` is an executable file in one of the absolute folders of `searchPath`. */
+export async function isOnPath(program: string, searchPath: string): Promise<boolean> {
   for (const dir of searchPath.split(':').filter((entry) => entry.startsWith('/'))) {
     try {
       await fs.access(path.join(dir, program), fsConstants.X_OK);

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { execa } from 'execa';
 import { ArgoError } from '../core/errors.ts';
+import { isOnPath } from './chroot-session.ts';
 
 /**
  * Runs argo again inside a mount namespace of its own, so that what it mounts (the Gentoo root found on a
@@ -54,7 +54,7 @@ export async function runInPrivateMountNamespace(command: { file: string; args: 
     throw new ArgoError('ARGO_USAGE', 'argo rescue mounts filesystems: run it as root', { hint: 'sudo argo rescue ... (or from a root shell of the live system)' });
   }
   for (const program of ['setpriv', 'unshare']) {
-    if (!(await onPath(program, env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'))) {
+    if (!(await isOnPath(program, env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'))) {
       throw new ArgoError('ARGO_COMMAND_NOT_FOUND', `${program} (util-linux) is not installed on this system`, {
         hint: 'Install util-linux 2.33 or newer (every live system has it); argo rescue needs a mount namespace of its own.',
       });
@@ -91,15 +91,3 @@ export async function runInPrivateMountNamespace(command: { file: string; args: 
   }
 }
 
-async function onPath(program: string, searchPath: string): Promise<boolean> {
-  for (const dir of searchPath.split(':')) {
-    if (dir === '') continue;
-    try {
-      await fs.access(path.join(dir, program), fs.constants.X_OK);
-      return true;
-    } catch {
-      continue;
-    }
-  }
-  return false;
-}
