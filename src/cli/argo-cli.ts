@@ -4,7 +4,18 @@ import { runRecoverCommand, type RecoverArgs } from './commands/recover.ts';
 import { runRescueCommand, type RescueArgs } from './commands/rescue.ts';
 import { runSnapshotCommand, type SnapshotArgs } from './commands/snapshot.ts';
 import { preflightOptions } from './preflight-options.ts';
+import { ArgoError } from '../core/errors.ts';
 import type { CliDefinition } from './run-cli.ts';
+
+/** --build-budget and --build-inactivity are seconds: a positive number, not 0, a negative number or a word. */
+function positiveBudgets(argv: { readonly [key: string]: unknown }): true {
+  for (const [name, value] of [['--build-budget', argv['buildBudget']], ['--build-inactivity', argv['buildInactivity']]] as const) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new ArgoError('ARGO_USAGE', `${name} must be a number of seconds above 0, not ${String(value)}`, { hint: `e.g. ${name} 3600` });
+    }
+  }
+  return true;
+}
 
 export const argoCli: CliDefinition = {
   name: 'argo',
@@ -34,7 +45,7 @@ export const argoCli: CliDefinition = {
             .option('proc-root', { type: 'string', hidden: true, describe: 'where to read running processes (tests)' })
             .check((argv) => {
               if (argv.undo === undefined && argv.user === undefined) throw new Error('Missing required argument: user');
-              return true;
+              return positiveBudgets(argv);
             })
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB')
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw --ask', 'diagnose, show the plan, and ask before repairing')
@@ -95,6 +106,7 @@ export const argoCli: CliDefinition = {
             .option('log-dir', { type: 'string', describe: 'folder (on this machine) for the run logs; default <root>/var/log/argo' })
             .option('build-budget', { type: 'number', default: 3600, describe: 'seconds a source or manual libxcrypt build may take' })
             .option('build-inactivity', { type: 'number', default: 1200, describe: 'seconds a build may print nothing before it is killed' })
+            .check(positiveBudgets)
             .example('$0 rescue --user alice --password-file /run/archiso/bootmnt/argo/password', 'find the Gentoo root, repair it, unmount')
             .example('$0 rescue --user alice --generate-password --pretend', 'show what it finds and would do; change nothing'),
         bind<RescueArgs>(runRescueCommand),

@@ -3,7 +3,6 @@
  * command and every stream (the log lines on stderr, a report on stdout).
  */
 
-import { ArgoError } from '../core/errors.ts';
 import { readMakeConf } from '../system/gentoo/read-make-conf.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
 
@@ -77,9 +76,9 @@ export async function readMakeConfNocolor(root: string): Promise<boolean | undef
     const makeConf = await readMakeConf(createRootedFs(root));
     const value = makeConf.vars['NOCOLOR'];
     return value === undefined ? undefined : isNocolorValue(value);
-  } catch (error) {
-    // A root or make.conf that cannot be read (an ArgoError of the rooted fs, or a file system error with a code).
-    if (error instanceof ArgoError || typeof (error as NodeJS.ErrnoException | undefined)?.code === 'string') return undefined;
-    throw error;
+  } catch {
+    // Whatever went wrong reading it (a bad root, an unreadable or hostile make.conf): the look of the console
+    // is never a reason to stop a command; the command itself reports a bad root.
+    return undefined;
   }
 }

@@ -296,7 +296,9 @@ async function runAttempt<D>(
     (error: unknown) => ({ ok: false as const, error }),
   );
   const inTime = await pTimeout(work, {
-    milliseconds: budgetMs,
+    // p-timeout throws at once on 0, a negative number or NaN, with the attempt already running: such a budget
+    // is spent at once instead.
+    milliseconds: Number.isNaN(budgetMs) || budgetMs <= 0 ? 1 : budgetMs,
     signal: run.signal,
     fallback: () => {
       budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `ran past its budget of ${budgetMs} ms`, { details: { budgetMs } }));

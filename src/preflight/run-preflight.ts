@@ -25,7 +25,7 @@ async function runCheck(check: Check, context: CheckContext): Promise<CheckResul
   let outcome: CheckOutcome;
   try {
     outcome = await pTimeout(check.run({ ...context, signal }), {
-      milliseconds: check.budgetMs,
+      milliseconds: Number.isNaN(check.budgetMs) || check.budgetMs <= 0 ? 1 : check.budgetMs,
       signal: context.signal,
       fallback: () => {
         budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `check ${check.id} ran past its budget of ${check.budgetMs} ms`));

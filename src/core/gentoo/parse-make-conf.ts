@@ -184,6 +184,9 @@ class ConfigLexer {
 }
 
 /** Portage `varexpand`: `${VAR}`/`$VAR` expansion, backslash removal for `\$` and `\\`, newlines to spaces. */
+/** A value expanded past this is cut: `A="$A$A"` repeated doubles each time and would exhaust memory. */
+const MAX_EXPANDED_LENGTH = 1024 * 1024;
+
 function expandValue(value: string, known: Readonly<Record<string, string>>): { text: string; problem?: string } {
   let out = '';
   let inSingle = false;
@@ -191,6 +194,7 @@ function expandValue(value: string, known: Readonly<Record<string, string>>): { 
   let pos = 0;
   const length = value.length;
   while (pos < length) {
+    if (out.length > MAX_EXPANDED_LENGTH) return { text: out.slice(0, MAX_EXPANDED_LENGTH), problem: `the value expands to more than ${MAX_EXPANDED_LENGTH} characters; it is cut there` };
     const char = value[pos] as string;
     // Quote characters still in the value (escaped or nested ones; shlex removed the others) are kept and switch
     // single-quote mode, in which nothing is expanded.

@@ -17,6 +17,8 @@ export interface ConfigFile {
 
 /** Portage `VCS_DIRS` (lib/portage/const.py). */
 const VCS_DIRS: ReadonlySet<string> = new Set(['CVS', 'RCS', 'SCCS', '.bzr', '.git', '.hg', '.svn']);
+/** Files bigger than this are not read. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** Guards against very deep trees; loops are cut by the ancestor check below. */
 const MAX_DEPTH = 32;
 
@@ -37,7 +39,8 @@ async function collect(fs: RootedFs, target: string, ancestors: ReadonlySet<stri
     throw error;
   }
   if (stats.isFile()) {
-    files.push({ path: target, text: await fs.readText(target) });
+    // A configuration file is a few KiB; a huge one is left out rather than read into memory.
+    if (stats.size <= MAX_FILE_BYTES) files.push({ path: target, text: await fs.readText(target) });
     return;
   }
   if (!stats.isDirectory() || ancestors.size >= MAX_DEPTH) return;

@@ -30,14 +30,24 @@ export interface MakeConfFiles {
  */
 const MAX_PASSES = 16;
 
-/** The text of a sourced file; a directory or a missing file counts as missing (the parser reports it). */
+/** Bigger sourced files are not read (a make.conf is a few KiB). */
+const MAX_SOURCED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The text of a sourced file; a directory, a missing file, anything but a regular file (a FIFO would block
+ * the read for ever, a device would never end) and a file past 4 MiB count as missing (the parser reports it).
+ */
 async function readSourced(fs: RootedFs, path: string): Promise<string | undefined> {
+  let stats;
   try {
-    return await fs.readTextIfExists(path);
+    stats = await fs.stat(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
     throw error;
   }
+  if (!stats.isFile() || stats.size > MAX_SOURCED_BYTES) return undefined;
+  return fs.readTextIfExists(path);
 }
 
 export async function readMakeConf(fs: RootedFs, options: ReadMakeConfOptions = {}): Promise<MakeConfFiles> {
