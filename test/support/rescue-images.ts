@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,10 +21,12 @@ const run = promisify(execFile);
  * Built once per fixture version under the fixture cache; each test copies the images it changes.
  */
 
-const VERSION = 1;
-export const EXT4_ROOT_UUID = '6a1f0b52-5c0e-4d6e-9a55-0e2d7c1f4a01';
-export const EXT4_BOOT_UUID = '6a1f0b52-5c0e-4d6e-9a55-0e2d7c1f4a02';
-export const BTRFS_UUID = '6a1f0b52-5c0e-4d6e-9a55-0e2d7c1f4a03';
+const VERSION = 2;
+// Made at build time: two test runs on one machine with images of different builds never see one UUID (or
+// one btrfs fsid, which the kernel's device registry would confuse) on two devices.
+const EXT4_ROOT_UUID = randomUUID();
+const EXT4_BOOT_UUID = randomUUID();
+const BTRFS_UUID = randomUUID();
 export const LUKS_PASSPHRASE = 'argo rescue fixture';
 
 export const GENTOO_OS_RELEASE = `NAME=Gentoo
