@@ -290,7 +290,8 @@ async function fstabPlan(mountPoint: string, known: readonly KnownDevice[], root
 /** What went wrong with a command, in one line: mount's own last line ("wrong fs type", "already mounted"). */
 function commandReason(error: unknown): string {
   if (error instanceof CommandError) {
-    const last = [...error.result.tail].reverse().find((line) => line.trim() !== '');
+    // mount's own reason comes before its closing "dmesg(1) may have more information" line.
+    const last = [...error.result.tail].reverse().find((line) => line.trim() !== '' && !/dmesg\(1\) may have more information/.test(line));
     return last === undefined ? error.message : `${last.trim()} (${error.result.argv[0] ?? 'command'} exited with status ${String(error.result.exitCode ?? error.result.signal)})`;
   }
   return error instanceof Error ? error.message : String(error);

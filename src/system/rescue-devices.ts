@@ -65,9 +65,12 @@ export async function unmount(runner: CommandRunner, at: string, lookOnly: boole
   }
 }
 
-/** The default subvolume (its path from the top level and its id), or undefined when it is the top level (ID 5). */
+/**
+ * The default subvolume (its path from the top level and its id), or undefined when it is the top level (ID 5).
+ * btrfs-progs takes no `--` here; the path is argo's own private folder.
+ */
 export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: string, signal: AbortSignal): Promise<{ path: string; id: string } | undefined> {
-  const result = await runner.run('btrfs', ['subvolume', 'get-default', '--', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
+  const result = await runner.run('btrfs', ['subvolume', 'get-default', mountedTop], { mutates: false, budgetMs: BUDGET_MS, signal });
   // `ID 5 (FS_TREE)` or `ID 256 gen 9 top level 5 path @`
   const text = result.stdout.trim();
   const id = /^ID (\d+)\b/.exec(text)?.[1];
@@ -80,7 +83,7 @@ export async function btrfsDefaultSubvolume(runner: CommandRunner, mountedTop: s
 
 /** The id of the subvolume at `dir` (`btrfs inspect-internal rootid`). */
 export async function btrfsSubvolumeId(runner: CommandRunner, dir: string, signal: AbortSignal): Promise<string> {
-  const result = await runner.run('btrfs', ['inspect-internal', 'rootid', '--', dir], { mutates: false, budgetMs: BUDGET_MS, signal });
+  const result = await runner.run('btrfs', ['inspect-internal', 'rootid', dir], { mutates: false, budgetMs: BUDGET_MS, signal });
   const id = result.stdout.trim();
   if (!/^\d+$/.test(id)) throw new ArgoError('ARGO_INVALID_INPUT', `btrfs inspect-internal rootid printed ${JSON.stringify(id)}`, { hint: 'Check the btrfs-progs version (btrfs --version).' });
   return id;
