@@ -5,7 +5,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } fro
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { attachCopies, mountsOf, rescueImages, waitUntilUnmounted, type AttachedDisks, type RescueImages } from '../support/rescue-images.ts';
+import { attachCopies, makeOrphanDisk, mountsOf, rescueImages, waitUntilUnmounted, type AttachedDisks, type RescueImages } from '../support/rescue-images.ts';
 import { PROJECT, runBuiltCli, type CliRun } from '../support/run-cli.ts';
 
 const run = promisify(execFile);
@@ -100,6 +100,11 @@ async function pamLogin(root: string, password: string): Promise<number | null> 
 describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
   it('--pretend finds the ext4 Gentoo root on a partition, ignores the XFS Debian root, reports the LUKS container, and changes no byte', async () => {
     const copies = await disks(['ext4', 'xfs', 'luks']);
+    // And a data disk with an orphan inode, as a forced power-off leaves it: looked at, not cleaned up.
+    const orphan = await attachCopies({ orphan: await makeOrphanDisk(await scratchDir()) });
+    attached.push(orphan);
+    Object.assign(copies.devices, orphan.devices);
+    Object.assign(copies.files, orphan.files);
     const before = await Promise.all(Object.values(copies.files).map(sha256));
     const mountPoint = join(await scratchDir(), 'gentoo');
     const root = `${copies.devices['ext4'] as string}p2`;

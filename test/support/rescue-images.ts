@@ -191,6 +191,27 @@ function runWithInput(file: string, args: readonly string[], input: string): Pro
   });
 }
 
+/**
+ * A small ext4 data disk in the state a forced power-off leaves: an inode on the orphan list (deleted while
+ * open). A read-only mount of the writable device cleans the orphan up, and writes, even with `noload`; argo
+ * rescue's looks must not change a byte of it.
+ */
+export async function makeOrphanDisk(dir: string): Promise<string> {
+  const image = join(dir, 'orphan.img');
+  const file = join(dir, 'orphan-file');
+  await run('truncate', ['-s', '32M', image]);
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'data', image]);
+  await writeFile(file, 'open and deleted\n');
+  await run('debugfs', ['-w', '-R', `write ${file} f`, image]);
+  const inode = /Inode:\s+(\d+)/.exec((await run('debugfs', ['-R', 'stat f', image])).stdout)?.[1];
+  if (inode === undefined) throw new Error('debugfs printed no inode for f');
+  await runWithInput('debugfs', ['-w', '-f', '-', image], `set_inode_field f links_count 0\nunlink f\nssv last_orphan ${inode}\n`);
+  const { stdout } = await run('dumpe2fs', ['-h', image]);
+  if (!new RegExp(`^First orphan inode:\\s+${inode}$`, 'm').test(stdout)) throw new Error('the orphan disk has no orphan inode');
+  await rm(file);
+  return image;
+}
+
 /** A test's own copy of some images (or, read-only, the cached images), attached to loop devices (partitions scanned); detach() cleans up. */
 export interface AttachedDisks {
   readonly dir: string;
