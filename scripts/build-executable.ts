@@ -215,6 +215,9 @@ async function buildExecutable(): Promise<void> {
     }
     // The files (a plugin's generated modules are named `namespace:path`, esbuild's own `<runtime>`).
     const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('<') && !/^[\w-]+:/.test(input));
+    // Taken now, right after esbuild read them: a file edited while the rest of the build runs then makes the
+    // next build run again instead of being recorded as built.
+    const fingerprintAtBundle = fingerprintOf(inputs);
     log(`bundled ${inputs.length} files into ${(statSync(bundle).size / 1e6).toFixed(1)} MB; ${loadedAtStart(result.metafile, relative(project, entry))} of them load at start`);
 
     const blob = join(work.name, 'argo.blob');
@@ -233,7 +236,7 @@ async function buildExecutable(): Promise<void> {
     if (answered !== version) throw new Error(`the new executable answered --version with "${answered}", expected "${version}"`);
     renameSync(temporary, output);
     const written = statSync(output);
-    const fingerprint = fingerprintOf(inputs);
+    const fingerprint = fingerprintAtBundle;
     if (fingerprint === undefined) throw new Error(`an input of the bundle is not a file: ${inputs.filter((input) => !existsSync(join(project, input))).join(', ')}`);
     const stamp: Stamp = {
       fingerprint,
