@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { copyTarget, FIXTURE_CACHE, fixtureEnv, installFakeEmerge } from './debian-target.ts';
@@ -68,7 +68,14 @@ export async function rescueImages(): Promise<RescueImages> {
     luks: join(dir, 'locked-luks.img'),
   };
   if (existsSync(join(dir, 'complete'))) return images;
-  // Other versions stay: another test run on this machine may be using them right now.
+  // Other versions stay while another test run on this machine may be using them: those built in the last
+  // day. Older ones (and builds that never completed) go.
+  for (const entry of await readdir(join(FIXTURE_CACHE, 'rescue-images')).catch(() => [] as string[])) {
+    const other = join(FIXTURE_CACHE, 'rescue-images', entry);
+    const built = await stat(join(other, 'complete')).catch(() => undefined);
+    const age = Date.now() - (built?.mtimeMs ?? (await stat(other)).mtimeMs);
+    if (age > 24 * 3600 * 1000) await rm(other, { recursive: true, force: true });
+  }
   const building = `${dir}.building-${process.pid}`;
   await mkdir(building, { recursive: true });
   const root = await copyTarget('broken');
