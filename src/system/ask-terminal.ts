@@ -26,6 +26,8 @@ export async function askOnTerminal(question: string, signal: AbortSignal): Prom
       lines.once('line', (answer) => resolve(/^\s*(y|yes)\s*$/i.test(answer)));
       lines.once('close', () => resolve(false));
       input.once('error', () => resolve(false));
+      // A terminal hung up while asking: the write fails; that is a No, not a crash.
+      output.once('error', () => resolve(false));
     });
   } finally {
     lines.close();
