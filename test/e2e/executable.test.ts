@@ -106,6 +106,12 @@ describe('the single-file executable dist/argo-linux-x64', () => {
     const swarm = await live.run([LIVE_ARGO, 'build-swarm', 'status']);
     expect(swarm.code).toBe(2);
     expect(swarm.stderr).toContain('build-swarm is not part of the single-file executable [ARGO_USAGE]');
+    // argo rescue starts the file again inside a mount namespace of its own; only that second argo looks at
+    // the devices, so a device it cannot find proves the restart worked (the file's argv is [exe, exe, ...]).
+    for (const words of [[LIVE_ARGO], [LIVE_ARGO, 'argo']]) {
+      const rescue = await live.run([...words, 'rescue', '--user', 'alice', '--password-file', '/root/none', '-p', '--scan', '/dev/argo-no-such-disk']);
+      expect([rescue.code, rescue.stderr]).toEqual([2, expect.stringContaining('/dev/argo-no-such-disk is not a block device of this machine [ARGO_DEVICE_NOT_FOUND]')]);
+    }
     expect(await mountsUnder(live.root)).toEqual([]);
   });
 
