@@ -78,19 +78,24 @@ export async function rescueImages(): Promise<RescueImages> {
   }
   const building = `${dir}.building-${process.pid}`;
   await mkdir(building, { recursive: true });
-  const root = await copyTarget('broken');
   try {
-    await installFakeEmerge(root.root, { BINARY: 'ok' });
-    await writeFile(join(root.root, 'etc/os-release'), GENTOO_OS_RELEASE);
-    await buildExt4Disk(join(building, 'gentoo-ext4.img'), root.root);
-    await buildBtrfsDisk(join(building, 'gentoo-btrfs.img'), root.root);
-  } finally {
-    await root.remove();
+    const root = await copyTarget('broken');
+    try {
+      await installFakeEmerge(root.root, { BINARY: 'ok' });
+      await writeFile(join(root.root, 'etc/os-release'), GENTOO_OS_RELEASE);
+      await buildExt4Disk(join(building, 'gentoo-ext4.img'), root.root);
+      await buildBtrfsDisk(join(building, 'gentoo-btrfs.img'), root.root);
+    } finally {
+      await root.remove();
+    }
+    await buildXfsDisk(join(building, 'other-xfs.img'));
+    await buildLuks(join(building, 'locked-luks.img'));
+    await writeFile(join(building, 'complete'), `${new Date().toISOString()}\n`);
+    await rename(building, dir);
+  } catch (error) {
+    await rm(building, { recursive: true, force: true });
+    throw error;
   }
-  await buildXfsDisk(join(building, 'other-xfs.img'));
-  await buildLuks(join(building, 'locked-luks.img'));
-  await writeFile(join(building, 'complete'), `${new Date().toISOString()}\n`);
-  await rename(building, dir);
   return images;
 }
 
@@ -113,9 +118,12 @@ async function buildExt4Disk(image: string, source: string): Promise<void> {
   const loop = await attachWithPartitions(image);
   try {
     const boot = await mkdtemp('/var/tmp/argo-rescue-boot-');
-    await writeFile(join(boot, 'vmlinuz-6.6.30-gentoo'), 'not a kernel: the rescue fixture\'s /boot\n');
-    await run('mkfs.ext4', ['-q', '-F', '-L', 'boot', '-U', EXT4_BOOT_UUID, '-d', boot, `${loop}p1`]);
-    await rm(boot, { recursive: true, force: true });
+    try {
+      await writeFile(join(boot, 'vmlinuz-6.6.30-gentoo'), 'not a kernel: the rescue fixture\'s /boot\n');
+      await run('mkfs.ext4', ['-q', '-F', '-L', 'boot', '-U', EXT4_BOOT_UUID, '-d', boot, `${loop}p1`]);
+    } finally {
+      await rm(boot, { recursive: true, force: true });
+    }
     // mkfs -d copies the tree (owners, modes, hard links, xattrs) without mounting anything.
     await run('mkfs.ext4', ['-q', '-F', '-L', 'gentoo-root', '-U', EXT4_ROOT_UUID, '-d', source, `${loop}p2`], { maxBuffer: 64 * 1024 * 1024 });
   } finally {
