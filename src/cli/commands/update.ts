@@ -101,7 +101,7 @@ async function updateOnce(args: UpdateArgs, context: HandlerContext, expectedPla
     streams: context.consoleStreams,
     emergeInactivityMs: args.emergeInactivity * 1000,
     ...(context.reportProgress === undefined ? {} : { onProgress: context.reportProgress }),
-    showProgress: progressLines(context),
+    showProgress: progressLines(context, args),
   });
 }
 
@@ -110,7 +110,11 @@ async function updateOnce(args: UpdateArgs, context: HandlerContext, expectedPla
  * the console draws them as one live line on a terminal and at most one line every few seconds elsewhere,
  * never on stdout; the log keeps them.
  */
-function progressLines(context: HandlerContext): (line: string, final: boolean) => void {
+function progressLines(context: HandlerContext, args: { readonly quiet?: boolean }): (line: string, final: boolean) => void {
+  // The swarm's cycle changes every few minutes: off a terminal each change is a line of its own (a log a
+  // person reads later, or CI's), not the console's throttled progress; -q leaves them out.
+  const stderr = context.process.stderr;
+  if (stderr.isTTY !== true) return args.quiet === true ? () => undefined : (line) => void stderr.write(`${line}\n`);
   let startedAt: number | undefined;
   return (line, final) => {
     const now = performance.now();
