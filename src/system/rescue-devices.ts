@@ -5,6 +5,7 @@ import { ArgoError } from '../core/errors.ts';
 import { LSBLK_COLUMNS, parseBlkidExport, parseLsblk, type BlockDevice, type ProbedFilesystem } from '../core/rescue/block-devices.ts';
 import { parseOsRelease, type RootEvidence } from '../core/rescue/rescue-plan.ts';
 import { createRootedFs } from './rooted-fs.ts';
+import { readOsRelease } from './validate-root.ts';
 import type { CommandRunner } from './run-command.ts';
 
 /**
@@ -99,24 +100,12 @@ export async function isBtrfsSubvolume(dir: string): Promise<boolean> {
   }
 }
 
-/** An os-release is a few hundred bytes; a bigger file or a device planted there is never read. */
-const MAX_OS_RELEASE_BYTES = 64 * 1024;
-
 /** What a mounted filesystem holds, read inside it (symlinks resolved within it, never onto the live system). */
 export async function readRootEvidence(mounted: string): Promise<RootEvidence> {
   const tree = createRootedFs(mounted);
   const isDir = async (target: string): Promise<boolean> => tree.isDirectory(target).catch(() => false);
-  let osText: string | undefined;
-  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
-    try {
-      const stats = await tree.stat(file);
-      if (!stats.isFile() || stats.size > MAX_OS_RELEASE_BYTES) continue;
-      osText = await tree.readText(file);
-      break;
-    } catch {
-      continue;
-    }
-  }
+  // An os-release that cannot be read (a disk's I/O error) is an os-release that is not there.
+  const osText = await readOsRelease(tree).catch(() => undefined);
   const osRelease = osText === undefined ? { id: undefined, idLike: [], name: undefined } : parseOsRelease(osText);
   const hasShell = await tree.exists('/bin/sh').catch(() => false);
   return {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
+import { parseOsRelease } from '../core/rescue/rescue-plan.ts';
 import { createRootedFs, type RootedFs } from './rooted-fs.ts';
 
 /** What a command needs of its target root, checked before it creates anything. */
@@ -97,15 +98,12 @@ export async function isGentooRoot(target: RootedFs): Promise<boolean> {
   if ((await target.isDirectory('/etc/portage')) || (await target.isDirectory('/var/db/pkg'))) return true;
   const osRelease = await readOsRelease(target);
   if (osRelease === undefined) return false;
-  const fields = new Map<string, string>();
-  for (const line of osRelease.split('\n')) {
-    const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (match) fields.set(match[1] as string, (match[2] as string).replace(/^(["'])(.*)\1$/, '$2'));
-  }
-  return fields.get('ID') === 'gentoo' || (fields.get('ID_LIKE') ?? '').split(/\s+/).includes('gentoo');
+  const { id, idLike } = parseOsRelease(osRelease);
+  return id === 'gentoo' || idLike.includes('gentoo');
 }
 
-async function readOsRelease(target: RootedFs): Promise<string | undefined> {
+/** The text of the root's os-release (/etc, else /usr/lib); a device or a file past 64 KiB planted there is never read. */
+export async function readOsRelease(target: RootedFs): Promise<string | undefined> {
   for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
     let stats;
     try {

@@ -1,4 +1,5 @@
 import { ArgoError, EXIT, type ExitCode } from '../../core/errors.ts';
+import { stripControls } from '../../logging/console-renderer.ts';
 import { candidateName } from '../../core/rescue/rescue-plan.ts';
 import { runRescue, type RescueReport } from '../../rescue/run-rescue.ts';
 import { inPrivateMountNamespace, ownCommandLine, runInPrivateMountNamespace } from '../../system/private-namespace.ts';
@@ -86,25 +87,29 @@ export async function runRescueCommand(args: RescueArgs, context: HandlerContext
   return { exitCode, json: report, text: renderRescue(report) };
 }
 
+/** Text that came from a disk (os-release names, labels, fstab sources) is shown without control characters. */
+const shown = (text: string): string => stripControls(text);
+
 export function renderRescue(report: RescueReport): string {
   const lines: string[] = [report.pretend ? 'PRETEND: nothing was changed; this is what argo rescue found and would do.' : 'argo rescue', '', 'Block devices:'];
   for (const finding of report.devices) {
     const inside = report.candidates.filter((candidate) => candidate.device === finding.device);
     if (inside.length === 0) {
-      lines.push(`  ${finding.description}: ${finding.verdict === 'locked' ? `LOCKED, ${finding.detail}` : finding.detail}`);
+      lines.push(`  ${shown(finding.description)}: ${finding.verdict === 'locked' ? `LOCKED, ${shown(finding.detail)}` : shown(finding.detail)}`);
       continue;
     }
-    lines.push(`  ${finding.description}:`);
+    lines.push(`  ${shown(finding.description)}:`);
     for (const candidate of inside) {
-      const what = candidate.gentoo ? `Gentoo root (${candidate.evidence.osName ?? 'no os-release'})` : candidate.evidence.looksLikeLinuxRoot ? `${candidate.evidence.osName ?? 'Linux'}, not Gentoo: ignored` : 'not a root';
+      const osName = candidate.evidence.osName === undefined ? undefined : shown(candidate.evidence.osName);
+      const what = candidate.gentoo ? `Gentoo root (${osName ?? 'no os-release'})` : candidate.evidence.looksLikeLinuxRoot ? `${osName ?? 'Linux'}, not Gentoo: ignored` : 'not a root';
       const mark = report.chosen !== undefined && candidateName(report.chosen) === candidateName(candidate) ? '  <- repaired' : '';
       lines.push(`    ${candidate.subvolume === undefined ? (candidate.fsType === 'btrfs' ? 'top level' : 'filesystem') : `subvol=${candidate.subvolume}`}: ${what}${mark}`);
     }
   }
   lines.push('', report.pretend ? `Mounts (read-only, in a private folder; without --pretend the root goes to ${report.mountPoint}):` : `Mounts (at ${report.mountPoint}):`);
   for (const mount of report.mounts) {
-    const state = mount.status === 'mounted' ? `mounted (${mount.options.join(',')}), then ${mount.unmounted ?? 'left'}` : `${mount.status}: ${mount.detail ?? ''}`;
-    lines.push(`  ${mount.from.padEnd(9)} ${mount.device} on ${mount.at}: ${state}`);
+    const state = mount.status === 'mounted' ? `mounted (${mount.options.join(',')}), then ${mount.unmounted ?? 'left'}` : `${mount.status}: ${shown(mount.detail ?? '')}`;
+    lines.push(`  ${mount.from.padEnd(9)} ${shown(mount.device)} on ${shown(mount.at)}: ${state}`);
   }
   if (report.pretend && report.repair !== undefined) lines.push('', 'The repair as a dry run (the root is mounted read-only for --pretend: a root-read-only finding below is that, not a fault):');
   if (report.repair !== undefined) lines.push('', report.repair.summary.trimEnd());
