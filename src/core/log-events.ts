@@ -25,6 +25,7 @@ export interface EventFields {
   'state.saved': { path: string; steps: number };
   'lock.taken': { root: string; lock: string };
   'lock.taken-over': { root: string; lock: string; pid: number; command: string; startedAt: string };
+  'lock.recycled': { root: string; lock: string; pid: number; command: string; startedAt: string; previousRoot: string };
 
   'command.started': { argv: string[]; pid: number | undefined; budgetMs: number | undefined };
   'command.output': { pid: number | undefined; stream: 'stdout' | 'stderr'; line: string };
@@ -138,6 +139,7 @@ export const EVENTS = {
   'state.saved': { level: 'debug', message: 'State file saved', fields: ['path', 'steps'] },
   'lock.taken': { level: 'debug', message: 'Target lock taken', fields: ['root', 'lock'] },
   'lock.taken-over': { level: 'warn', message: 'Took over the lock of a run that died', fields: ['root', 'lock', 'pid', 'command', 'startedAt'] },
+  'lock.recycled': { level: 'debug', message: 'Reused a lock file left by a run on a root that is gone', fields: ['root', 'lock', 'pid', 'command', 'startedAt', 'previousRoot'] },
   'command.started': { level: 'info', message: 'Command started', fields: ['argv', 'pid', 'budgetMs'] },
   'command.output': { level: 'debug', message: 'Command output', fields: ['pid', 'stream', 'line'] },
   'command.exited': { level: 'info', message: 'Command exited', fields: ['argv', 'pid', 'exitCode', 'signal', 'durationMs'] },

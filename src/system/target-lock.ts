@@ -70,9 +70,13 @@ export async function lockTarget(realRoot: string, command: string, options: Loc
       });
     }
     const previous = parseHolder(await readAll(handle));
-    // We hold the lock, so a holder still written in the file ended without releasing it.
+    // We hold the lock, so a holder still written in the file ended without releasing it. Inode numbers are
+    // reused: when the root it names is gone or is another folder now, that run died on a root that no longer
+    // exists, and this one is not taking anything over from it.
     if (previous !== undefined) {
-      logEvent(options.logger, 'lock.taken-over', { root: realRoot, lock: file, pid: previous.pid, command: previous.command, startedAt: previous.startedAt });
+      const fields = { root: realRoot, lock: file, pid: previous.pid, command: previous.command, startedAt: previous.startedAt };
+      if (await sameFolder(previous.root, rootStats)) logEvent(options.logger, 'lock.taken-over', fields);
+      else logEvent(options.logger, 'lock.recycled', { ...fields, previousRoot: previous.root });
     }
     const holder: LockHolder = { pid: process.pid, command, root: realRoot, startedAt: (options.now ?? (() => new Date()))().toISOString() };
     await handle.truncate(0);
@@ -95,6 +99,19 @@ export async function lockTarget(realRoot: string, command: string, options: Loc
     }
   };
   return { file, release, [Symbol.asyncDispose]: release };
+}
+
+/** True when `candidate` (a path a dead holder wrote) still names the folder `stats` describes. */
+async function sameFolder(candidate: string, stats: { dev: number; ino: number }): Promise<boolean> {
+  if (!path.isAbsolute(candidate)) return false;
+  try {
+    const other = await fs.stat(candidate);
+    return other.dev === stats.dev && other.ino === stats.ino;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    // Cannot tell (EACCES, ELOOP, …): say it as a takeover, the louder of the two.
+    return true;
+  }
 }
 
 async function preparePrivateDir(dir: string): Promise<void> {
