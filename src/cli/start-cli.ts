@@ -12,18 +12,22 @@ export async function startCli(definition: CliDefinition): Promise<void> {
   const controller = new AbortController();
   let received = 0;
   let progress: RunProgress | undefined;
+  // Only a command with --resume (argo recover) can continue; any other starts over when run again.
+  let resumable = false;
   const onSignal = (name: NodeJS.Signals): void => {
     received += 1;
     if (received === 1) {
       controller.abort(
-        new ArgoError('ARGO_INTERRUPTED', `Interrupted by ${name}`, { hint: 'Run the same command with --resume to continue.' }),
+        new ArgoError('ARGO_INTERRUPTED', `Interrupted by ${name}`, {
+          hint: resumable ? 'Run the same command with --resume to continue.' : 'Run the same command again when ready; it starts from what is on disk now.',
+        }),
       );
     } else if (received === 2) {
       process.stderr.write(`${definition.name}: ${describeCleanup(progress)}; interrupt once more to stop at once\n`);
     } else {
       // Commands inside the target run in namespaces of their own that die with this process (their mounts
       // with them); a saved state is replaced atomically, so stopping here leaves the last complete one.
-      process.stderr.write(`${definition.name}: stopping now, without finishing the clean-up; --resume continues from the last saved step\n`);
+      process.stderr.write(`${definition.name}: stopping now, without finishing the clean-up${resumable ? '; --resume continues from the last saved step' : ''}\n`);
       process.exit(EXIT.interrupted);
     }
   };
@@ -45,6 +49,9 @@ export async function startCli(definition: CliDefinition): Promise<void> {
     version: readPackageVersion(),
     onProgress: (next) => {
       progress = next;
+    },
+    onCommand: (command) => {
+      resumable = command.resumable;
     },
   });
 }

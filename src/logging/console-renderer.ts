@@ -90,7 +90,8 @@ export function createConsoleRenderer(options: ConsoleRendererOptions): Destinat
       case 'log-dir.pivot':
         return `${paint('yellow', symbols.warn)} logs cannot go to ${field('from')} (${field('reason')}); using ${field('to')}`;
       case 'run.interrupted':
-        return `${paint('yellow', symbols.warn)} interrupted by ${field('signal')}; cleaning up`;
+        // `signal` is the abort's reason as a sentence ("Interrupted by SIGTERM").
+        return `${paint('yellow', symbols.warn)} ${capitalise(field('signal'))}; cleaning up`;
       case 'run.finished':
         return paint('bold', `run ${field('status')} in ${formatDuration(record['durationMs'])}`);
       case 'error': {
@@ -210,4 +211,8 @@ function describeArgv(argv: unknown, words = 3): string {
   const chroot = parseChrootArgv(all);
   const command = chroot?.command ?? all;
   return command.slice(0, words).join(' ') + (command.length > words ? ' …' : '') + (chroot ? ` (inside ${chroot.root})` : '');
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

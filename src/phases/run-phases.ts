@@ -4,18 +4,19 @@ import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { Clock } from '../system/clock.ts';
 import { RunStateSchema, type RunState, type StateStore } from './state.ts';
-import type {
-  AttemptOutcome,
-  AttemptRecord,
-  ErrorSummary,
-  Phase,
-  PhaseResult,
-  PhaseStatus,
-  PivotRecord,
-  RunResult,
-  Step,
-  StepContext,
-  StepResult,
+import {
+  INTERRUPTED_REASON,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type ErrorSummary,
+  type Phase,
+  type PhaseResult,
+  type PhaseStatus,
+  type PivotRecord,
+  type RunResult,
+  type Step,
+  type StepContext,
+  type StepResult,
 } from './types.ts';
 
 export interface RunPhasesOptions<D> {
@@ -85,7 +86,7 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
     interrupted ||= options.signal.aborted;
     const blockedBy = findBlocker(phase, results);
     if (interrupted && !phase.always) {
-      results.push(skippedPhase(phase, 'the run was interrupted', logger));
+      results.push(skippedPhase(phase, INTERRUPTED_REASON, logger));
       continue;
     }
     if (blockedBy !== undefined) {

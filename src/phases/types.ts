@@ -115,3 +115,6 @@ export interface RunResult {
   /** Outputs of the steps that succeeded (`phase/step` → output), this run's and the resumed run's. */
   readonly outputs: ReadonlyMap<string, unknown>;
 }
+
+/** Why a phase was skipped when the run was interrupted before it (the summary tells an interrupted run by it). */
+export const INTERRUPTED_REASON = 'the run was interrupted';

@@ -10,6 +10,7 @@ interface Report {
   outcome: string;
   login: { user: string; ok: boolean; method?: string; proof: string[]; warnings: string[] };
   resumed: boolean;
+  nextSteps: string[];
   logDir: string;
   generatedPasswordFile?: string;
   phases: { id: string; status: string; reason?: string; pivots: { attempt: string; outcome: string; reason?: string }[] }[];
@@ -222,6 +223,8 @@ describe('argo recover on a really broken system', () => {
       },
     });
     expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toContain('Interrupted by SIGTERM; cleaning up');
+    expect(reportOf(interrupted).nextSteps).toContain('The run was interrupted: run the same command again with --resume to continue where it stopped.');
     expect(statuses(reportOf(interrupted))).toMatchObject({ diagnostics: 'succeeded', 'libxcrypt-rebuild': 'failed', 'password-reset': 'skipped', summary: 'succeeded' });
     expect(await mountSnapshot(target.root)).toEqual(before);
 

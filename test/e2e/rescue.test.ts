@@ -16,7 +16,7 @@ interface RescueJson {
   candidates: { device: string; subvolume?: string; gentoo: boolean; evidence: { osId?: string } }[];
   chosen?: { device: string; subvolume?: string };
   mounts: { from: string; device: string; at: string; status: string; detail?: string; unmounted?: string }[];
-  repair?: { ok: boolean; exitCode: number; report: { outcome: string; login: { ok: boolean; proof: string[] }; logDir: string } };
+  repair?: { ok: boolean; exitCode: number; report: { outcome: string; login: { ok: boolean; proof: string[] }; logDir: string; nextSteps: string[] } };
 }
 
 let images: RescueImages;
@@ -129,6 +129,8 @@ describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
     expect(report.mounts.every((mount) => mount.status !== 'mounted' || mount.unmounted === 'unmounted')).toBe(true);
     // The repair ran as a dry run against the read-only root and says what it would do.
     expect(report.repair).toMatchObject({ ok: true, exitCode: 0 });
+    // Its next steps are argo rescue's (no --dry-run, no umount -R: rescue has its own flag and unmounts itself).
+    expect(report.repair?.report.nextSteps).toContain('Run again without --pretend to make these changes.');
     // Nothing changed: not the mount point (never created), not one byte of any disk, nothing left mounted.
     await expect(readdir(mountPoint)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await Promise.all(Object.values(copies.files).map(sha256))).toEqual(before);
@@ -189,6 +191,8 @@ describe('argo rescue on loop-device disks', { timeout: 300_000 }, () => {
     ]);
     expect(report.repair?.report.outcome).toBe('recovered');
     expect(report.repair?.report.login.ok).toBe(true);
+    expect(report.repair?.report.nextSteps.join('\n')).toMatch(/^argo rescue unmounts the root when it is done: reboot into it/m);
+    expect(report.repair?.report.nextSteps.join('\n')).not.toContain('umount -R');
     expect(await mountsOf(Object.values(copies.devices))).toEqual([]);
     expect(await readdir(mountPoint)).toEqual([]);
     // The run's logs went to the @log subvolume (mounted at /var/log), not into @ under it.

@@ -25,6 +25,8 @@ export interface RecoverArgs extends GlobalOptions {
   readonly logDir: string | undefined;
   readonly binhost: string | undefined;
   readonly resume: boolean;
+  /** Set by argo rescue, which runs the recovery on the root it mounted. */
+  readonly via?: 'rescue';
   /** -p/--pretend (also --dry-run): diagnose and show what would be done; change nothing. */
   readonly pretend: boolean;
   /** --pretend's older name; either one pretends. */
@@ -86,6 +88,7 @@ async function recoverOnce(args: RecoverArgs, context: HandlerContext): Promise<
     buildInactivityMs: args.buildInactivity * 1000,
     logDir: args.logDir,
     resume: args.resume,
+    via: args.via ?? 'recover',
     dryRun: args.pretend,
     ...(args.procRoot === undefined ? {} : { procRoot: args.procRoot }),
     signal: context.signal,

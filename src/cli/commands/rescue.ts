@@ -71,6 +71,7 @@ export async function runRescueCommand(args: RescueArgs, context: HandlerContext
         logDir: args.logDir,
         binhost: args.binhost,
         resume: false,
+        via: 'rescue',
         pretend,
         dryRun: pretend,
         ask: false,

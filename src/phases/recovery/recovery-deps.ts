@@ -24,6 +24,8 @@ export interface RecoveryOptions {
   readonly buildBudgetMs: number;
   /** A build that prints nothing for this long is killed (default 20 min). */
   readonly buildInactivityMs: number;
+  /** The command the user ran: `argo rescue` mounts and unmounts the root itself and has no --resume. */
+  readonly via: 'recover' | 'rescue';
 }
 
 /** Secrets, in memory only: never in the state file, the report or a log. */

@@ -41,6 +41,8 @@ export interface RecoverInput {
   /** Base folder on the host for the run's log folder; default <root>/var/log/argo, then /tmp/argo. */
   readonly logDir?: string | undefined;
   readonly resume?: boolean;
+  /** Default `recover`; `rescue` when argo rescue runs the recovery (the next steps differ). */
+  readonly via?: 'recover' | 'rescue';
   readonly dryRun?: boolean;
   /** Where the running processes are read (tests inject a tree). */
   readonly procRoot?: string;
@@ -192,6 +194,7 @@ export async function runRecovery(input: RecoverInput): Promise<RecoveryReport> 
         skip: new Set(input.skip ?? []),
         buildBudgetMs: input.buildBudgetMs ?? 60 * 60_000,
         buildInactivityMs: input.buildInactivityMs ?? 20 * 60_000,
+        via: input.via ?? 'recover',
       },
       secrets,
       logs,

@@ -2,8 +2,7 @@ import * as path from 'node:path';
 import type { CauseSeverity } from '../../core/login-doctor/causes.ts';
 import type { JournalEntry } from '../../login-path/change-journal.ts';
 import type { RepairStatus } from '../../login-path/repair-login.ts';
-import type { PhaseResult } from '../types.ts';
-import type { Phase } from '../types.ts';
+import { INTERRUPTED_REASON, type Phase, type PhaseResult } from '../types.ts';
 import type { CanaryOutput } from './pam-canary.ts';
 import type { LoginRepairOutput } from './login-repair.ts';
 import type { ProcessCleanupOutput } from './process-cleanup.ts';
@@ -110,13 +109,33 @@ export function renderErrorBundle(phases: readonly PhaseResult[]): string {
   return lines.join('\n');
 }
 
-function nextStepsFor(outcome: RecoveryOutcome, causes: readonly ReportCause[], cleanup: ProcessCleanupOutput | undefined, isForeignRoot: boolean, undo: string | undefined, dryRun: boolean): string[] {
+export interface NextStepsInput {
+  readonly outcome: RecoveryOutcome;
+  readonly causes: readonly ReportCause[];
+  readonly cleanup: ProcessCleanupOutput | undefined;
+  readonly isForeignRoot: boolean;
+  readonly root: string;
+  readonly undo: string | undefined;
+  readonly dryRun: boolean;
+  readonly interrupted: boolean;
+  readonly via: 'recover' | 'rescue';
+}
+
+export function nextStepsFor({ outcome, causes, cleanup, isForeignRoot, root, undo, dryRun, interrupted, via }: NextStepsInput): string[] {
   const steps: string[] = [];
+  const rescue = via === 'rescue';
   for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
-  if (undo !== undefined) steps.push(`To put every changed file back: ${undo}`);
-  if (dryRun) steps.push('Run again without --dry-run to make these changes.');
+  if (undo !== undefined) {
+    // argo rescue has unmounted the root by the time anyone reads this: --undo needs it mounted again.
+    steps.push(rescue ? `To put every changed file back: mount the root at ${root} again (its /usr and /var too), then ${undo}` : `To put every changed file back: ${undo}`);
+  }
+  if (dryRun) steps.push(rescue ? 'Run again without --pretend to make these changes.' : 'Run again without --dry-run to make these changes.');
+  else if (interrupted && rescue) steps.push('The run was interrupted: run argo rescue again; the recovery looks at the root afresh and repairs what is still broken.');
+  else if (interrupted) steps.push('The run was interrupted: run the same command again with --resume to continue where it stopped.');
+  else if (outcome === 'failed' && rescue) steps.push('Read error-bundle.txt in the run\'s log folder (Logs: below, on the root\'s own disk), fix what it names, then run argo rescue again.');
   else if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
+  else if (rescue) steps.push('argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.');
   else if (isForeignRoot) steps.push('Leave the chroot, unmount the target (umount -R) and reboot into it.');
   else steps.push('Log in on a text console (Ctrl-Alt-F2) to confirm, then start the display manager (rc-service display-manager start).');
   return steps;
@@ -157,7 +176,17 @@ export const summaryPhase: Phase<RecoveryDeps> = {
               },
               causes,
               changes,
-              nextSteps: nextStepsFor(outcome, causes, cleanup, system.isForeignRoot, undo, context.dryRun),
+              nextSteps: nextStepsFor({
+                outcome,
+                causes,
+                cleanup,
+                isForeignRoot: system.isForeignRoot,
+                root: system.root,
+                undo,
+                dryRun: context.dryRun,
+                interrupted: phases.some((phase) => phase.status === 'skipped' && phase.reason === INTERRUPTED_REASON),
+                via: options.via,
+              }),
               dryRun: context.dryRun,
             };
             const stateChanges = context.outputOf<SystemStateOutput>('system-state/collect')?.changes;
