@@ -28,6 +28,7 @@ import {
   probeFilesystem,
   readRootEvidence,
   removeMountDir,
+  sweepMountDirs,
   unmount,
 } from '../system/rescue-devices.ts';
 import { createRootedFs } from '../system/rooted-fs.ts';
@@ -94,6 +95,10 @@ export interface RescueReport {
 }
 
 export async function runRescue(options: RescueOptions): Promise<RescueReport> {
+  if (!options.pretend) {
+    const swept = await sweepMountDirs();
+    if (swept.length > 0) options.logger.debug({ folders: swept }, 'Removed the empty probe folders of rescues that were killed');
+  }
   const { devices, candidates, known } = await discover(options);
   const lockedDevices = devices.filter((finding) => finding.verdict === 'locked').map((finding) => finding.device);
   const choice = chooseRoot(candidates, { device: options.device, subvolume: options.subvolume }, { lockedDevices });

@@ -7,6 +7,7 @@ import { isMissing } from './fs-errors.ts';
 import type { FileOverlay } from './overlay-argv.ts';
 import { withPrivateTempDir } from './private-dir.ts';
 import type { RootedFs } from './rooted-fs.ts';
+import { isPidAlive } from './pid-alive.ts';
 
 /**
  * Runs `work` with a private, edited copy of one of the target's files, ready to be bound over it
@@ -47,20 +48,11 @@ async function sweepAbandonedCopies(): Promise<void> {
   const base = os.tmpdir();
   for (const name of await fs.readdir(base).catch(() => [] as string[])) {
     const pid = ABANDONED.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    if (pid === undefined || Number(pid) === process.pid || isPidAlive(Number(pid))) continue;
     const folder = path.join(base, name);
     const stats = await fs.lstat(folder).catch(() => undefined);
     if (stats === undefined || !stats.isDirectory() || stats.uid !== (process.geteuid?.() ?? 0)) continue;
     await fs.rm(folder, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { LSBLK_COLUMNS, parseBlkidExport, parseLsblk, type BlockDevice, type ProbedFilesystem } from '../core/rescue/block-devices.ts';
 import { parseOsRelease, type RootEvidence } from '../core/rescue/rescue-plan.ts';
+import { isPidAlive } from './pid-alive.ts';
 import { createRootedFs } from './rooted-fs.ts';
 import { readOsRelease } from './validate-root.ts';
 import type { CommandRunner } from './run-command.ts';
@@ -120,11 +121,40 @@ export async function readRootEvidence(mounted: string): Promise<RootEvidence> {
 
 /**
  * A fresh 0700 folder for a probe mount, in the host's temporary folder (mkdtemp: a random name, never an
- * existing entry). Not tmp's folders (private-dir.ts): their removal is recursive, and a removal that ran
- * while something was still mounted there would delete the Gentoo root's files. Removed with rmdir only.
+ * existing entry), named with this argo's pid for sweepMountDirs. Not tmp's folders (private-dir.ts): their
+ * removal is recursive, and a removal that ran while something was still mounted there would delete the
+ * Gentoo root's files. Removed with rmdir only.
  */
 export async function createMountDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'argo-rescue-'));
+  return fs.mkdtemp(path.join(os.tmpdir(), `argo-rescue-${process.pid}-`));
+}
+
+const ABANDONED_MOUNT_DIR = /^argo-rescue-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the empty probe folders of rescues that were killed (SIGKILL, power loss of the stick's session):
+ * their mounts lived in the dead argo's own mount namespace and went with it, the folders stayed. Only our
+ * own folders (our uid, a real folder, the name createMountDir gives) of a pid that no longer runs, and only
+ * with rmdir: a folder that is not empty stays. Returns what it removed.
+ */
+export async function sweepMountDirs(base = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  const euid = process.geteuid?.() ?? 0;
+  for (const name of await fs.readdir(base).catch(() => [] as string[])) {
+    const pid = ABANDONED_MOUNT_DIR.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isPidAlive(Number(pid))) continue;
+    const folder = path.join(base, name);
+    const stats = await fs.lstat(folder).catch(() => undefined);
+    if (stats === undefined || !stats.isDirectory() || stats.uid !== euid) continue;
+    try {
+      await fs.rmdir(folder);
+      removed.push(folder);
+    } catch (error) {
+      // ENOTEMPTY, EBUSY, gone meanwhile: left as it is.
+      if (!(error instanceof Error) || !('code' in error)) throw error;
+    }
+  }
+  return removed;
 }
 
 /** rmdir, never rm -r: if anything is still mounted there, the folder is not empty and stays (and we say so). */
