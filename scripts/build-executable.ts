@@ -104,7 +104,7 @@ function run(command: string, args: readonly string[], cwd: string = project): s
  */
 function deferHandlers(): Plugin {
   const definitions = ['src/cli/argo-cli.ts', 'src/cli/apkg-cli.ts', 'src/cli/preflight-options.ts', 'src/cli/run-cli.ts'].map((file) => join(project, file));
-  const deferrable = ['src/cli/commands/', 'src/swarm-client/', 'src/logging/'].map((folder) => join(project, folder));
+  const deferrable = ['src/cli/commands/', 'src/swarm-client/', 'src/logging/', 'src/system/read-private-file.ts'].map((folder) => join(project, folder));
   return {
     name: 'defer-handlers',
     setup(esbuild) {
@@ -164,6 +164,29 @@ const deferStringWidth: Plugin = {
   },
 };
 
+/**
+ * yargs' platform shim imports node:assert for the checks of its own API's use (strictEqual, notStrictEqual),
+ * which it makes on every start; loading node:assert (its AssertionError, util/colors, streams) is about
+ * 10 ms of `argo --version`. The shim gets the same two checks (node:assert's own test, Object.is), which
+ * load node:assert only when one fails, to throw its very AssertionError.
+ */
+const deferYargsAssert: Plugin = {
+  name: 'defer-yargs-assert',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^(node:)?assert$/ }, (args) => {
+      if (!args.importer.includes('/node_modules/yargs/lib/platform-shims/')) return undefined;
+      return { path: 'assert', namespace: 'deferred-assert' };
+    });
+    esbuild.onLoad({ filter: /.*/, namespace: 'deferred-assert' }, () => ({
+      contents: [
+        `export function notStrictEqual(actual, expected, message) { if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message); }`,
+        `export function strictEqual(actual, expected, message) { if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message); }`,
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 /** How many of the bundle's modules its entry loads before anything runs: those reached by static imports. */
 function loadedAtStart(metafile: Metafile, entryInput: string): number {
   const seen = new Set([entryInput]);
@@ -200,7 +223,7 @@ async function buildExecutable(): Promise<void> {
       minifyWhitespace: true,
       minifySyntax: true,
       logLevel: 'warning',
-      plugins: [deferHandlers(), deferStringWidth],
+      plugins: [deferHandlers(), deferStringWidth, deferYargsAssert],
       define: {
         ARGO_BUNDLED_VERSION: JSON.stringify(version),
         // CommonJS has no import.meta: the dependencies that ask for their own URL (yargs, yargs-parser) get a
