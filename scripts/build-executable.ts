@@ -202,6 +202,9 @@ function loadedAtStart(metafile: Metafile, entryInput: string): number {
   return seen.size;
 }
 
+/** What the bundle's modules see as their import.meta.url (see the define below). */
+const BUNDLE_URL = 'file:///argo-executable/node_modules/yargs/lib/platform-shims/esm.mjs';
+
 async function buildExecutable(): Promise<void> {
   const started = performance.now();
   const version = (JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { version: string }).version;
@@ -227,8 +230,10 @@ async function buildExecutable(): Promise<void> {
       define: {
         ARGO_BUNDLED_VERSION: JSON.stringify(version),
         // CommonJS has no import.meta: the dependencies that ask for their own URL (yargs, yargs-parser) get a
-        // fixed one outside any folder a user can write, so that nothing is read from beside the executable.
-        'import.meta.url': JSON.stringify('file:///argo-executable/argo.cjs'),
+        // fixed one in a folder that does not exist and only root could make. It must hold `node_modules`: yargs
+        // looks for a package.json upwards from the part before it, and without one it searches from the
+        // current folder, where any user's folder above could hold a package.json, or a FIFO that hangs argo.
+        'import.meta.url': JSON.stringify(BUNDLE_URL),
       },
     });
     // Our own code asking for import.meta (its folder, a file beside it) would get nothing in the bundle: refuse.

@@ -29,7 +29,7 @@ export interface CliProcess {
   readonly version: string;
   /** Told what a phased run is doing (phase, step, what is left); the shell shows it on a second Ctrl-C. */
   readonly onProgress?: (progress: RunProgress) => void;
-  /** Told, once the command line is parsed, whether the command can continue an interrupted run (--resume). */
+  /** Told by a command when what it runs now can be continued after an interrupt (--resume): argo recover's repair. */
   readonly onCommand?: (command: { readonly resumable: boolean }) => void;
 }
 
@@ -83,7 +83,6 @@ export async function runCli(definition: CliDefinition, proc: CliProcess): Promi
     async (raw: unknown): Promise<void> => {
       const args = raw as A & GlobalOptions;
       json = args.json;
-      proc.onCommand?.({ resumable: typeof (args as Record<string, unknown>)['resume'] === 'boolean' });
       // make.conf is read only when nothing stronger decided the colour (see decideColour).
       const readMakeConf = needsMakeConf(proc.stderr, proc.env, args.color) || needsMakeConf(proc.stdout, proc.env, args.color);
       const makeConfNocolor = readMakeConf ? await readMakeConfNocolor(args.root) : undefined;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { ArgoError, EXIT } from '../core/errors.ts';
 import type { RunProgress } from '../phases/run-phases.ts';
 import { runCli, type CliDefinition } from './run-cli.ts';
@@ -44,11 +45,10 @@ export async function startCli(definition: CliDefinition): Promise<void> {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
-    // Asked when a command needs it: process.stdin.isTTY builds the stdin stream, and node:tty loads net and
-    // streams (10-13 ms of every start, `argo --version` included).
-    get stdinIsTTY() {
-      return process.getBuiltinModule('node:tty').isatty(0);
-    },
+    // Taken once, now: a terminal that hangs up later (SIGHUP is ignored) must still count as one, so that
+    // a question is answered No rather than skipped as if a script ran us. isatty, not process.stdin.isTTY:
+    // that getter builds the stdin stream (about 9 ms of every start).
+    stdinIsTTY: isatty(0),
     signal: controller.signal,
     version: readPackageVersion(),
     onProgress: (next) => {

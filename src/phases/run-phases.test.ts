@@ -229,6 +229,27 @@ describe('runPhases', () => {
     expect(result.phases[0]?.error?.code).toBe('ARGO_INTERRUPTED');
   });
 
+  it('tells a phase marked always that the run was interrupted, though its own signal is not aborted', async () => {
+    const controller = new AbortController();
+    const seen: [boolean, boolean][] = [];
+    const look = (id: string) => ({ id, run: async (ctx: { signal: AbortSignal; runInterrupted(): boolean }) => void seen.push([ctx.runInterrupted(), ctx.signal.aborted]) });
+    const { run } = setup(
+      [
+        { id: 'before', always: true, steps: [{ id: 'look', budgetMs: 1000, attempts: [look('plan')] }] },
+        // The last phase that can be interrupted is interrupted itself: no later phase is skipped.
+        { id: 'last', always: true, steps: [{ id: 'work', budgetMs: 1000, attempts: [{ id: 'plan', run: async () => void controller.abort(new ArgoError('ARGO_INTERRUPTED', 'Interrupted by SIGINT')) }] }] },
+        { id: 'report', always: true, steps: [{ id: 'look', budgetMs: 1000, attempts: [look('plan')] }] },
+      ],
+      { signal: controller.signal },
+    );
+    const result = await run();
+    expect(result.phases.every((phase) => phase.status === 'succeeded')).toBe(true);
+    expect(seen).toEqual([
+      [false, false],
+      [true, false],
+    ]);
+  });
+
   it('tells a read-only observer what runs and what is left, also after an interrupt', async () => {
     const controller = new AbortController();
     const seen: RunProgress[] = [];

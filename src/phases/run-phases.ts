@@ -98,7 +98,7 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
     const later = options.phases.slice(options.phases.indexOf(phase) + 1);
     // Read when reported: an interrupt during this phase leaves only the phases marked always.
     const remaining = (): string[] => later.filter((next) => next.always === true || !options.signal.aborted).map((next) => next.id);
-    results.push(await runPhase(phase, { ...options, signal, dryRun, outputs, runState: state, runId, finished: results, remaining }));
+    results.push(await runPhase(phase, { ...options, signal, runSignal: options.signal, dryRun, outputs, runState: state, runId, finished: results, remaining }));
   }
 
   interrupted ||= options.signal.aborted;
@@ -110,6 +110,8 @@ export async function runPhases<D>(options: RunPhasesOptions<D>): Promise<RunRes
 }
 
 interface PhaseRun<D> extends RunPhasesOptions<D> {
+  /** The run's own signal (the user's interrupt); `signal` is a fresh one in a phase marked always. */
+  readonly runSignal: AbortSignal;
   readonly dryRun: boolean;
   readonly outputs: Map<string, unknown>;
   readonly runState: RunState;
@@ -340,6 +342,7 @@ function makeContext<D>(
     attemptId,
     outputOf: <T>(qualifiedStepId: string) => run.outputs.get(qualifiedStepId) as T | undefined,
     finishedPhases: () => [...run.finished],
+    runInterrupted: () => run.runSignal.aborted,
     notePivot: (pivot) => {
       logEvent(run.logger, 'pivot', { phase: phaseId, step: stepId, ...pivot });
       run.noted?.push({ step: stepId, attempt: pivot.attempt, outcome: pivot.outcome, reason: pivot.reason });

@@ -19,6 +19,8 @@ export interface StepContext<D> {
   outputOf<T>(qualifiedStepId: string): T | undefined;
   /** Results of the phases that have finished so far (for a summary phase). */
   finishedPhases(): readonly PhaseResult[];
+  /** True once the user interrupted the run, also inside a phase marked always (whose `signal` is its own). */
+  runInterrupted(): boolean;
   /**
    * Records a fallback taken inside a step that is not one of its attempts (e.g. "process 4711 could not be
    * killed, leaving it"): logged as a pivot and listed in the phase's pivots.

@@ -1,17 +1,36 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../test/support/memory-logger.ts';
 import { isArgoError } from '../core/errors.ts';
 import { lockTarget } from './target-lock.ts';
+
+// The roots live on a small ext4 of the test's own: ext4 keeps birth times and gives a freed inode number to
+// the next new folder (btrfs and tmpfs count up), whatever filesystem this machine's /tmp is.
+let disk: string;
+let image: string;
+beforeAll(async () => {
+  const base = await mkdtemp(join(tmpdir(), 'argo-target-lock-'));
+  image = join(base, 'ext4.img');
+  disk = join(base, 'disk');
+  await mkdir(disk);
+  execFileSync('truncate', ['-s', '16M', image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', image]);
+  execFileSync('mount', ['-o', 'loop', image, disk]);
+});
+afterAll(async () => {
+  execFileSync('umount', [disk]);
+  await rm(join(disk, '..'), { recursive: true, force: true });
+});
 
 describe('lockTarget', () => {
   let scratch: string;
   let lockDir: string;
   let root: string;
   beforeEach(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'argo-target-lock-'));
+    scratch = await mkdtemp(join(disk, 'test-'));
     lockDir = join(scratch, 'locks');
     root = join(scratch, 'root');
     await mkdir(root);
@@ -21,12 +40,16 @@ describe('lockTarget', () => {
   });
 
   /** The lock file as a run that died leaves it: its holder still written, the kernel's lock long gone. */
-  async function leaveDeadHolder(holderRoot: string): Promise<string> {
+  async function leaveDeadHolder(holder: { root: string; rootBirth?: string }, on = root): Promise<string> {
     const { logger } = createMemoryLogger();
-    const lock = await lockTarget(root, 'argo recover', { logger, lockDir });
+    const lock = await lockTarget(on, 'argo recover', { logger, lockDir });
     await lock.release();
-    await writeFile(lock.file, `${JSON.stringify({ pid: 4242, command: 'argo recover', root: holderRoot, startedAt: '2026-11-29T10:00:00.000Z' })}\n`);
+    await writeFile(lock.file, `${JSON.stringify({ pid: 4242, command: 'argo recover', startedAt: '2026-11-29T10:00:00.000Z', ...holder })}\n`);
     return lock.file;
+  }
+
+  async function birthOf(folder: string): Promise<string> {
+    return (await stat(folder, { bigint: true })).birthtimeNs.toString();
   }
 
   it('releases by clearing the holder, and a second run takes it quietly', async () => {
@@ -51,40 +74,72 @@ describe('lockTarget', () => {
     }
   });
 
+  it('records the root and its birth time in the holder', async () => {
+    const { logger } = createMemoryLogger();
+    const lock = await lockTarget(root, 'argo recover', { logger, lockDir });
+    try {
+      expect(JSON.parse(await readFile(lock.file, 'utf8'))).toMatchObject({ root, rootBirth: await birthOf(root) });
+      expect(await birthOf(root)).not.toBe('0');
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('warns when it takes over from a run on this root that died', async () => {
-    await leaveDeadHolder(root);
+    await leaveDeadHolder({ root, rootBirth: await birthOf(root) });
     const log = createMemoryLogger();
     await (await lockTarget(root, 'argo recover', { logger: log.logger, lockDir })).release();
     expect(log.events('lock.taken-over')).toEqual([expect.objectContaining({ level: 'warn', pid: 4242, root })]);
     expect(log.events('lock.recycled')).toEqual([]);
   });
 
-  it('counts a dead run on this root by another name (a symbolic link) as a takeover too', async () => {
-    const alias = join(scratch, 'alias');
-    await symlink(root, alias);
-    await leaveDeadHolder(alias);
+  it('still warns when that root has been renamed or mounted elsewhere since (its old path names nothing now)', async () => {
+    const renamed = join(scratch, 'renamed');
+    await leaveDeadHolder({ root, rootBirth: await birthOf(root) });
+    await rename(root, renamed);
+    const log = createMemoryLogger();
+    await (await lockTarget(renamed, 'argo recover', { logger: log.logger, lockDir })).release();
+    expect(log.events('lock.taken-over')).toEqual([expect.objectContaining({ pid: 4242, root: renamed })]);
+  });
+
+  it('warns when it cannot tell: a holder written without a birth time (by an older argo)', async () => {
+    await leaveDeadHolder({ root: join(scratch, 'gone') });
     const log = createMemoryLogger();
     await (await lockTarget(root, 'argo recover', { logger: log.logger, lockDir })).release();
     expect(log.events('lock.taken-over')).toHaveLength(1);
   });
 
-  it('does not warn when the dead run was on a root that is gone and whose inode number this root reuses', async () => {
-    for (const gone of [join(scratch, 'deleted-root'), 'relative/path']) {
-      await leaveDeadHolder(gone);
-      const log = createMemoryLogger();
-      await (await lockTarget(root, 'argo recover', { logger: log.logger, lockDir })).release();
-      expect(log.events('lock.taken-over')).toEqual([]);
-      expect(log.events('lock.recycled')).toEqual([expect.objectContaining({ level: 'debug', pid: 4242, previousRoot: gone, root })]);
-    }
-  });
-
-  it('does not warn when the dead run was on another folder that exists', async () => {
-    const other = join(scratch, 'other');
-    await mkdir(other);
-    await leaveDeadHolder(other);
+  it('does not warn when the dead run was on a deleted root whose inode number this root reuses (born at another time)', async () => {
+    const earlier = (BigInt(await birthOf(root)) - 1_000_000_000n).toString();
+    await leaveDeadHolder({ root: join(scratch, 'deleted-root'), rootBirth: earlier });
     const log = createMemoryLogger();
     await (await lockTarget(root, 'argo recover', { logger: log.logger, lockDir })).release();
     expect(log.events('lock.taken-over')).toEqual([]);
-    expect(log.events('lock.recycled')).toHaveLength(1);
+    expect(log.events('lock.recycled')).toEqual([expect.objectContaining({ level: 'debug', pid: 4242, previousRoot: join(scratch, 'deleted-root'), root })]);
+  });
+
+  it('reuses the lock file of a real deleted root quietly when the filesystem hands out its inode again', async () => {
+    // The CI found this case: a test root in /tmp got the inode of another test's root that a SIGKILLed run
+    // had locked, and the next run warned of a takeover.
+    const { logger } = createMemoryLogger();
+    const first = join(scratch, 'first');
+    await mkdir(first);
+    const lock = await lockTarget(first, 'argo recover', { logger, lockDir });
+    const holder = await readFile(lock.file, 'utf8');
+    await lock.release();
+    await writeFile(lock.file, holder); // as if that run had died holding it
+    const inode = (await stat(first)).ino;
+    await rmdir(first);
+    let reused: string | undefined;
+    for (let attempt = 0; attempt < 50 && reused === undefined; attempt += 1) {
+      const candidate = join(scratch, `next-${attempt}`);
+      await mkdir(candidate);
+      if ((await stat(candidate)).ino === inode) reused = candidate;
+    }
+    expect(reused, 'the filesystem did not reuse the inode number').toBeDefined();
+    const log = createMemoryLogger();
+    await (await lockTarget(reused as string, 'argo recover', { logger: log.logger, lockDir })).release();
+    expect(log.events('lock.taken-over')).toEqual([]);
+    expect(log.events('lock.recycled')).toEqual([expect.objectContaining({ previousRoot: first, root: reused })]);
   });
 });

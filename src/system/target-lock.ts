@@ -15,6 +15,11 @@ export interface LockHolder {
   readonly command: string;
   readonly root: string;
   readonly startedAt: string;
+  /**
+   * The root's birth time (statx btime, nanoseconds) when its filesystem keeps one: the lock file is named by
+   * device and inode, and a deleted root's inode number is given to new folders; a new folder is born later.
+   */
+  readonly rootBirth?: string;
 }
 
 export interface TargetLock extends AsyncDisposable {
@@ -47,8 +52,9 @@ const MAX_HOLDER_BYTES = 4096;
 export async function lockTarget(realRoot: string, command: string, options: LockTargetOptions): Promise<TargetLock> {
   const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
   await preparePrivateDir(lockDir);
-  const rootStats = await fs.stat(realRoot);
+  const rootStats = await fs.stat(realRoot, { bigint: true });
   const file = path.join(lockDir, `root-${rootStats.dev}-${rootStats.ino}.lock`);
+  const rootBirth = rootStats.birthtimeNs > 0n ? rootStats.birthtimeNs.toString() : undefined;
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
@@ -70,15 +76,25 @@ export async function lockTarget(realRoot: string, command: string, options: Loc
       });
     }
     const previous = parseHolder(await readAll(handle));
-    // We hold the lock, so a holder still written in the file ended without releasing it. Inode numbers are
-    // reused: when the root it names is gone or is another folder now, that run died on a root that no longer
-    // exists, and this one is not taking anything over from it.
+    // We hold the lock, so a holder still written in the file ended without releasing it: a run that died.
+    // On this root, unless both birth times are known and differ: then it died on a root that was deleted
+    // and whose inode number this root got, and nothing is taken over from it. (Not by its path: a root is
+    // renamed or mounted elsewhere, and an old path may hang on a dead network mount.)
     if (previous !== undefined) {
       const fields = { root: realRoot, lock: file, pid: previous.pid, command: previous.command, startedAt: previous.startedAt };
-      if (await sameFolder(previous.root, rootStats)) logEvent(options.logger, 'lock.taken-over', fields);
-      else logEvent(options.logger, 'lock.recycled', { ...fields, previousRoot: previous.root });
+      if (previous.rootBirth !== undefined && rootBirth !== undefined && previous.rootBirth !== rootBirth) {
+        logEvent(options.logger, 'lock.recycled', { ...fields, previousRoot: previous.root });
+      } else {
+        logEvent(options.logger, 'lock.taken-over', fields);
+      }
     }
-    const holder: LockHolder = { pid: process.pid, command, root: realRoot, startedAt: (options.now ?? (() => new Date()))().toISOString() };
+    const holder: LockHolder = {
+      pid: process.pid,
+      command,
+      root: realRoot,
+      startedAt: (options.now ?? (() => new Date()))().toISOString(),
+      ...(rootBirth === undefined ? {} : { rootBirth }),
+    };
     await handle.truncate(0);
     await handle.write(`${JSON.stringify(holder)}\n`, 0);
     await handle.sync();
@@ -99,19 +115,6 @@ export async function lockTarget(realRoot: string, command: string, options: Loc
     }
   };
   return { file, release, [Symbol.asyncDispose]: release };
-}
-
-/** True when `candidate` (a path a dead holder wrote) still names the folder `stats` describes. */
-async function sameFolder(candidate: string, stats: { dev: number; ino: number }): Promise<boolean> {
-  if (!path.isAbsolute(candidate)) return false;
-  try {
-    const other = await fs.stat(candidate);
-    return other.dev === stats.dev && other.ino === stats.ino;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-    // Cannot tell (EACCES, ELOOP, …): say it as a takeover, the louder of the two.
-    return true;
-  }
 }
 
 async function preparePrivateDir(dir: string): Promise<void> {
@@ -160,7 +163,13 @@ function parseHolder(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
     if (typeof value.pid === 'number' && typeof value.command === 'string') {
-      return { pid: value.pid, command: value.command, root: String(value.root ?? ''), startedAt: String(value.startedAt ?? '') };
+      return {
+        pid: value.pid,
+        command: value.command,
+        root: String(value.root ?? ''),
+        startedAt: String(value.startedAt ?? ''),
+        ...(typeof value.rootBirth === 'string' && /^\d+$/.test(value.rootBirth) ? { rootBirth: value.rootBirth } : {}),
+      };
     }
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;

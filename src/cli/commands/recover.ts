@@ -78,6 +78,8 @@ async function recoverOnce(args: RecoverArgs, context: HandlerContext): Promise<
   // Checked here too, so that a bad password file is refused before the lock is taken.
   if (password.kind === 'file') await readPasswordFile(password.path);
   await using door = await enterTarget(args, { command: 'argo recover', gentoo: true, writable: !args.pretend, lock: !args.pretend }, context.logger);
+  // From here an interrupt leaves a state file that --resume continues (not for a dry run, nor under rescue).
+  if (!args.pretend && args.via !== 'rescue') context.process.onCommand?.({ resumable: true });
   const report = await runRecovery({
     root: door.root,
     user: args.user,

@@ -7,6 +7,7 @@ const base: NextStepsInput = {
   cleanup: undefined,
   isForeignRoot: true,
   root: '/mnt/gentoo',
+  logDir: '/mnt/gentoo/var/log/argo/recovery-20261130T070000Z',
   undo: 'argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo',
   dryRun: false,
   interrupted: false,
@@ -23,7 +24,7 @@ describe('nextStepsFor', () => {
 
   it('after argo rescue: the root must be mounted again for an undo, and rescue has already unmounted it', () => {
     expect(nextStepsFor({ ...base, via: 'rescue' })).toEqual([
-      'To put every changed file back: mount the root at /mnt/gentoo again (its /usr and /var too), then argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo',
+      'To put every changed file back: mount the root at /mnt/gentoo again as argo rescue did (its Mounts list), then argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo',
       'argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.',
     ]);
   });
@@ -35,10 +36,25 @@ describe('nextStepsFor', () => {
     expect(rescue).toEqual(['The run was interrupted: run argo rescue again; the recovery looks at the root afresh and repairs what is still broken.']);
   });
 
-  it('a failed run: the error bundle, then the same command (rescue: never --resume)', () => {
+  it('a failed run: the error bundle, then the same command (rescue: never --resume, and where the bundle is)', () => {
     const failed = { ...base, outcome: 'failed', undo: undefined } as const;
     expect(nextStepsFor(failed)).toEqual(['Read error-bundle.txt, fix what it names, then run again with --resume.']);
-    expect(nextStepsFor({ ...failed, via: 'rescue' }).join('\n')).not.toContain('--resume');
+    expect(nextStepsFor({ ...failed, via: 'rescue' })).toEqual([
+      'Read /mnt/gentoo/var/log/argo/recovery-20261130T070000Z/error-bundle.txt (on the root: mount it again to read it), fix what it names, then run argo rescue again.',
+    ]);
+  });
+
+  it('after argo rescue with the logs off the root (moved to /tmp/argo): copy them off before the reboot', () => {
+    const offRoot = { ...base, via: 'rescue', logDir: '/tmp/argo/recovery-20261130T070000Z', undo: 'argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo --log-dir /tmp/argo' } as const;
+    expect(nextStepsFor(offRoot)).toEqual([
+      'To put every changed file back: mount the root at /mnt/gentoo again as argo rescue did (its Mounts list), then argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo --log-dir /tmp/argo',
+      "The run's logs and its change record are in /tmp/argo/recovery-20261130T070000Z on this live system, not on the root: copy them off before you reboot.",
+      'argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.',
+    ]);
+    expect(nextStepsFor({ ...offRoot, outcome: 'failed', undo: undefined })).toEqual([
+      "The run's logs are in /tmp/argo/recovery-20261130T070000Z on this live system, not on the root: copy them off before you reboot.",
+      'Read /tmp/argo/recovery-20261130T070000Z/error-bundle.txt, fix what it names, then run argo rescue again.',
+    ]);
   });
 
   it('a dry run names the flag of the command that ran', () => {
@@ -47,7 +63,7 @@ describe('nextStepsFor', () => {
   });
 
   it('on the running system: a text console, then the display manager', () => {
-    expect(nextStepsFor({ ...base, isForeignRoot: false, root: '/', undo: undefined })).toEqual([
+    expect(nextStepsFor({ ...base, isForeignRoot: false, root: '/', logDir: '/var/log/argo/recovery-20261130T070000Z', undo: undefined })).toEqual([
       'Log in on a text console (Ctrl-Alt-F2) to confirm, then start the display manager (rc-service display-manager start).',
     ]);
   });

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { CauseSeverity } from '../../core/login-doctor/causes.ts';
 import type { JournalEntry } from '../../login-path/change-journal.ts';
 import type { RepairStatus } from '../../login-path/repair-login.ts';
-import { INTERRUPTED_REASON, type Phase, type PhaseResult } from '../types.ts';
+import type { Phase, PhaseResult } from '../types.ts';
 import type { CanaryOutput } from './pam-canary.ts';
 import type { LoginRepairOutput } from './login-repair.ts';
 import type { ProcessCleanupOutput } from './process-cleanup.ts';
@@ -115,25 +115,31 @@ export interface NextStepsInput {
   readonly cleanup: ProcessCleanupOutput | undefined;
   readonly isForeignRoot: boolean;
   readonly root: string;
+  /** The run's log folder (summary, error bundle, the change record --undo reads). */
+  readonly logDir: string;
   readonly undo: string | undefined;
   readonly dryRun: boolean;
   readonly interrupted: boolean;
   readonly via: 'recover' | 'rescue';
 }
 
-export function nextStepsFor({ outcome, causes, cleanup, isForeignRoot, root, undo, dryRun, interrupted, via }: NextStepsInput): string[] {
+export function nextStepsFor({ outcome, causes, cleanup, isForeignRoot, root, logDir, undo, dryRun, interrupted, via }: NextStepsInput): string[] {
   const steps: string[] = [];
   const rescue = via === 'rescue';
+  // After a rescue the root is unmounted; logs that are not on it (moved to /tmp/argo: its disk was full or
+  // read-only; or --log-dir) live on the live system only, and are gone at the reboot.
+  const logsOnRoot = logDir.startsWith(`${path.join(root, 'var/log')}/`);
   for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
   if (undo !== undefined) {
-    // argo rescue has unmounted the root by the time anyone reads this: --undo needs it mounted again.
-    steps.push(rescue ? `To put every changed file back: mount the root at ${root} again (its /usr and /var too), then ${undo}` : `To put every changed file back: ${undo}`);
+    // --undo needs the root where it was, with the same mounts (its change record may be on /var/log's own).
+    steps.push(rescue ? `To put every changed file back: mount the root at ${root} again as argo rescue did (its Mounts list), then ${undo}` : `To put every changed file back: ${undo}`);
   }
+  if (rescue && !dryRun && !logsOnRoot) steps.push(`The run's logs${undo === undefined ? '' : ' and its change record'} are in ${logDir} on this live system, not on the root: copy them off before you reboot.`);
   if (dryRun) steps.push(rescue ? 'Run again without --pretend to make these changes.' : 'Run again without --dry-run to make these changes.');
   else if (interrupted && rescue) steps.push('The run was interrupted: run argo rescue again; the recovery looks at the root afresh and repairs what is still broken.');
   else if (interrupted) steps.push('The run was interrupted: run the same command again with --resume to continue where it stopped.');
-  else if (outcome === 'failed' && rescue) steps.push('Read error-bundle.txt in the run\'s log folder (Logs: below, on the root\'s own disk), fix what it names, then run argo rescue again.');
+  else if (outcome === 'failed' && rescue) steps.push(`Read ${path.join(logDir, 'error-bundle.txt')}${logsOnRoot ? ' (on the root: mount it again to read it)' : ''}, fix what it names, then run argo rescue again.`);
   else if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
   else if (rescue) steps.push('argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.');
   else if (isForeignRoot) steps.push('Leave the chroot, unmount the target (umount -R) and reboot into it.');
@@ -182,9 +188,10 @@ export const summaryPhase: Phase<RecoveryDeps> = {
                 cleanup,
                 isForeignRoot: system.isForeignRoot,
                 root: system.root,
+                logDir: logs.dir,
                 undo,
                 dryRun: context.dryRun,
-                interrupted: phases.some((phase) => phase.status === 'skipped' && phase.reason === INTERRUPTED_REASON),
+                interrupted: context.runInterrupted(),
                 via: options.via,
               }),
               dryRun: context.dryRun,
