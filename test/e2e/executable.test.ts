@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,22 @@ describe('the single-file executable dist/argo-linux-x64', () => {
     expect(again.stderr, buildOutput).toMatch(/dist\/argo-linux-x64 is up to date/);
     const after = await stat(EXECUTABLE);
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it('reads nothing from the folders above the current one: a package.json that is a FIFO there does not stop it', async () => {
+    // yargs looks for a package.json upwards from where it thinks it is installed; in the single file that
+    // must be nowhere a user can write. Opening a FIFO blocks until a writer comes: a hang fails this test.
+    const above = await mkdtemp(join(tmpdir(), 'argo-fifo-above-'));
+    try {
+      await run('mkfifo', [join(above, 'package.json')]);
+      await mkdir(join(above, 'work'));
+      const answer = await run(EXECUTABLE, ['--version'], { cwd: join(above, 'work'), timeout: 60_000 });
+      expect(answer.stdout.trim()).toBe(version);
+      const help = await run(EXECUTABLE, ['rescue', '--help'], { cwd: join(above, 'work'), timeout: 60_000 });
+      expect(help.stdout).toContain('--mount-point');
+    } finally {
+      await rm(above, { recursive: true, force: true });
+    }
   });
 
   it('needs no Node.js: it links only glibc and the C++ runtime, and runs in a live root where no node is on PATH', async () => {
