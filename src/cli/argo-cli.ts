@@ -44,7 +44,13 @@ export const argoCli: CliDefinition = {
             .option('force', { type: 'boolean', default: false, describe: '--undo: put files back even when they changed after the recovery' })
             .option('proc-root', { type: 'string', hidden: true, describe: 'where to read running processes (tests)' })
             .check((argv) => {
-              if (argv.undo === undefined && argv.user === undefined) throw new Error('Missing required argument: user');
+              if (argv.undo === undefined && argv.user === undefined) {
+                throw new ArgoError('ARGO_USAGE', 'Missing required argument: user', { hint: 'Name the account to repair: argo recover --root /mnt/gentoo --user alice --password-file /root/pw' });
+              }
+              if (argv.resume === true && (argv.ask === true || argv.pretend === true)) {
+                // A preview is a dry run, which reads and writes no state in the target: nothing to continue.
+                throw new ArgoError('ARGO_USAGE', '--resume cannot be previewed (--ask, -p)', { hint: 'Run argo recover with the same options and --resume, without --ask and -p.' });
+              }
               return positiveBudgets(argv);
             })
             .example('$0 recover --root /mnt/gentoo --user alice --password-file /root/pw', 'repair a mounted install from a live USB')

@@ -114,7 +114,8 @@ type Bind = Parameters<CliDefinition['commands']>[1];
  * scripts, so that what they list is what the parser accepts.
  */
 export function createParser(definition: CliDefinition, argv: readonly string[], version: string, bind: Bind): Argv<GlobalOptions> {
-  const cli = globalOptions(yargs([...argv]))
+  // yargs asks for the current folder when it is made; a folder deleted under us (a lazy unmount) must not crash --version.
+  const cli = globalOptions(yargs([...argv], currentFolderOr('/')))
     .scriptName(definition.name)
     .usage(`$0 <command> [options]\n\n${definition.description}`)
     .parserConfiguration({ 'populate--': true })
@@ -196,4 +197,12 @@ function reportError(error: unknown, proc: CliProcess, logger: Logger | undefine
   }
   proc.stderr.write(`internal error (a bug, please report it with the log):\n${error instanceof Error ? error.stack : String(error)}\n`);
   return exitCodeOf(error);
+}
+
+function currentFolderOr(fallback: string): string {
+  try {
+    return process.cwd();
+  } catch {
+    return fallback;
+  }
 }

@@ -54,6 +54,9 @@ export async function lockTarget(realRoot: string, command: string, options: Loc
   await preparePrivateDir(lockDir);
   const rootStats = await fs.stat(realRoot, { bigint: true });
   const file = path.join(lockDir, `root-${rootStats.dev}-${rootStats.ino}.lock`);
+  // 0 where the filesystem keeps none. (Where statx(2) is refused, an old container's seccomp filter, libuv
+  // fills it from ctime, which changes as the root's entries do: a takeover there can be logged as recycled,
+  // at debug. The lock itself does not depend on it.)
   const rootBirth = rootStats.birthtimeNs > 0n ? rootStats.birthtimeNs.toString() : undefined;
   let handle: fs.FileHandle;
   try {

@@ -36,6 +36,32 @@ describe('the executables', () => {
     expect(run.stderr).toContain('hint:');
   });
 
+  it('argo recover without --user is a usage error, not an internal one', async () => {
+    const run = await runBuiltCli('argo', ['recover', '--root', '/mnt/nowhere']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Missing required argument: user [ARGO_USAGE]');
+    expect(run.stderr).not.toContain('internal error');
+  });
+
+  it.each([['--ask'], ['-p'], ['--dry-run']])('refuses --resume with %s: a preview keeps no state, there is nothing to continue', async (flag) => {
+    const run = await runBuiltCli('argo', ['recover', '--root', '/mnt/nowhere', '--user', 'alice', '--generate-password', '--resume', flag]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--resume cannot be previewed (--ask, -p) [ARGO_USAGE]');
+  });
+
+  it('answers when started in a folder that was deleted (a lazy unmount under a shell)', async () => {
+    const gone = await mkdtemp(join(tmpdir(), 'argo-gone-cwd-'));
+    const child = spawn('sh', ['-c', `cd ${gone} && rmdir ${gone} && exec "$0" "$@"`, process.execPath, `${PROJECT}dist/cli/argo.js`, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it('says which gateway to give when an operator command has none, in JSON too', async () => {
     const run = await runBuiltCli('build-swarm', ['fix-blocked', '--json'], { env: { ARGO_SWARM_GATEWAY: '' } });
     expect(run.code).toBe(2);

@@ -224,7 +224,7 @@ describe('argo recover on a really broken system', () => {
     });
     expect(interrupted.code).toBe(130);
     expect(interrupted.stderr).toContain('Interrupted by SIGTERM; cleaning up');
-    expect(reportOf(interrupted).nextSteps).toContain('The run was interrupted: run the same command again with --resume to continue where it stopped.');
+    expect(reportOf(interrupted).nextSteps).toContain('The run was interrupted: run argo recover again with the same options and --resume (without --ask or -p) to continue where it stopped.');
     expect(statuses(reportOf(interrupted))).toMatchObject({ diagnostics: 'succeeded', 'libxcrypt-rebuild': 'failed', 'password-reset': 'skipped', summary: 'succeeded' });
     expect(await mountSnapshot(target.root)).toEqual(before);
 

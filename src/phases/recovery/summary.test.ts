@@ -31,7 +31,7 @@ describe('nextStepsFor', () => {
 
   it('an interrupted run: --resume for argo recover, argo rescue again for rescue (it has no --resume)', () => {
     const interrupted = { ...base, outcome: 'failed', interrupted: true, undo: undefined } as const;
-    expect(nextStepsFor(interrupted)).toEqual(['The run was interrupted: run the same command again with --resume to continue where it stopped.']);
+    expect(nextStepsFor(interrupted)).toEqual(['The run was interrupted: run argo recover again with the same options and --resume (without --ask or -p) to continue where it stopped.']);
     const rescue = nextStepsFor({ ...interrupted, via: 'rescue' });
     expect(rescue).toEqual(['The run was interrupted: run argo rescue again; the recovery looks at the root afresh and repairs what is still broken.']);
   });
@@ -48,13 +48,22 @@ describe('nextStepsFor', () => {
     const offRoot = { ...base, via: 'rescue', logDir: '/tmp/argo/recovery-20261130T070000Z', undo: 'argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo --log-dir /tmp/argo' } as const;
     expect(nextStepsFor(offRoot)).toEqual([
       'To put every changed file back: mount the root at /mnt/gentoo again as argo rescue did (its Mounts list), then argo recover --undo recovery-20261130T070000Z --root /mnt/gentoo --log-dir /tmp/argo',
-      "The run's logs and its change record are in /tmp/argo/recovery-20261130T070000Z on this live system, not on the root: copy them off before you reboot.",
+      "The run's logs and its change record are in /tmp/argo/recovery-20261130T070000Z, outside the root: copy them off before you reboot.",
       'argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.',
     ]);
     expect(nextStepsFor({ ...offRoot, outcome: 'failed', undo: undefined })).toEqual([
-      "The run's logs are in /tmp/argo/recovery-20261130T070000Z on this live system, not on the root: copy them off before you reboot.",
+      "The run's logs are in /tmp/argo/recovery-20261130T070000Z, outside the root: copy them off before you reboot.",
       'Read /tmp/argo/recovery-20261130T070000Z/error-bundle.txt, fix what it names, then run argo rescue again.',
     ]);
+  });
+
+  it('tells logs on the root from logs outside it by where they are, not by the name var/log', () => {
+    const logOutside = (logDir: string, root = '/mnt/gentoo') => nextStepsFor({ ...base, root, logDir, undo: undefined }).some((step) => step.includes('outside the root'));
+    expect(logOutside('/mnt/gentoo/persist/log/argo/recovery-20261130T070000Z')).toBe(false); // /var/log a symlink, resolved inside
+    expect(logOutside('/mnt/gentoo/root/argo-logs/recovery-20261130T070000Z')).toBe(false); // --log-dir inside the root
+    expect(logOutside('/mnt/gentoo-other/recovery-20261130T070000Z')).toBe(true);
+    expect(logOutside('/tmp/argo/recovery-20261130T070000Z')).toBe(true); // argo recover --root from a live system too
+    expect(logOutside('/var/log/argo/recovery-20261130T070000Z', '/mnt/gentoo/')).toBe(true);
   });
 
   it('a dry run names the flag of the command that ran', () => {

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { CauseSeverity } from '../../core/login-doctor/causes.ts';
 import type { JournalEntry } from '../../login-path/change-journal.ts';
 import type { RepairStatus } from '../../login-path/repair-login.ts';
-import type { Phase, PhaseResult } from '../types.ts';
+import { INTERRUPTED_REASON, type Phase, type PhaseResult } from '../types.ts';
 import type { CanaryOutput } from './pam-canary.ts';
 import type { LoginRepairOutput } from './login-repair.ts';
 import type { ProcessCleanupOutput } from './process-cleanup.ts';
@@ -128,17 +128,18 @@ export function nextStepsFor({ outcome, causes, cleanup, isForeignRoot, root, lo
   const rescue = via === 'rescue';
   // After a rescue the root is unmounted; logs that are not on it (moved to /tmp/argo: its disk was full or
   // read-only; or --log-dir) live on the live system only, and are gone at the reboot.
-  const logsOnRoot = logDir.startsWith(`${path.join(root, 'var/log')}/`);
+  const fromRoot = path.relative(root, logDir);
+  const logsOnRoot = fromRoot !== '' && !fromRoot.startsWith('..') && !path.isAbsolute(fromRoot);
   for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
   if (undo !== undefined) {
     // --undo needs the root where it was, with the same mounts (its change record may be on /var/log's own).
     steps.push(rescue ? `To put every changed file back: mount the root at ${root} again as argo rescue did (its Mounts list), then ${undo}` : `To put every changed file back: ${undo}`);
   }
-  if (rescue && !dryRun && !logsOnRoot) steps.push(`The run's logs${undo === undefined ? '' : ' and its change record'} are in ${logDir} on this live system, not on the root: copy them off before you reboot.`);
+  if ((rescue || isForeignRoot) && !dryRun && !logsOnRoot) steps.push(`The run's logs${undo === undefined ? '' : ' and its change record'} are in ${logDir}, outside the root: copy them off before you reboot.`);
   if (dryRun) steps.push(rescue ? 'Run again without --pretend to make these changes.' : 'Run again without --dry-run to make these changes.');
   else if (interrupted && rescue) steps.push('The run was interrupted: run argo rescue again; the recovery looks at the root afresh and repairs what is still broken.');
-  else if (interrupted) steps.push('The run was interrupted: run the same command again with --resume to continue where it stopped.');
+  else if (interrupted) steps.push('The run was interrupted: run argo recover again with the same options and --resume (without --ask or -p) to continue where it stopped.');
   else if (outcome === 'failed' && rescue) steps.push(`Read ${path.join(logDir, 'error-bundle.txt')}${logsOnRoot ? ' (on the root: mount it again to read it)' : ''}, fix what it names, then run argo rescue again.`);
   else if (outcome === 'failed') steps.push('Read error-bundle.txt, fix what it names, then run again with --resume.');
   else if (rescue) steps.push('argo rescue unmounts the root when it is done: reboot into it (remove the boot stick) and log in.');
@@ -191,7 +192,8 @@ export const summaryPhase: Phase<RecoveryDeps> = {
                 logDir: logs.dir,
                 undo,
                 dryRun: context.dryRun,
-                interrupted: context.runInterrupted(),
+                // Interrupted and something was cut short: an interrupt that came after the repairs cuts nothing.
+                interrupted: context.runInterrupted() && phases.some((phase) => (phase.status === 'skipped' && phase.reason === INTERRUPTED_REASON) || phase.error?.code === 'ARGO_INTERRUPTED'),
                 via: options.via,
               }),
               dryRun: context.dryRun,
