@@ -128,7 +128,8 @@ describe('createChrootSession', () => {
         child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
         child.once('exit', (code) => reject(new Error(`the session script exited early (${code})`)));
       });
-      expect((await processesMatching(`sleep ${tag}`)).length).toBe(2);
+      // "ready" comes before both sleeps have started (the shell forks them around the echo): wait for them.
+      await waitUntil(async () => (await processesMatching(`sleep ${tag}`)).length === 2, 'both sleeps to run');
       child.kill('SIGKILL');
       await waitUntil(async () => (await processesMatching(`sleep ${tag}`)).length === 0, 'the namespace to die with argo');
       expect(await mountSnapshot(root)).toEqual(before);
