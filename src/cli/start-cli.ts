@@ -20,7 +20,9 @@ export async function startCli(definition: CliDefinition): Promise<void> {
     if (received === 1) {
       controller.abort(
         new ArgoError('ARGO_INTERRUPTED', `Interrupted by ${name}`, {
-          hint: resumable ? 'Run the same command with --resume to continue.' : 'Run the same command again when ready; it starts from what is on disk now.',
+          hint: resumable
+            ? 'Run the same command with --resume (without --ask or -p) to continue.'
+            : 'Run the same command again when ready; it starts from what is on disk now.',
         }),
       );
     } else if (received === 2) {

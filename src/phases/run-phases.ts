@@ -1,5 +1,6 @@
 import pTimeout from 'p-timeout';
 import type { Logger } from 'pino';
+import { spendableMs } from '../core/budget.ts';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import type { Clock } from '../system/clock.ts';
@@ -299,9 +300,7 @@ async function runAttempt<D>(
     (error: unknown) => ({ ok: false as const, error }),
   );
   const inTime = await pTimeout(work, {
-    // p-timeout throws at once on 0, a negative number or NaN, with the attempt already running: such a budget
-    // is spent at once instead.
-    milliseconds: Number.isNaN(budgetMs) || budgetMs <= 0 ? 1 : budgetMs,
+    milliseconds: spendableMs(budgetMs),
     signal: run.signal,
     fallback: () => {
       budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `ran past its budget of ${budgetMs} ms`, { details: { budgetMs } }));

@@ -1,4 +1,5 @@
 import pTimeout from 'p-timeout';
+import { spendableMs } from '../core/budget.ts';
 import { ArgoError, isArgoError } from '../core/errors.ts';
 import { formatDuration } from '../logging/console-renderer.ts';
 import type { Check, CheckContext, CheckOutcome, CheckResult, PreflightReport } from './types.ts';
@@ -25,7 +26,7 @@ async function runCheck(check: Check, context: CheckContext): Promise<CheckResul
   let outcome: CheckOutcome;
   try {
     outcome = await pTimeout(check.run({ ...context, signal }), {
-      milliseconds: Number.isNaN(check.budgetMs) || check.budgetMs <= 0 ? 1 : check.budgetMs,
+      milliseconds: spendableMs(check.budgetMs),
       signal: context.signal,
       fallback: () => {
         budget.abort(new ArgoError('ARGO_STEP_TIMED_OUT', `check ${check.id} ran past its budget of ${check.budgetMs} ms`));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ArgoError } from '../core/errors.ts';
 import { logEvent } from '../core/log-events.ts';
 import { classifyDevice, describeDevice, type BlockDevice, type ProbedFilesystem } from '../core/rescue/block-devices.ts';
+import { shellQuote } from '../core/shell-quote.ts';
 import {
   BTRFS_ROOT_SUBVOLUMES,
   candidateName,
@@ -100,21 +101,21 @@ export async function runRescue(options: RescueOptions): Promise<RescueReport> {
     if (swept.length > 0) options.logger.debug({ folders: swept }, 'Removed the empty probe folders of rescues that were killed');
   }
   const { devices, candidates, known } = await discover(options);
-  const lockedDevices = devices.filter((finding) => finding.verdict === 'locked').map((finding) => finding.device);
-  const choice = chooseRoot(candidates, { device: options.device, subvolume: options.subvolume }, { lockedDevices });
+  const locked = devices.filter((finding) => finding.verdict === 'locked');
+  const choice = chooseRoot(candidates, { device: options.device, subvolume: options.subvolume }, { lockedDevices: locked.map((finding) => finding.device) });
   if (choice.kind === 'none') throw noRootError(devices, candidates, options);
   if (choice.kind === 'several') {
     const list = choice.candidates.map((candidate) => `  ${shown(candidateName(candidate))}  ${shown(candidate.evidence.osName ?? 'Gentoo')}`).join('\n');
     const first = choice.candidates[0] as RootCandidate;
     throw new ArgoError('ARGO_RESCUE_AMBIGUOUS', `Found ${choice.candidates.length} Gentoo roots:\n${list}`, {
-      hint: `Pick one: argo rescue --device ${shellWord(first.device)}${first.subvolume === undefined ? '' : ` --subvolume ${shellWord(first.subvolume)}`} ...`,
+      hint: `Pick one: argo rescue --device ${shellQuote(first.device)}${first.subvolume === undefined ? '' : ` --subvolume ${shellQuote(first.subvolume)}`} ...`,
       details: { candidates: choice.candidates.map(candidateName) },
     });
   }
   if (choice.kind === 'unsure') {
-    const locked = devices.filter((finding) => finding.verdict === 'locked').map((finding) => `  ${finding.description}: ${finding.detail}`);
-    throw new ArgoError('ARGO_RESCUE_AMBIGUOUS', `Found one Gentoo root, ${shown(candidateName(choice.candidate))}, but ${shown(choice.reason)}${locked.length > 0 ? `:\n${locked.join('\n')}` : ''}`, {
-      hint: `If ${shown(candidateName(choice.candidate))} is the system to repair, say so: argo rescue --device ${shellWord(choice.candidate.device)}${choice.candidate.subvolume === undefined ? '' : ` --subvolume ${shellWord(choice.candidate.subvolume)}`} ...; otherwise open the locked device first and run again.`,
+    const lines = locked.map((finding) => `  ${shown(finding.description)}: ${shown(finding.detail)}`);
+    throw new ArgoError('ARGO_RESCUE_AMBIGUOUS', `Found one Gentoo root, ${shown(candidateName(choice.candidate))}, but ${shown(choice.reason)}${lines.length > 0 ? `:\n${lines.join('\n')}` : ''}`, {
+      hint: `If ${shown(candidateName(choice.candidate))} is the system to repair, say so: argo rescue --device ${shellQuote(choice.candidate.device)}${choice.candidate.subvolume === undefined ? '' : ` --subvolume ${shellQuote(choice.candidate.subvolume)}`} ...; otherwise open the locked device first and run again.`,
       details: { candidate: candidateName(choice.candidate), reason: choice.reason },
     });
   }
@@ -138,7 +139,7 @@ export async function runRescue(options: RescueOptions): Promise<RescueReport> {
         return `  fstab line ${planned.entry.line}: ${shown(planned.entry.source)} on ${shown(planned.entry.mountPoint)}: ${shown(outcome?.detail ?? planned.skip ?? 'not mounted')}`;
       });
       throw new ArgoError('ARGO_RESCUE_MOUNT_FAILED', `The repair needs what the root's fstab mounts there, and it could not be mounted; nothing was repaired:\n${lines.join('\n')}`, {
-        hint: `Open, assemble or activate its device (cryptsetup open, mdadm --assemble --scan, vgchange -ay) and run again, or mount the root and these yourself and run argo recover --root ${mountPoint === options.mountPoint ? mountPoint : '/mnt/gentoo'}.`,
+        hint: `Open, assemble or activate its device (cryptsetup open, mdadm --assemble --scan, vgchange -ay) and run again, or mount the root and these yourself and run argo recover --root ${options.pretend ? '/mnt/gentoo' : mountPoint}.`,
         details: { missing: missing.map((planned) => ({ line: planned.entry.line, source: planned.entry.source, mountPoint: planned.entry.mountPoint })) },
       });
     }
@@ -303,10 +304,7 @@ function commandReason(error: unknown): string {
 }
 
 /** Text read from a disk is shown without its control characters (a planted PRETTY_NAME cannot redraw the screen). */
-const shown = (text: string): string => stripControls(text);
-
-/** A word to paste into a root shell: quoted unless it is plainly safe. */
-const shellWord = (word: string): string => (/^[A-Za-z0-9_./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`);
+export const shown = stripControls;
 
 /** One fstab entry, with nofail semantics: a failure is reported and the repair goes on without it. */
 async function mountFstabEntry(options: RescueOptions, mounts: MountOutcome[], mountPoint: string, planned: PlannedMount): Promise<void> {

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { ArgoError } from '../core/errors.ts';
 import { isMissing } from './fs-errors.ts';
 import type { FileOverlay } from './overlay-argv.ts';
+import { isPidAlive } from './pid-alive.ts';
 import { withPrivateTempDir } from './private-dir.ts';
 import type { RootedFs } from './rooted-fs.ts';
-import { isPidAlive } from './pid-alive.ts';
 
 /**
  * Runs `work` with a private, edited copy of one of the target's files, ready to be bound over it

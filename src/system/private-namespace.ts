@@ -90,4 +90,3 @@ export async function runInPrivateMountNamespace(command: { file: string; args: 
     signal.removeEventListener('abort', forward);
   }
 }
-

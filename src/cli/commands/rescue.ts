@@ -1,7 +1,6 @@
 import { ArgoError, EXIT, type ExitCode } from '../../core/errors.ts';
-import { stripControls } from '../../logging/console-renderer.ts';
 import { candidateName } from '../../core/rescue/rescue-plan.ts';
-import { runRescue, type RescueReport } from '../../rescue/run-rescue.ts';
+import { runRescue, shown, type RescueReport } from '../../rescue/run-rescue.ts';
 import { inPrivateMountNamespace, ownCommandLine, runInPrivateMountNamespace } from '../../system/private-namespace.ts';
 import { createHostRunner } from '../../system/run-command.ts';
 import type { CommandOutcome, GlobalOptions, HandlerContext } from '../run-cli.ts';
@@ -87,9 +86,6 @@ export async function runRescueCommand(args: RescueArgs, context: HandlerContext
   const exitCode = (report.repair?.exitCode ?? EXIT.failed) as ExitCode;
   return { exitCode, json: report, text: renderRescue(report) };
 }
-
-/** Text that came from a disk (os-release names, labels, fstab sources) is shown without control characters. */
-const shown = (text: string): string => stripControls(text);
 
 export function renderRescue(report: RescueReport): string {
   const lines: string[] = [report.pretend ? 'PRETEND: nothing was changed; this is what argo rescue found and would do.' : 'argo rescue', '', 'Block devices:'];

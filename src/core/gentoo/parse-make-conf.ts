@@ -183,10 +183,10 @@ class ConfigLexer {
   }
 }
 
-/** Portage `varexpand`: `${VAR}`/`$VAR` expansion, backslash removal for `\$` and `\\`, newlines to spaces. */
 /** A value expanded past this is cut: `A="$A$A"` repeated doubles each time and would exhaust memory. */
 const MAX_EXPANDED_LENGTH = 1024 * 1024;
 
+/** Portage `varexpand`: `${VAR}`/`$VAR` expansion, backslash removal for `\$` and `\\`, newlines to spaces. */
 function expandValue(value: string, known: Readonly<Record<string, string>>): { text: string; problem?: string } {
   let out = '';
   let inSingle = false;

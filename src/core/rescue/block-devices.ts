@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ArgoError } from '../errors.ts';
+import { shellQuote } from '../shell-quote.ts';
 
 /**
  * The block devices of a live system, as `lsblk --json` lists them and `blkid -p` identifies them, and what
@@ -156,13 +157,12 @@ export function classifyDevice(device: BlockDevice, fs: ProbedFilesystem | undef
   if (type === 'crypto_LUKS') {
     if (device.childTypes.includes('crypt')) return { kind: 'skip', device, fs, reason: `LUKS container, open as ${device.childPaths.join(', ')}` };
     const name = `${device.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_crypt`;
-    const quoted = /^[A-Za-z0-9_./:-]+$/.test(device.path) ? device.path : `'${device.path.replace(/'/g, "'\\''")}'`;
     return {
       kind: 'locked',
       device,
       fs,
       what: 'an encrypted LUKS container',
-      howToOpen: `cryptsetup open ${quoted} ${name}   (then run argo rescue again; it finds /dev/mapper/${name})`,
+      howToOpen: `cryptsetup open ${shellQuote(device.path)} ${name}   (then run argo rescue again; it finds /dev/mapper/${name})`,
     };
   }
   if (type === 'linux_raid_member') {

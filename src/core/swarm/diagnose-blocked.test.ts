@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diagnoseBlocked, diagnoseLog, shellQuote, solveRequiredUse, type CauseClass, type Finding } from './diagnose-blocked.ts';
+import { shellQuote } from '../shell-quote.ts';
+import { diagnoseBlocked, diagnoseLog, solveRequiredUse, type CauseClass, type Finding } from './diagnose-blocked.ts';
 import type { PackageStatus } from './swarm-status.ts';
 
 const FIXTURES = new URL('../../../test/fixtures/emerge-failures/', import.meta.url);

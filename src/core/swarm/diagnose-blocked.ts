@@ -14,6 +14,7 @@
 import { tryParseAtom } from '../gentoo/parse-atom.ts';
 import { tryParseCpv } from '../gentoo/parse-cpv.ts';
 import type { CycleStatus, PackageStatus } from './swarm-status.ts';
+import { shellQuote } from '../shell-quote.ts';
 
 export type CauseClass =
   | 'required-use'
@@ -725,7 +726,3 @@ function joinPath(base: string, rest: string): string {
   return `${base.replace(/\/+$/, '')}/${rest}`;
 }
 
-/** One shell word: left bare only when made of characters no shell treats specially, else single-quoted. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && !word.startsWith('-') ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}

@@ -61,6 +61,7 @@ describe('nextStepsFor', () => {
     const logOutside = (logDir: string, root = '/mnt/gentoo') => nextStepsFor({ ...base, root, logDir, undo: undefined }).some((step) => step.includes('outside the root'));
     expect(logOutside('/mnt/gentoo/persist/log/argo/recovery-20261130T070000Z')).toBe(false); // /var/log a symlink, resolved inside
     expect(logOutside('/mnt/gentoo/root/argo-logs/recovery-20261130T070000Z')).toBe(false); // --log-dir inside the root
+    expect(logOutside('/mnt/gentoo/..logs/recovery-20261130T070000Z')).toBe(false); // a folder whose name starts with ..
     expect(logOutside('/mnt/gentoo-other/recovery-20261130T070000Z')).toBe(true);
     expect(logOutside('/tmp/argo/recovery-20261130T070000Z')).toBe(true); // argo recover --root from a live system too
     expect(logOutside('/var/log/argo/recovery-20261130T070000Z', '/mnt/gentoo/')).toBe(true);

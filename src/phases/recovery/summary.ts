@@ -126,10 +126,10 @@ export interface NextStepsInput {
 export function nextStepsFor({ outcome, causes, cleanup, isForeignRoot, root, logDir, undo, dryRun, interrupted, via }: NextStepsInput): string[] {
   const steps: string[] = [];
   const rescue = via === 'rescue';
-  // After a rescue the root is unmounted; logs that are not on it (moved to /tmp/argo: its disk was full or
-  // read-only; or --log-dir) live on the live system only, and are gone at the reboot.
+  // Logs that are not on the root (moved to /tmp/argo: its disk was full or read-only; or --log-dir) stay on
+  // the system argo ran on, a live one after a rescue or recover --root, and are gone at its reboot.
   const fromRoot = path.relative(root, logDir);
-  const logsOnRoot = fromRoot !== '' && !fromRoot.startsWith('..') && !path.isAbsolute(fromRoot);
+  const logsOnRoot = fromRoot !== '' && fromRoot !== '..' && !fromRoot.startsWith('../') && !path.isAbsolute(fromRoot);
   for (const cause of causes) if (cause.status === 'not-repaired') steps.push(`${cause.id}: ${cause.note}`);
   for (const service of cleanup?.needRestart ?? []) steps.push(`Restart ${service.comm} (pid ${service.pid}): it still runs on replaced libraries.`);
   if (undo !== undefined) {
